@@ -1,0 +1,1 @@
+"""cartera_pipelines: Dagster code location."""

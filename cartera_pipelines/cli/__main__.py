@@ -1,0 +1,3 @@
+from cartera_pipelines.cli import main
+
+main()

@@ -1,0 +1,136 @@
+"""``cartera demo``: build the sandbox, start the simulator, materialize everything, serve the UI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from cartera_pipelines.settings import SANDBOX_CONTIFICO_PORT, load_settings
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _wait_port(port: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if _port_open(port):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def materialize_everything(log: Callable[[str], None]) -> list[tuple[str, bool, str]]:
+    """Materialize every asset on the Dagster instance (DAGSTER_HOME), in dependency order.
+
+    Unpartitioned assets first (one run), then each partitioned set for every partition it has
+    (dynamic partitions are registered by the discovery assets of the first pass).
+    """
+    import dagster as dg
+
+    from cartera_pipelines.definitions import defs as load_defs
+
+    definitions = load_defs()
+    instance = dg.DagsterInstance.get()
+    graph = definitions.resolve_asset_graph()
+    materializable = [k for k in graph.toposorted_asset_keys if graph.get(k).is_materializable]
+    all_assets = list(definitions.assets or [])
+    resources = definitions.resources or {}
+    results: list[tuple[str, bool, str]] = []
+
+    def run(keys: list[dg.AssetKey], partition_key: str | None, label: str) -> None:
+        started = time.perf_counter()
+        result = dg.materialize(
+            all_assets,
+            selection=keys,
+            instance=instance,
+            resources=resources,
+            partition_key=partition_key,
+            raise_on_error=False,
+            tags={"cartera/demo": "true"},
+        )
+        status = "ok" if result.success else "FAILED"
+        log(f"  {label}: {status} in {time.perf_counter() - started:.1f}s")
+        results.append((label, result.success, result.run_id))
+
+    unpartitioned = [k for k in materializable if graph.get(k).partitions_def is None]
+    if unpartitioned:
+        log(f"materializing {len(unpartitioned)} unpartitioned assets")
+        run(unpartitioned, None, "unpartitioned assets")
+    by_partitions: dict[object, list[dg.AssetKey]] = {}
+    for key in materializable:
+        partitions_def = graph.get(key).partitions_def
+        if partitions_def is not None:
+            by_partitions.setdefault(partitions_def, []).append(key)
+    for partitions_def, keys in by_partitions.items():
+        partition_keys = partitions_def.get_partition_keys(dynamic_partitions_store=instance)
+        names = ", ".join(k.to_user_string() for k in keys)
+        log(f"materializing {names} for {len(partition_keys)} partitions")
+        for partition_key in partition_keys:
+            run(keys, partition_key, f"{names} [{partition_key}]")
+    return results
+
+
+@click.command()
+@click.option("--rebuild", is_flag=True, help="Rebuild the sandbox even if it exists.")
+@click.option("--no-materialize", is_flag=True, help="Skip materializing; only serve the UI.")
+@click.option("--no-ui", is_flag=True, help="Stop after materializing (no UI).")
+@click.option("--port", default=3000, show_default=True, type=int, help="Port of the Dagster UI.")
+def demo(rebuild: bool, no_materialize: bool, no_ui: bool, port: int) -> None:
+    """Everything on the embedded default, then the Dagster UI on 127.0.0.1:PORT until Ctrl-C."""
+    settings = load_settings()
+    os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home))
+    dagster_home = Path(os.environ["DAGSTER_HOME"])
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    if not (dagster_home / "dagster.yaml").exists():
+        shutil.copy(Path(__file__).resolve().parents[2] / "dagster.yaml", dagster_home / "dagster.yaml")
+    cartera = [sys.executable, "-m", "cartera_pipelines.cli"]
+    children: list[subprocess.Popen[bytes]] = []
+    try:
+        if rebuild or not (settings.home / "operations.db").exists():
+            click.echo("building the sandbox …")
+            subprocess.run([*cartera, "sandbox", "build"], check=True)
+        if settings.is_default("CONTIFICO_API_BASE_URL") and not _port_open(SANDBOX_CONTIFICO_PORT):
+            log_file = open(settings.home / "contifico_simulator.log", "ab")  # noqa: SIM115 - lives with the child
+            children.append(subprocess.Popen([*cartera, "sandbox", "serve"], stdout=log_file, stderr=log_file))
+            if not _wait_port(SANDBOX_CONTIFICO_PORT, 30):
+                raise click.ClickException("the Contifico simulator did not start; see contifico_simulator.log")
+            click.echo(f"Contifico simulator on 127.0.0.1:{SANDBOX_CONTIFICO_PORT}")
+        if not no_materialize:
+            results = materialize_everything(click.echo)
+            failed = [label for label, ok, _ in results if not ok]
+            click.echo("")
+            click.echo(f"{len(results) - len(failed)} of {len(results)} runs succeeded"
+                       + (f"; failed: {', '.join(failed)}" if failed else ""))
+            click.echo(f"stores:  {settings.home}/*.db   reports: {settings.reports_dir}   models: {settings.models_dir}")
+        if no_ui:
+            return
+        click.echo(f"Dagster UI on http://127.0.0.1:{port} (Ctrl-C to stop)")
+        ui = subprocess.Popen(
+            [sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(port),
+             "-w", str(Path(__file__).resolve().parents[2] / "workspace.yaml")],
+        )
+        children.append(ui)
+        ui.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for child in reversed(children):
+            if child.poll() is None:
+                child.send_signal(signal.SIGINT)
+                try:
+                    child.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    child.kill()

@@ -1,0 +1,1 @@
+"""One folder per family; each is loaded by ``load_from_defs_folder``."""

@@ -1,0 +1,9 @@
+"""Sandbox demo data for the contifico family (filled in by the contifico issue)."""
+
+from __future__ import annotations
+
+from cartera_pipelines.sandbox.targets import SandboxTargets
+
+
+def build(targets: SandboxTargets, *, scale: int = 1, seed: int = 42) -> dict[str, int]:
+    return {}

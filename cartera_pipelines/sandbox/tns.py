@@ -1,0 +1,9 @@
+"""Sandbox demo data for the tns family (filled in by the tns issue)."""
+
+from __future__ import annotations
+
+from cartera_pipelines.sandbox.targets import SandboxTargets
+
+
+def build(targets: SandboxTargets, *, scale: int = 1, seed: int = 42) -> dict[str, int]:
+    return {}
