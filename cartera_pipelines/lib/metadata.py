@@ -1,0 +1,95 @@
+"""What every asset reports: row counts, a Markdown preview, the table's column schema."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+import dagster as dg
+import sqlalchemy as sa
+
+_TYPE_NAMES: tuple[tuple[type, str], ...] = (
+    (sa.Boolean, "boolean"),
+    (sa.Integer, "integer"),
+    (sa.Numeric, "numeric"),
+    (sa.Float, "float"),
+    (sa.DateTime, "timestamp"),
+    (sa.Date, "date"),
+    (sa.JSON, "json"),
+    (sa.String, "text"),
+    (sa.Text, "text"),
+)
+
+
+def _type_name(column: sa.Column[Any]) -> str:
+    for sa_type, name in _TYPE_NAMES:
+        if isinstance(column.type, sa_type):
+            if isinstance(column.type, sa.Numeric) and getattr(column.type, "precision", None):
+                return f"numeric({column.type.precision},{column.type.scale or 0})"
+            return name
+    return str(column.type).lower()
+
+
+def column_schema(table: sa.Table) -> dg.TableSchema:
+    """The ``dagster/column_schema`` of a SQLAlchemy table (names, types, constraints, comments)."""
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(
+                name=column.name,
+                type=_type_name(column),
+                description=column.comment,
+                constraints=dg.TableColumnConstraints(
+                    nullable=bool(column.nullable), unique=bool(column.unique or column.primary_key)
+                ),
+            )
+            for column in table.columns
+        ]
+    )
+
+
+def table_metadata(table: sa.Table) -> dict[str, Any]:
+    """Definition-time metadata for an asset stored in ``table``."""
+    return {"dagster/column_schema": column_schema(table), "dagster/table_name": table.name}
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return f"{value:,.2f}" if value == value.quantize(Decimal("0.01")) else f"{value:,}"
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    text = str(value).replace("|", "\\|").replace("\n", " ")
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
+def markdown_table(rows: Iterable[Mapping[str, Any]], columns: Sequence[str] | None = None, limit: int = 10) -> str:
+    """A Markdown table of the first ``limit`` rows (for ``preview`` metadata)."""
+    rows = list(rows)[:limit]
+    if not rows:
+        return "_no rows_"
+    headers = list(columns or rows[0].keys())
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(_cell(row.get(h)) for h in headers) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def preview(rows: Iterable[Mapping[str, Any]], columns: Sequence[str] | None = None, limit: int = 10) -> dg.MarkdownMetadataValue:
+    return dg.MetadataValue.md(markdown_table(rows, columns, limit))
+
+
+def preview_query(conn: sa.Connection, query: sa.Select[Any], limit: int = 10) -> dg.MarkdownMetadataValue:
+    """A preview of the first rows ``query`` returns."""
+    rows = [dict(r._mapping) for r in conn.execute(query.limit(limit))]
+    return preview(rows, limit=limit)
+
+
+def count_rows(conn: sa.Connection, table: sa.Table, where: sa.ColumnElement[bool] | None = None) -> int:
+    query = sa.select(sa.func.count()).select_from(table)
+    if where is not None:
+        query = query.where(where)
+    return int(conn.execute(query).scalar_one())
