@@ -90,6 +90,8 @@ class Settings:
     contifico_page_size: int
     mlflow_tracking_uri: str
     dagster_home: Path
+    webhook_urls: tuple[str, ...]
+    webhook_secret: str
     explicit: frozenset[str]
     """Names of the variables that were set in the environment (the rest are defaults)."""
 
@@ -147,6 +149,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         contifico_page_size=int(page_size),
         mlflow_tracking_uri=get("MLFLOW_TRACKING_URI"),
         dagster_home=Path(get("DAGSTER_HOME")),
+        webhook_urls=tuple(u.strip() for u in get("CARTERA_WEBHOOK_URLS").split(",") if u.strip()),
+        webhook_secret=get("CARTERA_WEBHOOK_SECRET"),
         explicit=explicit,
     )
 
