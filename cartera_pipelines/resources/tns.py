@@ -125,8 +125,13 @@ class TnsSource(dg.ConfigurableResource):
             import fdb  # imported lazily: needs libfbclient, only where Firebird is configured
 
             password = secret_from_env(server.password_env) if server.password_env else ""
+            # Read-committed, read-only transactions: the server itself refuses any write.
             conn = fdb.connect(
-                dsn=server.dsn(target), user=server.user, password=password, charset=server.charset
+                dsn=server.dsn(target),
+                user=server.user,
+                password=password,
+                charset=server.charset,
+                isolation_level=fdb.ISOLATION_LEVEL_READ_COMMITED_RO,
             )
         try:
             yield conn
