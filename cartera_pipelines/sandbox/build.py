@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from cartera_pipelines.resources.database import create_store_engine
 from cartera_pipelines.sandbox.targets import SandboxTargets
 
 # Each module ``cartera_pipelines.sandbox.<name>`` has ``build(targets, scale, seed) -> dict[table, rows]``.
@@ -34,6 +35,11 @@ def build_sandbox(
     if unknown:
         raise ValueError(f"unknown sandbox families {sorted(unknown)}; known: {', '.join(BUILDERS)}")
     targets.home.mkdir(parents=True, exist_ok=True)
+    for url in (targets.lending_url, targets.operations_url, targets.warehouse_url):
+        # every store exists after a build, even one no builder writes to (the warehouse is filled by assets)
+        engine = create_store_engine(url)
+        engine.connect().close()
+        engine.dispose()
     built: list[BuiltTable] = []
     for family in families:
         started = time.perf_counter()
