@@ -10,6 +10,7 @@ Resource keys (what assets ask for):
 ``contifico``      Contifico REST API client
 ``mlflow``         MLflow tracking
 ``paths``          report and model directories under CARTERA_HOME
+``webhooks``       signed webhooks for the factoring outbox (CARTERA_WEBHOOK_URLS/_SECRET)
 =================  ==========================================================
 """
 
@@ -22,6 +23,7 @@ from cartera_pipelines.resources.database import SqlDatabase
 from cartera_pipelines.resources.mlflow import MlflowTracking
 from cartera_pipelines.resources.paths import CarteraPaths
 from cartera_pipelines.resources.tns import TnsSource
+from cartera_pipelines.resources.webhooks import WebhookSender
 from cartera_pipelines.settings import Settings, load_settings
 
 
@@ -45,6 +47,7 @@ def build_resources(settings: Settings | None = None) -> dict[str, Any]:
             embedded=s.is_default("MLFLOW_TRACKING_URI"),
         ),
         "paths": CarteraPaths(home=str(s.home)),
+        "webhooks": WebhookSender(urls=list(s.webhook_urls), secret=s.value_or_env("CARTERA_WEBHOOK_SECRET")),
     }
 
 
@@ -54,5 +57,6 @@ __all__ = [
     "MlflowTracking",
     "SqlDatabase",
     "TnsSource",
+    "WebhookSender",
     "build_resources",
 ]

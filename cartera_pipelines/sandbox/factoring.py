@@ -1,9 +1,279 @@
-"""Sandbox demo data for the factoring family (filled in by the factoring issue)."""
+"""Sandbox demo data for the factoring family: the operations store of the cession API.
+
+Deterministic for a (seed, scale, today) triple; ``today`` defaults to the current date in Chile so the
+demo always has invoices due yesterday, today and tomorrow. Consistent by construction: every RUT is
+valid (written in the many spellings the API let through), every operation's stored discount and
+payout follow the pricing formula, and every client's available line is its line minus its open
+operations — the exposure checks pass, and a test corrupts one row to see them fail.
+
+scale=1: 40 clients, 2,000 invoices, ~450 operations, 60 outbox events (most undelivered).
+Volumes grow linearly with ``scale`` (``invoices_per_scale`` / ``events_per_scale`` for benchmarks).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import random
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+
+from cartera_pipelines.defs.factoring import pricing, tables
+from cartera_pipelines.defs.factoring.overdue import OPEN_OPERATIONS, chile_today
+from cartera_pipelines.lib.bulk import insert_rows
+from cartera_pipelines.sandbox.db import recreate_tables
 from cartera_pipelines.sandbox.targets import SandboxTargets
+from stdnum.cl.rut import calc_check_digit
+
+CLIENTS_PER_SCALE = 40
+INVOICES_PER_SCALE = 2_000
+EVENTS_PER_SCALE = 60
+CENT = Decimal("0.01")
+
+_RAZONES = (
+    "Comercial", "Distribuidora", "Importadora", "Constructora", "Transportes", "Agrícola", "Inversiones",
+    "Servicios", "Ferretería", "Frutícola", "Maderas", "Textil",
+)
+_APELLIDOS = (
+    "Andes", "Pacífico", "Maule", "Biobío", "Atacama", "Los Lagos", "Aconcagua", "Elqui", "Valdivia",
+    "Osorno", "Limarí", "Cachapoal", "Itata", "Ñuble", "Copiapó", "Tarapacá",
+)
+_SUFIJOS = ("SpA", "Ltda.", "S.A.", "EIRL")
 
 
-def build(targets: SandboxTargets, *, scale: int = 1, seed: int = 42) -> dict[str, int]:
-    return {}
+def spell_rut(body: int, rng: random.Random) -> str:
+    """One of the spellings the legacy API accepted for a valid RUT."""
+    digit = calc_check_digit(str(body))
+    plain = str(body)
+    dotted = f"{body:,}".replace(",", ".")
+    style = rng.randrange(8)
+    if style == 0:
+        return f"{plain}{digit}"
+    if style == 1:
+        return f"{plain}-{digit}"
+    if style == 2:
+        return f"0{dotted}-{digit}"
+    if style == 3:
+        return f"{dotted}\u2013{digit}"  # en dash from a spreadsheet
+    if style == 4:
+        return f"{dotted} - {digit.lower()}"
+    if style == 5:
+        return f"{plain} {digit.lower()}"
+    return f"{dotted}-{digit}"
+
+
+def _rut_body(rng: random.Random, company: bool = True) -> int:
+    return rng.randrange(76_000_000, 78_000_000) if company else rng.randrange(5_000_000, 25_000_000)
+
+
+def _money(rng: random.Random, low: int, high: int) -> Decimal:
+    return (Decimal(rng.randrange(low * 100, high * 100)) / 100).quantize(CENT)
+
+
+def build(
+    targets: SandboxTargets, *, scale: int = 1, seed: int = 42, today: dt.date | None = None
+) -> dict[str, int]:
+    """(Re)create the factoring tables in the operations store and fill them."""
+    today = today or chile_today()
+    rng = random.Random(seed)
+    now = dt.datetime.combine(today, dt.time(9, 0), tzinfo=dt.timezone.utc)
+    n_clients = CLIENTS_PER_SCALE * scale
+    n_invoices = INVOICES_PER_SCALE * scale
+
+    used: set[int] = set()
+
+    def fresh_body(company: bool) -> int:
+        while (body := _rut_body(rng, company)) in used:
+            pass
+        used.add(body)
+        return body
+
+    # Debtors: a shared pool; each invoice spells its debtor's RUT its own way.
+    debtors = [fresh_body(rng.random() < 0.8) for _ in range(max(30, 4 * n_clients))]
+    clients: list[dict[str, Any]] = []
+    for cid in range(1, n_clients + 1):
+        clients.append(
+            {
+                "id": cid,
+                "rut": spell_rut(fresh_body(True), rng),
+                "razon_social": f"{rng.choice(_RAZONES)} {rng.choice(_APELLIDOS)} {rng.choice(_SUFIJOS)}",
+                "estado": "bloqueado" if rng.random() < 0.05 else "activo",
+                "created_at": now - dt.timedelta(days=rng.randrange(200, 2000)),
+            }
+        )
+
+    invoices: list[dict[str, Any]] = []
+    per_client = [[] for _ in range(n_clients + 1)]
+    for fid in range(1, n_invoices + 1):
+        cid = rng.randrange(1, n_clients + 1)
+        # Each client sells mostly to a few debtors: concentration is the point of the exposure report.
+        debtor_pool = debtors[(cid * 7) % len(debtors) :][:6] or debtors[:6]
+        emision = today - dt.timedelta(days=rng.randrange(0, 150))
+        vencimiento = emision + dt.timedelta(days=rng.choice((30, 30, 45, 60, 60, 90, 120)))
+        invoices.append(
+            {
+                "id": fid,
+                "cliente_id": cid,
+                "numero_factura": f"F{cid:04d}-{fid:08d}",
+                "rut_deudor": spell_rut(rng.choice(debtor_pool), rng),
+                "monto_total": _money(rng, 150_000, 25_000_000),
+                "fecha_emision": emision,
+                "fecha_vencimiento": vencimiento,
+                "estado": "disponible",
+                "updated_at": now,
+            }
+        )
+        per_client[cid].append(fid - 1)
+
+    # Boundary invoices for the batch, in Chile's calendar: due yesterday (overdue), today and tomorrow.
+    for k, offset in enumerate((-1, -1, 0, 0, 1, 1)):
+        inv = invoices[k]
+        inv["fecha_vencimiento"] = today + dt.timedelta(days=offset)
+        inv["fecha_emision"] = inv["fecha_vencimiento"] - dt.timedelta(days=30)
+    boundary = set(range(6))
+
+    operations: list[dict[str, Any]] = []
+    links: list[dict[str, int]] = []
+    op_events: list[dict[str, Any]] = []
+    op_id = 0
+    for cid in range(1, n_clients + 1):
+        pool = [i for i in per_client[cid] if i not in boundary]
+        rng.shuffle(pool)
+        target = len(pool) // 2  # about half of each client's invoices go through an operation
+        while len(pool) > target:
+            chosen = [pool.pop() for _ in range(min(len(pool), rng.randint(1, 4)))]
+            group = [invoices[i] for i in chosen]
+            fecha = max(g["fecha_emision"] for g in group) + dt.timedelta(days=rng.randrange(0, 5))
+            if max(g["fecha_vencimiento"] for g in group) <= fecha:
+                continue
+            op_id += 1
+            estado = rng.choices(OPERATION_STATES, weights=(10, 30, 8, 30, 22))[0]
+            total = sum((g["monto_total"] for g in group), Decimal(0))
+            tasa = Decimal(rng.randrange(1200, 3200)) / 100
+            priced = pricing.price(total, tasa, fecha, (g["fecha_vencimiento"] for g in group))
+            operations.append(
+                {
+                    "id": op_id,
+                    "cliente_id": cid,
+                    "fecha_solicitud": fecha,
+                    "monto_total_facturas": total,
+                    "tasa_descuento": tasa,
+                    "monto_descuento": priced.monto_descuento,
+                    "monto_a_desembolsar": priced.monto_a_desembolsar,
+                    "estado": estado,
+                    "created_at": dt.datetime.combine(fecha, dt.time(10, 0), tzinfo=dt.timezone.utc),
+                }
+            )
+            invoice_state = {
+                "pendiente": "en_proceso",
+                "aprobada": "cedida",
+                "desembolsada": "cedida",
+                "finalizada": "pagada",
+                "rechazada": "disponible",
+            }[estado]
+            for g in group:
+                g["estado"] = invoice_state
+                links.append({"operacion_id": op_id, "factura_id": g["id"]})
+            op_events.append(
+                {
+                    "operacion_id": op_id,
+                    "tipo": "cambio_estado",
+                    "estado_anterior": "pendiente",
+                    "estado_nuevo": estado,
+                    "detalle": None,
+                    "created_at": dt.datetime.combine(fecha, dt.time(12, 0), tzinfo=dt.timezone.utc),
+                }
+            )
+        # Invoices never ceded: some paid or voided, some already marked vencida, the rest disponible.
+        for i in pool:
+            inv = invoices[i]
+            roll = rng.random()
+            if roll < 0.15:
+                inv["estado"] = "pagada"
+            elif roll < 0.22:
+                inv["estado"] = "anulada"
+            elif roll < 0.32 and inv["fecha_vencimiento"] < today - dt.timedelta(days=3):
+                inv["estado"] = "vencida"
+
+    open_by_client: dict[int, Decimal] = {}
+    for op in operations:
+        if op["estado"] in OPEN_OPERATIONS:
+            open_by_client[op["cliente_id"]] = open_by_client.get(op["cliente_id"], Decimal(0)) + op[
+                "monto_total_facturas"
+            ]
+    for c in clients:
+        used_line = open_by_client.get(c["id"], Decimal(0))
+        headroom = Decimal(rng.choice(("1.15", "1.4", "2", "3")))
+        line = max(Decimal(50_000_000), (used_line * headroom / 1_000_000).to_integral_value() * 1_000_000)
+        c["linea_credito"] = line.quantize(CENT)
+        c["linea_disponible"] = (line - used_line).quantize(CENT)
+
+    events = list(outbox_rows(EVENTS_PER_SCALE * scale, seed=seed, now=now, delivered_share=0.2))
+
+    engine = recreate_tables(targets.operations_url, tables.OPERATIONS_TABLES)
+    counts: dict[str, int] = {}
+    try:
+        with engine.begin() as conn:
+            for table, rows in (
+                (tables.clientes, clients),
+                (tables.facturas, invoices),
+                (tables.operaciones_cesion, operations),
+                (tables.operacion_facturas, links),
+                (tables.operacion_eventos, op_events),
+                (tables.outbox_events, events),
+            ):
+                counts[table.name] = insert_rows(conn, table, rows)
+            reset_sequences(conn)
+    finally:
+        engine.dispose()
+    return counts
+
+
+OPERATION_STATES = ("pendiente", "aprobada", "rechazada", "desembolsada", "finalizada")
+
+
+def outbox_rows(
+    n: int, *, seed: int = 42, now: dt.datetime | None = None, delivered_share: float = 0.0, start_id: int = 1
+) -> Iterator[dict[str, Any]]:
+    """``n`` outbox events (ids from ``start_id``); ``delivered_share`` of them already delivered."""
+    rng = random.Random(seed + 1)
+    now = now or dt.datetime.now(dt.timezone.utc)
+    kinds = ("operacion.aprobada", "operacion.desembolsada", "operacion.rechazada", "factura.cedida")
+    for k in range(n):
+        eid = start_id + k
+        created = now - dt.timedelta(minutes=n - k)
+        delivered = rng.random() < delivered_share
+        yield {
+            "id": eid,
+            "event_id": f"evt_{seed:04d}_{eid:08d}",
+            "type": rng.choice(kinds),
+            "payload": {
+                "operacion_id": rng.randrange(1, 10_000),
+                "cliente_rut": spell_rut(_rut_body(rng), rng),
+                "monto": format(_money(rng, 100_000, 50_000_000), "f"),
+                "nota": "cesión ñandú",
+            },
+            "created_at": created,
+            "delivered_at": created + dt.timedelta(seconds=2) if delivered else None,
+            "attempts": 1 if delivered else 0,
+            "last_error": None,
+            "next_attempt_at": None,
+            "parked_at": None,
+        }
+
+
+def reset_sequences(conn: sa.Connection) -> None:
+    """After inserting explicit ids, move PostgreSQL's sequences past them (the API inserts next)."""
+    if conn.dialect.name != "postgresql":
+        return
+    for table in tables.OPERATIONS_TABLES:
+        if "id" not in table.c or table.name == "operacion_facturas":
+            continue
+        conn.execute(
+            sa.text(
+                f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)"
+            )
+        )

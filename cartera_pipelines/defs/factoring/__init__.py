@@ -1,0 +1,1 @@
+"""factoring: invoice cession operations — overdue batch, credit exposure, outbox webhooks."""

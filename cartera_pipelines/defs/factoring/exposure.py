@@ -1,0 +1,117 @@
+"""Credit exposure per client: pure aggregation over the client's open operations and their invoices.
+
+Decisions where DESIGN is silent: the outstanding ceded amount is the face value
+(``monto_total_facturas``) of the client's *open* operations (``aprobada`` or ``desembolsada``);
+the expected available line is the credit line minus that amount; the largest debtor share is the
+largest sum of invoice amounts owed by one debtor (RUTs compared after normalisation, so two spellings
+are one debtor) over all invoices in the client's open operations; an overdue ceded invoice is one in
+an open operation whose due date is before ``as_of`` (Chile's date) and that is not paid or voided.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+from cartera_pipelines.defs.factoring import rut
+
+CENT = Decimal("0.01")
+RATIO = Decimal("0.0001")
+ZERO = Decimal("0")
+
+
+@dataclass(frozen=True)
+class ClientLine:
+    cliente_id: int
+    rut: str
+    razon_social: str
+    estado: str
+    linea_credito: Decimal
+    linea_disponible: Decimal
+
+
+@dataclass(frozen=True)
+class CededInvoice:
+    """An invoice inside one of the client's open operations."""
+
+    cliente_id: int
+    rut_deudor: str
+    monto_total: Decimal
+    fecha_vencimiento: dt.date
+    estado: str
+
+
+@dataclass
+class _Acc:
+    outstanding: Decimal = ZERO
+    open_operations: int = 0
+    by_debtor: dict[str, Decimal] = field(default_factory=lambda: defaultdict(lambda: ZERO))
+    invoices_total: Decimal = ZERO
+    overdue_count: int = 0
+    overdue_amount: Decimal = ZERO
+
+
+def _ratio(part: Decimal, whole: Decimal) -> Decimal | None:
+    if whole <= 0:
+        return None
+    return (part / whole).quantize(RATIO, rounding=ROUND_HALF_UP)
+
+
+def compute_exposure(
+    clients: Iterable[ClientLine],
+    open_operations: Iterable[tuple[int, Decimal]],
+    ceded_invoices: Iterable[CededInvoice],
+    as_of: dt.date,
+) -> list[dict[str, object]]:
+    """One row per client (sorted by id), as stored in ``warehouse.factoring_exposure``.
+
+    ``open_operations`` yields ``(cliente_id, monto_total_facturas)`` per open operation.
+    """
+    acc: dict[int, _Acc] = defaultdict(_Acc)
+    for cliente_id, monto in open_operations:
+        a = acc[cliente_id]
+        a.outstanding += Decimal(monto)
+        a.open_operations += 1
+    for inv in ceded_invoices:
+        a = acc[inv.cliente_id]
+        amount = Decimal(inv.monto_total)
+        # An invalid debtor RUT still counts, under its spelling, so no amount goes missing.
+        debtor = rut.try_normalize(inv.rut_deudor) or f"invalid:{inv.rut_deudor}"
+        a.by_debtor[debtor] += amount
+        a.invoices_total += amount
+        if inv.fecha_vencimiento < as_of and inv.estado not in ("pagada", "anulada"):
+            a.overdue_count += 1
+            a.overdue_amount += amount
+    rows: list[dict[str, object]] = []
+    for c in sorted(clients, key=lambda c: c.cliente_id):
+        a = acc.get(c.cliente_id, _Acc())
+        top_debtor, top_amount = (None, ZERO)
+        if a.by_debtor:
+            top_debtor, top_amount = max(a.by_debtor.items(), key=lambda kv: (kv[1], kv[0]))
+        line = Decimal(c.linea_credito)
+        outstanding = a.outstanding.quantize(CENT)
+        rows.append(
+            {
+                "as_of": as_of,
+                "cliente_id": c.cliente_id,
+                "rut": rut.try_normalize(c.rut),
+                "rut_original": c.rut,
+                "razon_social": c.razon_social,
+                "estado": c.estado,
+                "linea_credito": line.quantize(CENT),
+                "linea_disponible": Decimal(c.linea_disponible).quantize(CENT),
+                "linea_disponible_esperada": (line - outstanding).quantize(CENT),
+                "monto_cedido_vigente": outstanding,
+                "operaciones_abiertas": a.open_operations,
+                "utilizacion": _ratio(outstanding, line),
+                "deudor_principal_rut": top_debtor,
+                "deudor_principal_monto": top_amount.quantize(CENT),
+                "concentracion_deudor_principal": _ratio(top_amount, a.invoices_total),
+                "facturas_cedidas_vencidas": a.overdue_count,
+                "monto_cedido_vencido": a.overdue_amount.quantize(CENT),
+            }
+        )
+    return rows

@@ -1,0 +1,175 @@
+"""Signed webhooks for the factoring outbox (httpx, retries with tenacity).
+
+Every request carries the JSON body as exact bytes, ``X-Cartera-Signature: sha256=<hex>`` — the
+HMAC-SHA256 of those bytes with the shared secret — and ``Idempotency-Key: <event_id>`` so a receiver
+can drop the duplicates at-least-once delivery implies. An event counts as delivered when every
+configured endpoint answered 2xx. Transport errors, timeouts, 408/425/429 and 5xx are retried within
+the attempt with exponential backoff and jitter (``Retry-After`` honoured up to ``backoff_max_seconds``);
+other answers fail the attempt at once.
+
+The secret comes from ``CARTERA_WEBHOOK_SECRET`` (via ``settings.py``) and never appears in logs,
+errors or metadata.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import dagster as dg
+import httpx
+from pydantic import Field, PrivateAttr
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+SIGNATURE_HEADER = "X-Cartera-Signature"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+_RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The ``X-Cartera-Signature`` value for ``body``."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def verify(secret: str, body: bytes, signature: str) -> bool:
+    """What a receiver does: constant-time comparison of the signature it got with its own."""
+    return hmac.compare_digest(sign(secret, body), signature or "")
+
+
+def event_body(event_id: str, event_type: str, created_at: str, payload: Any) -> bytes:
+    """The canonical JSON body of one outbox event (stable key order, UTF-8)."""
+    document = {"event_id": event_id, "type": event_type, "created_at": created_at, "payload": payload}
+    return json.dumps(document, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
+class RetryableDeliveryError(Exception):
+    """A failure worth retrying (timeout, connection refused, 429, 5xx)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class DeliveryError(Exception):
+    """An answer retrying will not change (e.g. 400, 401, 404)."""
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    event_id: str
+    delivered: bool
+    attempts: int
+    """HTTP requests made (across endpoints and retries)."""
+    latency_seconds: float
+    error: str | None = None
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if value and value.strip().isdigit():
+        return float(value.strip())
+    return None
+
+
+class WebhookSender(dg.ConfigurableResource):
+    """Delivers outbox events to ``urls`` as signed JSON webhooks."""
+
+    urls: list[str] = Field(default_factory=list, description="Endpoints (CARTERA_WEBHOOK_URLS)")
+    secret: str = Field(default="", description="HMAC-SHA256 secret (CARTERA_WEBHOOK_SECRET)")
+    timeout_seconds: float = 10.0
+    retries_per_attempt: int = Field(default=6, description="HTTP tries per endpoint within one attempt")
+    backoff_initial_seconds: float = 0.05
+    backoff_max_seconds: float = 2.0
+    max_attempts: int = Field(
+        default=18, description="HTTP requests (over all runs) after which an undelivered event is parked"
+    )
+    concurrency: int = Field(default=16, description="Events in flight at once")
+
+    _client: httpx.Client | None = PrivateAttr(default=None)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.urls)
+
+    def _http(self) -> httpx.Client:
+        with self._lock:
+            if self._client is None:
+                limits = httpx.Limits(max_connections=self.concurrency * 2, max_keepalive_connections=self.concurrency)
+                self._client = httpx.Client(timeout=self.timeout_seconds, limits=limits)
+            return self._client
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        self.close()
+
+    def headers(self, event_id: str, event_type: str, body: bytes) -> dict[str, str]:
+        if not self.secret:
+            raise DeliveryError("CARTERA_WEBHOOK_SECRET is not set: webhooks cannot be signed")
+        return {
+            "Content-Type": "application/json; charset=utf-8",
+            SIGNATURE_HEADER: sign(self.secret, body),
+            IDEMPOTENCY_HEADER: event_id,
+            "X-Cartera-Event": event_type,
+        }
+
+    def _post_once(self, url: str, body: bytes, headers: Mapping[str, str]) -> None:
+        try:
+            response = self._http().post(url, content=body, headers=headers)
+        except httpx.TransportError as exc:  # timeouts, refused connections, resets
+            raise RetryableDeliveryError(f"{type(exc).__name__} posting to {url}") from exc
+        if 200 <= response.status_code < 300:
+            return
+        snippet = response.text[:200].replace("\n", " ")
+        message = f"HTTP {response.status_code} from {url}: {snippet}"
+        if response.status_code in _RETRY_STATUS:
+            raise RetryableDeliveryError(message, _retry_after(response))
+        raise DeliveryError(message)
+
+    def _wait(self, state: RetryCallState) -> float:
+        backoff = wait_exponential_jitter(
+            initial=self.backoff_initial_seconds, max=self.backoff_max_seconds, jitter=self.backoff_initial_seconds
+        )(state)
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, RetryableDeliveryError) and exc.retry_after is not None:
+            return min(max(backoff, exc.retry_after), self.backoff_max_seconds)
+        return backoff
+
+    def deliver(self, event_id: str, event_type: str, body: bytes) -> DeliveryOutcome:
+        """One delivery attempt of one event to every endpoint, retrying flaky failures in place."""
+        if not self.urls:
+            return DeliveryOutcome(event_id, False, 0, 0.0, "no webhook endpoint configured")
+        started = time.perf_counter()
+        requests = 0
+        try:
+            headers = self.headers(event_id, event_type, body)
+            for url in self.urls:
+                for attempt in Retrying(
+                    stop=stop_after_attempt(max(1, self.retries_per_attempt)),
+                    wait=self._wait,
+                    retry=retry_if_exception_type(RetryableDeliveryError),
+                    reraise=True,
+                ):
+                    with attempt:
+                        requests += 1
+                        self._post_once(url, body, headers)
+        except (RetryableDeliveryError, DeliveryError) as exc:
+            return DeliveryOutcome(event_id, False, requests, time.perf_counter() - started, str(exc))
+        return DeliveryOutcome(event_id, True, requests, time.perf_counter() - started)
