@@ -1,0 +1,121 @@
+"""Schedule generation over the whole portfolio, in batches, one transaction per batch.
+
+Each batch reads the next approved loans (keyset on id) and, in the same transaction, what schedules
+they already have; decides per loan (:mod:`planning`); deletes the unpaid wrong-count schedules; and
+bulk-inserts the new installments. A failure rolls back only the batch in flight: earlier batches are
+complete, consistent schedules, and a re-run carries on (it skips every loan whose count is right).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from cartera_pipelines.defs.loans import store
+from cartera_pipelines.defs.loans.amortization import schedule
+from cartera_pipelines.defs.loans.planning import Action, Decision, Existing, decide
+from cartera_pipelines.resources.database import SqlDatabase
+
+DEFAULT_BATCH_SIZE = 1_000
+MAX_REPORTED = 200
+"""Problem loans listed in metadata (all are counted; the list is capped so metadata stays small)."""
+
+
+@dataclass
+class GenerationReport:
+    approved: int = 0
+    kept: int = 0
+    created: int = 0
+    regenerated: int = 0
+    installments_deleted: int = 0
+    installments_written: int = 0
+    invalid_total: int = 0
+    blocked_total: int = 0
+    invalid: list[Decision] = field(default_factory=list)
+    blocked: list[Decision] = field(default_factory=list)
+    batches_written: int = 0
+
+    def note(self, decision: Decision) -> None:
+        if decision.action is Action.INVALID:
+            self.invalid_total += 1
+            if len(self.invalid) < MAX_REPORTED:
+                self.invalid.append(decision)
+        elif decision.action is Action.BLOCKED:
+            self.blocked_total += 1
+            if len(self.blocked) < MAX_REPORTED:
+                self.blocked.append(decision)
+        elif decision.action is Action.KEEP:
+            self.kept += 1
+        elif decision.action is Action.CREATE:
+            self.created += 1
+        elif decision.action is Action.REGENERATE:
+            self.regenerated += 1
+
+
+def _rows(decisions: list[Decision], as_of: dt.date) -> Iterator[dict[str, Any]]:
+    for d in decisions:
+        assert d.terms is not None
+        yield from store.installment_rows(d.loan.id, schedule(d.terms), as_of)
+
+
+def generate_schedules(
+    db: SqlDatabase,
+    as_of: dt.date,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    log: Callable[[str], None] = lambda _m: None,
+) -> GenerationReport:
+    """Bring every approved loan's schedule up to date; returns what was done and what was refused."""
+    report = GenerationReport()
+    with db.connect() as conn:
+        report.approved = store.approved_count(conn)
+    started = time.perf_counter()
+    last_logged = started
+    after_id = 0
+    processed = 0
+    while True:
+        with db.begin() as conn:
+            page = store.approved_page(conn, after_id, batch_size)
+            if not page:
+                break
+            existing = store.existing_schedules(conn, page[0].id, page[-1].id)
+            decisions = [decide(loan, existing.get(loan.id, Existing())) for loan in page]
+            for decision in decisions:
+                report.note(decision)
+            to_write = [d for d in decisions if d.action in (Action.CREATE, Action.REGENERATE)]
+            if to_write:
+                report.installments_deleted += store.delete_schedules(
+                    conn, [d.loan.id for d in to_write if d.action is Action.REGENERATE]
+                )
+                report.installments_written += store.write_installments(conn, _rows(to_write, as_of))
+                report.batches_written += 1
+        after_id = page[-1].id
+        processed += len(page)
+        now = time.perf_counter()
+        if now - last_logged >= 10 or processed >= report.approved:
+            last_logged = now
+            rate = processed / max(now - started, 1e-9)
+            remaining = max(report.approved - processed, 0) / rate if rate else 0.0
+            log(
+                f"{processed:,}/{report.approved:,} approved loans checked, "
+                f"{report.installments_written:,} installments written, {rate:,.0f} loans/s, ETA {remaining:,.0f}s"
+            )
+    return report
+
+
+def first_rows(decisions: list[Decision]) -> list[dict[str, Any]]:
+    """Problem loans as rows for a Markdown table."""
+    return [
+        {
+            "prestamo_id": d.loan.id,
+            "numero_cuotas": d.loan.numero_cuotas,
+            "cuotas_existentes": d.existing.count,
+            "problemas": "; ".join(d.problems),
+        }
+        for d in decisions
+    ]
+
+
+__all__ = ["DEFAULT_BATCH_SIZE", "GenerationReport", "first_rows", "generate_schedules"]
