@@ -1,0 +1,1 @@
+"""collections: the daily assignment of overdue contracts to collection houses (DESIGN §3)."""

@@ -1,0 +1,387 @@
+"""The assignment of overdue contracts to collection houses, as pure typed logic (no Dagster, no I/O).
+
+Given the run date, each contract's days overdue, the current assignments and the fixed contracts,
+:func:`plan_assignment` returns an :class:`AssignmentPlan`: what to remove, what to add, the fixed
+contracts and a summary per house. The rules (DESIGN §3 "collections"):
+
+1. A contract fixed to a house (latest management with the fixed effect by a house user) is never
+   removed from that house. If another house holds it, it moves to its house; if nobody holds it and
+   it is in arrears (any days), it is assigned to its house before balancing.
+2. Clean-up: a non-fixed assignment of a contract now below the threshold (0–60 days, which includes
+   contracts no longer in arrears or no longer ``ACTIVO``) is removed.
+3. Balancing: contracts at or above the threshold that nobody holds are added so that the houses'
+   totals follow their weights, existing assignments counting. Only fixed contracts can force a house
+   above its target; when the additions alone cannot reach the targets (a house kept more than its
+   share), the fewest non-fixed contracts needed are moved, most recently assigned first. The
+   contracts handed out are taken highest arrears first and interleaved in proportion to each house's
+   need, so every house gets a similar mix of arrears.
+4. Remainders: when the total does not split exactly, the extra contract goes to the house with the
+   larger fractional share, then to the house with fewer contracts, and when those are equal to the
+   house whose turn it is. The turn rotates with the run date (``as_of`` ordinal modulo the number of
+   houses): consecutive daily runs alternate, and a re-run for the same date decides the same way, so
+   running twice gives the same rows.
+5. Contracts held by users that are not houses are left alone and never given to a house (the
+   operations store allows one holder per contract).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+REMOVE_BELOW_THRESHOLD = "below_threshold"
+REMOVE_FIXED_ELSEWHERE = "fixed_to_other_house"
+REMOVE_REBALANCED = "rebalanced"
+REMOVE_DUPLICATE = "duplicate"
+ADD_FIXED = "fixed"
+ADD_BALANCE = "balance"
+
+
+class AssignmentRulesError(ValueError):
+    """The houses, weights or threshold given as configuration are not usable."""
+
+
+@dataclass(frozen=True, slots=True)
+class House:
+    user_id: int
+    weight: int = 1
+    """Share of the portfolio, proportional (50/50, 60/40, 1/1/1 …)."""
+
+
+@dataclass(frozen=True)
+class AssignmentRules:
+    houses: tuple[House, ...] = (House(45, 1), House(81, 1))
+    threshold_days: int = 61
+    fixed_effect: str = "pago_total"
+
+    def __post_init__(self) -> None:
+        if not self.houses:
+            raise AssignmentRulesError("at least one collection house is needed")
+        ids = [h.user_id for h in self.houses]
+        if len(set(ids)) != len(ids):
+            raise AssignmentRulesError(f"house user ids must be unique, got {ids}")
+        bad = [h for h in self.houses if h.weight <= 0]
+        if bad:
+            raise AssignmentRulesError(f"house weights must be positive integers, got {[(h.user_id, h.weight) for h in bad]}")
+        if self.threshold_days < 1:
+            raise AssignmentRulesError(f"threshold_days must be at least 1, got {self.threshold_days}")
+        if not self.fixed_effect.strip():
+            raise AssignmentRulesError("fixed_effect must not be empty")
+
+    @property
+    def house_ids(self) -> tuple[int, ...]:
+        return tuple(h.user_id for h in self.houses)
+
+
+@dataclass(frozen=True, slots=True)
+class Holding:
+    """A row of ``contract_advisors``: ``contract_id`` held by ``user_id`` since ``assigned_date``."""
+
+    contract_id: int
+    user_id: int
+    assigned_date: dt.date
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A removal or an addition, with the contract's days overdue and why."""
+
+    contract_id: int
+    user_id: int
+    days_overdue: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class FixedContract:
+    contract_id: int
+    user_id: int
+    days_overdue: int
+    action: str
+    """``kept`` (already held by its house), ``added``, ``moved`` (taken from another house),
+    ``not_in_arrears`` (nobody holds it and nothing is overdue: left unassigned) or
+    ``held_by_other_user`` (a non-house user holds it: left alone)."""
+
+
+@dataclass(frozen=True, slots=True)
+class HouseSummary:
+    user_id: int
+    weight: int
+    before: int
+    kept: int
+    removed: int
+    added: int
+    fixed: int
+    total: int
+    target: Fraction
+    """The weighted share of all assigned contracts (exact)."""
+
+    @property
+    def deviation(self) -> Fraction:
+        return self.total - self.target
+
+
+@dataclass(frozen=True)
+class AssignmentPlan:
+    as_of: dt.date
+    rules: AssignmentRules
+    removals: list[Change]
+    additions: list[Change]
+    fixed: list[FixedContract]
+    summary: tuple[HouseSummary, ...]
+    holdings: dict[int, list[int]]
+    """Each house's contracts after the plan, sorted."""
+    notes: tuple[str, ...] = ()
+    """Why the totals are not within one contract of the targets (fixed contracts forcing it)."""
+    turn: tuple[int, ...] = ()
+    """House order for equal remainders in this run (rotates with ``as_of``)."""
+    other_users_contracts: int = 0
+    eligible: int = 0
+    """Contracts at or above the threshold (the portfolio the houses share, plus fixed ones)."""
+    extra: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.removals or self.additions)
+
+    @property
+    def balanced(self) -> bool:
+        return all(abs(h.deviation) <= 1 for h in self.summary)
+
+
+def house_turn(as_of: dt.date, rules: AssignmentRules) -> tuple[int, ...]:
+    """The houses in the order they win ties in the run of ``as_of`` (rotates by one each day)."""
+    ids = rules.house_ids
+    start = as_of.toordinal() % len(ids)
+    return ids[start:] + ids[:start]
+
+
+def weighted_totals(
+    total: int,
+    weights: Mapping[int, int],
+    floors: Mapping[int, int],
+    current: Mapping[int, int],
+    turn: Sequence[int],
+) -> dict[int, int]:
+    """Integer totals per house summing to ``total``, as close to the weights as the ``floors`` allow.
+
+    A house whose floor (its fixed contracts) is above its weighted share is pinned at the floor and
+    the rest is shared by the others (water-filling). Remainders go by larger fraction, then fewer
+    ``current`` contracts, then ``turn``.
+    """
+    if total < sum(floors.get(h, 0) for h in weights):
+        raise ValueError("floors exceed the total")
+    pinned: dict[int, int] = {}
+    while True:
+        active = [h for h in weights if h not in pinned]
+        rest = total - sum(pinned.values())
+        weight_sum = sum(weights[h] for h in active)
+        newly = [h for h in active if floors.get(h, 0) >= Fraction(rest * weights[h], weight_sum)]
+        if not newly or len(newly) == len(active):
+            if newly:  # every remaining house is at or over its share: they keep their floors
+                pinned.update({h: floors.get(h, 0) for h in newly})
+                active = []
+            break
+        pinned.update({h: floors.get(h, 0) for h in newly})
+    result = dict(pinned)
+    if active:
+        rest = total - sum(pinned.values())
+        weight_sum = sum(weights[h] for h in active)
+        shares = {h: Fraction(rest * weights[h], weight_sum) for h in active}
+        result.update({h: int(shares[h]) for h in active})
+        remainder = rest - sum(result[h] for h in active)
+        order = sorted(
+            active, key=lambda h: (-(shares[h] - int(shares[h])), current.get(h, 0), turn.index(h))
+        )
+        for h in order[:remainder]:
+            result[h] += 1
+    # every contract must land somewhere even when all houses are pinned (the fixed ones already are)
+    return result
+
+
+def _interleave(pool: Sequence[tuple[int, int]], needs: Mapping[int, int], turn: Sequence[int]) -> list[tuple[int, int, int]]:
+    """Hand out ``pool`` (contract, days; highest arrears first) so each house's slice has a similar mix.
+
+    Item k goes to the house furthest behind its proportional pace (need·k/total − given), ties by turn.
+    """
+    total = sum(needs.values())
+    given = {h: 0 for h in needs}
+    open_houses = [h for h in turn if needs.get(h, 0) > 0]
+    out: list[tuple[int, int, int]] = []
+    for k, (contract_id, days) in enumerate(pool, start=1):
+        best = max(open_houses, key=lambda h: (needs[h] * k - given[h] * total, -turn.index(h)))
+        given[best] += 1
+        out.append((contract_id, best, days))
+        if given[best] == needs[best]:
+            open_houses.remove(best)
+    return out
+
+
+def plan_assignment(
+    *,
+    as_of: dt.date,
+    arrears: Mapping[int, int],
+    holdings: Iterable[Holding],
+    fixed: Mapping[int, int],
+    rules: AssignmentRules,
+) -> AssignmentPlan:
+    """The plan for ``as_of``.
+
+    ``arrears``: days overdue of every ``ACTIVO`` contract with an overdue unpaid installment (others
+    count as 0). ``holdings``: every row of ``contract_advisors``. ``fixed``: contract → house user id
+    of its latest management with the fixed effect by a house user.
+    """
+    houses = rules.house_ids
+    house_set = set(houses)
+    weights = {h.user_id: h.weight for h in rules.houses}
+    threshold = rules.threshold_days
+    turn = house_turn(as_of, rules)
+    unknown_fixed = {u for u in fixed.values() if u not in house_set}
+    if unknown_fixed:
+        raise AssignmentRulesError(f"fixed contracts point at users that are not houses: {sorted(unknown_fixed)}")
+
+    removals: list[Change] = []
+    additions: list[Change] = []
+    fixed_out: list[FixedContract] = []
+    before: dict[int, int] = defaultdict(int)
+    other_users: set[int] = set()
+
+    # 1. current holdings: one per contract (a legacy duplicate keeps the fixed house, else the oldest)
+    by_contract: dict[int, list[Holding]] = defaultdict(list)
+    for holding in holdings:
+        if holding.user_id in house_set:
+            by_contract[holding.contract_id].append(holding)
+            before[holding.user_id] += 1
+        else:
+            other_users.add(holding.contract_id)
+    held: dict[int, Holding] = {}
+    for contract_id, rows in by_contract.items():
+        if contract_id in other_users:
+            # a house shares the contract with another user: the house lets it go
+            for row in rows:
+                removals.append(Change(contract_id, row.user_id, arrears.get(contract_id, 0), REMOVE_DUPLICATE))
+            continue
+        if len(rows) > 1:
+            owner = fixed.get(contract_id)
+            rows = sorted(rows, key=lambda r: (r.user_id != owner, r.assigned_date, houses.index(r.user_id)))
+            for row in rows[1:]:
+                removals.append(Change(contract_id, row.user_id, arrears.get(contract_id, 0), REMOVE_DUPLICATE))
+        held[contract_id] = rows[0]
+
+    # 2. fixed contracts and clean-up
+    locked: dict[int, int] = {h: 0 for h in houses}
+    movable: dict[int, list[Holding]] = {h: [] for h in houses}
+    for contract_id, holding in held.items():
+        days = arrears.get(contract_id, 0)
+        owner = fixed.get(contract_id)
+        if owner is not None:
+            if owner == holding.user_id:
+                locked[owner] += 1
+                fixed_out.append(FixedContract(contract_id, owner, days, "kept"))
+            else:
+                removals.append(Change(contract_id, holding.user_id, days, REMOVE_FIXED_ELSEWHERE))
+                additions.append(Change(contract_id, owner, days, ADD_FIXED))
+                locked[owner] += 1
+                fixed_out.append(FixedContract(contract_id, owner, days, "moved"))
+        elif days < threshold:
+            removals.append(Change(contract_id, holding.user_id, days, REMOVE_BELOW_THRESHOLD))
+        else:
+            movable[holding.user_id].append(holding)
+    for contract_id, owner in fixed.items():
+        if contract_id in held:
+            continue
+        days = arrears.get(contract_id, 0)
+        if contract_id in other_users:
+            fixed_out.append(FixedContract(contract_id, owner, days, "held_by_other_user"))
+        elif days > 0:
+            additions.append(Change(contract_id, owner, days, ADD_FIXED))
+            locked[owner] += 1
+            fixed_out.append(FixedContract(contract_id, owner, days, "added"))
+        else:
+            fixed_out.append(FixedContract(contract_id, owner, days, "not_in_arrears"))
+
+    # 3. the pool: eligible, unheld, not fixed, not another user's
+    pool = [
+        (c, d)
+        for c, d in arrears.items()
+        if d >= threshold and c not in held and c not in fixed and c not in other_users
+    ]
+    current = {h: locked[h] + len(movable[h]) for h in houses}
+    total = sum(current.values()) + len(pool)
+    finals = weighted_totals(total, weights, locked, current, turn)
+
+    # 4. a house above its total gives up its most recently assigned non-fixed contracts
+    for h in houses:
+        surplus = current[h] - finals[h]
+        if surplus > 0:
+            movable[h].sort(key=lambda r: (r.assigned_date, r.contract_id))
+            for row in movable[h][len(movable[h]) - surplus :]:
+                days = arrears.get(row.contract_id, 0)
+                removals.append(Change(row.contract_id, h, days, REMOVE_REBALANCED))
+                pool.append((row.contract_id, days))
+            del movable[h][len(movable[h]) - surplus :]
+    needs = {h: finals[h] - locked[h] - len(movable[h]) for h in houses}
+    pool.sort(key=lambda item: (-item[1], item[0]))
+    for contract_id, house, days in _interleave(pool, needs, turn):
+        additions.append(Change(contract_id, house, days, ADD_BALANCE))
+
+    # 5. the result per house
+    final_holdings: dict[int, list[int]] = {h: [] for h in houses}
+    removed_pairs = {(c.contract_id, c.user_id) for c in removals}
+    for contract_id, rows in by_contract.items():
+        for row in rows:
+            if (contract_id, row.user_id) not in removed_pairs:
+                final_holdings[row.user_id].append(contract_id)
+    for change in additions:
+        final_holdings[change.user_id].append(change.contract_id)
+    for contracts in final_holdings.values():
+        contracts.sort()
+    grand_total = sum(len(v) for v in final_holdings.values())
+    weight_sum = sum(weights.values())
+    removed_by = defaultdict(int)
+    for change in removals:
+        removed_by[change.user_id] += 1
+    added_by = defaultdict(int)
+    for change in additions:
+        added_by[change.user_id] += 1
+    fixed_by = defaultdict(int)
+    for f in fixed_out:
+        if f.action in ("kept", "added", "moved"):
+            fixed_by[f.user_id] += 1
+    summary = tuple(
+        HouseSummary(
+            user_id=h,
+            weight=weights[h],
+            before=before[h],
+            kept=before[h] - removed_by[h],
+            removed=removed_by[h],
+            added=added_by[h],
+            fixed=fixed_by[h],
+            total=len(final_holdings[h]),
+            target=Fraction(grand_total * weights[h], weight_sum),
+        )
+        for h in houses
+    )
+    notes = tuple(
+        f"house {s.user_id} holds {s.fixed} fixed contracts, above its weighted target of {float(s.target):.1f}: "
+        f"fixed contracts are never moved, so the other houses share the rest as evenly as possible"
+        for s in summary
+        if s.deviation > 1 and s.fixed > s.target
+    )
+    removals.sort(key=lambda c: (c.user_id, c.contract_id))
+    return AssignmentPlan(
+        as_of=as_of,
+        rules=rules,
+        removals=removals,
+        additions=additions,
+        fixed=sorted(fixed_out, key=lambda f: f.contract_id),
+        summary=summary,
+        holdings=final_holdings,
+        notes=notes,
+        turn=turn,
+        other_users_contracts=len(other_users),
+        eligible=sum(1 for d in arrears.values() if d >= threshold),
+    )

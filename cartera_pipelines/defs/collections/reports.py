@@ -1,0 +1,123 @@
+"""The run's reports: ``asignacion_<user>.txt`` per house, ``reporte_fijos_efect.xlsx`` and a balance plot."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from cartera_pipelines.defs.collections.assignment import AssignmentPlan
+
+EXCEL_NAME = "reporte_fijos_efect.xlsx"
+PLOT_NAME = "balance_casas.png"
+SUMMARY_COLUMNS = ("house", "weight", "before", "kept", "removed", "added", "fixed", "total", "target", "deviation")
+
+
+def txt_name(user_id: int) -> str:
+    return f"asignacion_{user_id}.txt"
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    directory: Path
+    txt: dict[int, Path]
+    excel: Path
+    plot: Path | None
+
+
+def summary_rows(plan: AssignmentPlan) -> list[dict[str, object]]:
+    return [
+        {
+            "house": s.user_id,
+            "weight": s.weight,
+            "before": s.before,
+            "kept": s.kept,
+            "removed": s.removed,
+            "added": s.added,
+            "fixed": s.fixed,
+            "total": s.total,
+            "target": round(float(s.target), 1),
+            "deviation": round(float(s.deviation), 1),
+        }
+        for s in plan.summary
+    ]
+
+
+def write_reports(
+    plan: AssignmentPlan,
+    directory: Path,
+    *,
+    fixed_dates: Mapping[int, dt.datetime],
+    facts: Mapping[str, object],
+    plot: bool = True,
+) -> ReportFiles:
+    """Write every report of ``plan`` into ``directory`` (replacing a previous run of the same date)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    txt: dict[int, Path] = {}
+    for user_id, contracts in plan.holdings.items():
+        path = directory / txt_name(user_id)
+        path.write_text("".join(f"{c}\n" for c in contracts), encoding="utf-8")
+        txt[user_id] = path
+    excel = directory / EXCEL_NAME
+    _write_excel(plan, excel, fixed_dates, facts)
+    return ReportFiles(directory=directory, txt=txt, excel=excel, plot=_write_plot(plan, directory / PLOT_NAME) if plot else None)
+
+
+def _write_excel(
+    plan: AssignmentPlan, path: Path, fixed_dates: Mapping[int, dt.datetime], facts: Mapping[str, object]
+) -> None:
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("Contratos Fijos")
+    sheet.append(["contract_id", "house_user_id", "days_overdue", "action", "management_date"])
+    for f in plan.fixed:
+        when = fixed_dates.get(f.contract_id)
+        sheet.append([f.contract_id, f.user_id, f.days_overdue, f.action, when])
+    summary = workbook.create_sheet("Resumen")
+    summary.append(list(SUMMARY_COLUMNS))
+    for row in summary_rows(plan):
+        summary.append([row[c] for c in SUMMARY_COLUMNS])
+    meta = workbook.create_sheet("Metadata")
+    meta.append(["key", "value"])
+    for key, value in facts.items():
+        meta.append([key, value if isinstance(value, (int, float, dt.date)) else str(value)])
+    for note in plan.notes:
+        meta.append(["note", note])
+    tmp = path.with_suffix(".xlsx.tmp")
+    workbook.save(tmp)
+    tmp.replace(path)
+
+
+def _write_plot(plan: AssignmentPlan, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [str(s.user_id) for s in plan.summary]
+    fig, ax = plt.subplots(figsize=(5, 3), dpi=100)
+    kept = [s.kept for s in plan.summary]
+    added = [s.added for s in plan.summary]
+    ax.bar(labels, kept, label="kept")
+    ax.bar(labels, added, bottom=kept, label="added")
+    ax.scatter(labels, [float(s.target) for s in plan.summary], color="black", marker="_", s=400, label="target", zorder=3)
+    ax.set_xlabel("house user")
+    ax.set_ylabel("contracts")
+    ax.set_title(f"Assignment {plan.as_of.isoformat()}")
+    ax.legend(loc="lower right", fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def markdown_bars(plan: AssignmentPlan, width: int = 30) -> str:
+    """A text bar per house (total vs target), readable in the asset's metadata without opening a file."""
+    top = max([s.total for s in plan.summary] + [1])
+    lines = []
+    for s in plan.summary:
+        bar = "█" * round(width * s.total / top)
+        lines.append(f"`{s.user_id:>6}` {bar} {s.total:,} (target {float(s.target):,.1f})")
+    return "  \n".join(lines)
