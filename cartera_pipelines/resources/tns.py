@@ -19,6 +19,7 @@ file); host, port, user and password are ignored.
 
 from __future__ import annotations
 
+import socket
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -112,6 +113,27 @@ class TnsSource(dg.ConfigurableResource):
         if server.driver == "sqlite" and not Path(archivo).is_absolute():
             return str(Path(server.admin_path).parent / archivo)
         return archivo
+
+    def reachable(self, server: TnsServer, timeout: float = 3.0) -> bool:
+        """A cheap probe (TCP connect, or the ADMIN file exists) before a real connection, which for
+        Firebird may hang for a long time on an unreachable host."""
+        if server.driver == "sqlite":
+            return Path(server.admin_path).exists()
+        try:
+            with socket.create_connection((server.host, server.port), timeout=timeout):
+                return True
+        except OSError:
+            return False
+
+    def empresas(self, server: TnsServer) -> list[tuple[Any, ...]]:
+        """``EMPRESAS`` rows with a NIT: (CODIGO, NOMBRE, NIT, ANOFIS, ARCHIVO)."""
+        with self.connect(server) as conn:
+            cursor = conn.cursor()
+            try:
+                cursor.execute("SELECT CODIGO, NOMBRE, NIT, ANOFIS, ARCHIVO FROM EMPRESAS WHERE NIT IS NOT NULL")
+                return [tuple(row) for row in cursor.fetchall()]
+            finally:
+                cursor.close()
 
     @contextmanager
     def connect(self, server: TnsServer, path: str | None = None) -> Iterator[Any]:

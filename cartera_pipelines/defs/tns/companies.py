@@ -1,0 +1,121 @@
+"""Discovery of company-years from the servers' EMPRESAS rows: normalise, key and de-duplicate."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from cartera_pipelines.defs.tns.nit import Nit, NitError, parse_nit
+from cartera_pipelines.defs.tns.partitions import company_year_key
+
+
+@dataclass(frozen=True)
+class EmpresaRow:
+    """One EMPRESAS row as read from a server."""
+
+    server: str
+    codigo: str
+    nombre: str | None
+    nit: str
+    anofis: object
+    archivo: str | None
+
+
+@dataclass(frozen=True)
+class CompanyYear:
+    server: str
+    company_code: str
+    company_name: str | None
+    nit: Nit
+    nit_raw: str
+    fiscal_year: int
+    archivo: str
+
+    @property
+    def key(self) -> str:
+        return company_year_key(self.nit.number, self.fiscal_year)
+
+    @property
+    def version(self) -> str:
+        """Where it lives: a change means the partition must be extracted again."""
+        return f"{self.server}:{self.archivo}"
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    ignored: CompanyYear
+    kept: CompanyYear
+
+
+@dataclass(frozen=True)
+class Rejected:
+    row: EmpresaRow
+    reason: str
+
+
+@dataclass
+class Discovery:
+    companies: list[CompanyYear] = field(default_factory=list)
+    duplicates: list[Duplicate] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+
+    def by_key(self) -> dict[str, CompanyYear]:
+        return {c.key: c for c in self.companies}
+
+
+def _clean(value: object) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def parse_row(row: EmpresaRow) -> CompanyYear:
+    """A normalised company-year, or ``ValueError`` saying what is wrong with the row."""
+    nit = parse_nit(row.nit)
+    try:
+        year = int(str(row.anofis).strip())
+    except (TypeError, ValueError):
+        raise ValueError(f"ANOFIS {row.anofis!r} is not a year") from None
+    if not 1900 <= year <= 2200:
+        raise ValueError(f"ANOFIS {year} is not a plausible fiscal year")
+    archivo = _clean(row.archivo)
+    if archivo is None:
+        raise ValueError("ARCHIVO is empty")
+    code = _clean(row.codigo)
+    if code is None:
+        raise ValueError("CODIGO is empty")
+    return CompanyYear(
+        server=row.server,
+        company_code=code,
+        company_name=_clean(row.nombre),
+        nit=nit,
+        nit_raw=str(row.nit).strip(),
+        fiscal_year=year,
+        archivo=archivo,
+    )
+
+
+def discover(rows_by_server: Sequence[tuple[str, Iterable[EmpresaRow]]]) -> Discovery:
+    """Company-years unique by (NIT, ANOFIS) across servers.
+
+    ``rows_by_server`` is in the servers file's order: on a duplicate the first server's copy is
+    kept (a stable rule, so a partition never flips between servers) and the others are reported.
+    A row that cannot be parsed is reported with its reason, never dropped silently.
+    """
+    result = Discovery()
+    kept: dict[str, CompanyYear] = {}
+    for _server, rows in rows_by_server:
+        for row in rows:
+            try:
+                company = parse_row(row)
+            except (NitError, ValueError) as exc:
+                result.rejected.append(Rejected(row, str(exc)))
+                continue
+            first = kept.get(company.key)
+            if first is None:
+                kept[company.key] = company
+                result.companies.append(company)
+            else:
+                result.duplicates.append(Duplicate(ignored=company, kept=first))
+    return result
