@@ -19,6 +19,7 @@ main.add_command(sandbox)
 _OPTIONAL_COMMANDS = (
     ("cartera_pipelines.cli.api_keys", "api_keys"),
     ("cartera_pipelines.cli.demo", "demo"),
+    ("cartera_pipelines.cli.pools", "pools"),
 )
 for _module, _name in _OPTIONAL_COMMANDS:
     try:
