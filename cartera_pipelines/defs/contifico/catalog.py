@@ -1,0 +1,204 @@
+"""The 17 Contifico resources we sync: endpoint, list shape, incremental or not, typed columns.
+
+Pure data, no Dagster and no I/O. ``tables.py`` builds one warehouse table per entry and
+``assets.py`` one asset per entry, so adding a resource is one line here.
+
+Shapes (DESIGN §3): ``v1`` endpoints answer a bare JSON array paged with ``result_page`` /
+``result_size``; ``v2`` endpoints answer ``{count, next, previous, results}`` paged with ``page`` /
+``page_size``. Resources whose records carry ``fecha_modificacion`` accept the filter
+``fecha_modificacion=dd/mm/yyyy`` (records modified on or after that day) and are synced
+incrementally; the others are small catalogs read in full every time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+FieldKind = Literal["text", "decimal", "date", "bool", "int"]
+ApiVersion = Literal["v1", "v2"]
+
+
+@dataclass(frozen=True)
+class TypedField:
+    """A typed warehouse column filled from a (possibly nested, dotted) field of the payload."""
+
+    column: str
+    path: str
+    kind: FieldKind = "text"
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class ContificoResource:
+    name: str
+    """Table suffix and asset name: ``warehouse/contifico_<name>``."""
+    endpoint: str
+    """Path under ``<base_url><version>/``, without query."""
+    version: ApiVersion
+    description: str
+    fields: tuple[TypedField, ...]
+    params: tuple[tuple[str, str], ...] = ()
+    """Fixed query parameters (e.g. ``tipo_registro=PRO`` for purchases)."""
+    incremental: bool = False
+    """True when the endpoint filters by ``fecha_modificacion`` (then the record carries it)."""
+    updated_field: str | None = None
+
+    @property
+    def table_name(self) -> str:
+        return f"contifico_{self.name}"
+
+    @property
+    def path(self) -> str:
+        return f"{self.version}/{self.endpoint}"
+
+    @property
+    def display_endpoint(self) -> str:
+        query = "&".join(f"{k}={v}" for k, v in self.params)
+        return self.endpoint + (f"?{query}" if query else "")
+
+
+def _incremental(**kwargs: object) -> ContificoResource:
+    return ContificoResource(incremental=True, updated_field="fecha_modificacion", **kwargs)  # type: ignore[arg-type]
+
+
+_DOCUMENT_FIELDS = (
+    TypedField("document_type", "tipo_documento", comment="FAC, NCT, NDB, LQC, …"),
+    TypedField("document_number", "documento", comment="establecimiento-punto-secuencial"),
+    TypedField("document_date", "fecha_emision", "date"),
+    TypedField("person_id", "persona.id"),
+    TypedField("person_type", "persona.tipo", comment="N natural, J jurídica"),
+    TypedField("person_ruc", "persona.ruc"),
+    TypedField("subtotal", "subtotal", "decimal"),
+    TypedField("tax", "iva", "decimal"),
+    TypedField("total", "total", "decimal"),
+    TypedField("status", "estado"),
+)
+
+CATALOG: tuple[ContificoResource, ...] = (
+    ContificoResource(
+        "categories", "categoria/", "v1", "Product categories.",
+        (TypedField("name", "nombre"), TypedField("parent_id", "padre_id"), TypedField("product_type", "tipo_producto")),
+    ),
+    ContificoResource("brands", "marca/", "v1", "Product brands.", (TypedField("name", "nombre"),)),
+    ContificoResource("variants", "variante/", "v1", "Product variants (size, colour…).", (TypedField("name", "nombre"),)),
+    _incremental(
+        name="products", endpoint="producto/", version="v1", description="Products and services with prices and stock.",
+        fields=(
+            TypedField("code", "codigo"),
+            TypedField("name", "nombre"),
+            TypedField("category_id", "categoria_id"),
+            TypedField("brand_id", "marca_id"),
+            TypedField("product_type", "tipo"),
+            TypedField("status", "estado"),
+            TypedField("price_1", "pvp1", "decimal", "PVP 1"),
+            TypedField("price_2", "pvp2", "decimal", "PVP 2"),
+            TypedField("cost", "costo_maximo", "decimal"),
+            TypedField("stock", "cantidad_stock", "decimal"),
+            TypedField("minimum_stock", "minimo", "decimal"),
+            TypedField("tax_rate", "porcentaje_iva", "decimal"),
+            TypedField("created_date", "fecha_creacion", "date"),
+        ),
+    ),
+    ContificoResource(
+        "warehouses", "bodega/", "v1", "Warehouses (bodegas).",
+        (TypedField("code", "codigo"), TypedField("name", "nombre"), TypedField("sells", "venta", "bool")),
+    ),
+    _incremental(
+        name="inventory_movements", endpoint="movimiento-inventario/", version="v2",
+        description="Inventory movements (ING entries, EGR exits) with their lines in the raw JSON.",
+        fields=(
+            TypedField("document_type", "tipo", comment="ING or EGR"),
+            TypedField("document_number", "codigo"),
+            TypedField("document_date", "fecha", "date"),
+            TypedField("warehouse_id", "bodega_id"),
+            TypedField("total", "total", "decimal"),
+        ),
+    ),
+    _incremental(
+        name="remission_guides", endpoint="inventario/guia/", version="v2", description="Remission guides (guías de remisión).",
+        fields=(
+            TypedField("document_number", "numero_documento"),
+            TypedField("document_date", "fecha_emision", "date"),
+            TypedField("person_id", "destinatario.id"),
+            TypedField("warehouse_id", "bodega_id"),
+            TypedField("status", "estado"),
+        ),
+    ),
+    _incremental(
+        name="purchases", endpoint="registro/documento/", version="v2", params=(("tipo_registro", "PRO"),),
+        description="Purchase documents registered from suppliers (tipo_registro=PRO).",
+        fields=(*_DOCUMENT_FIELDS, TypedField("balance", "saldo", "decimal")),
+    ),
+    _incremental(
+        name="sales", endpoint="registro/documento/", version="v2", params=(("tipo_registro", "CLI"),),
+        description="Sales documents registered for clients (tipo_registro=CLI).",
+        fields=(*_DOCUMENT_FIELDS, TypedField("balance", "saldo", "decimal")),
+    ),
+    _incremental(
+        name="documents", endpoint="documento/", version="v2",
+        description="Electronic documents (invoices, credit notes, quotes) with their lines in the raw JSON.",
+        fields=_DOCUMENT_FIELDS,
+    ),
+    _incremental(
+        name="registry_transactions", endpoint="registro/transaccion/", version="v2",
+        description="Payments and collections applied to registered documents.",
+        fields=(
+            TypedField("document_id", "registro_id"),
+            TypedField("transaction_type", "tipo"),
+            TypedField("document_date", "fecha", "date"),
+            TypedField("amount", "monto", "decimal"),
+            TypedField("bank_account_id", "cuenta_bancaria_id"),
+        ),
+    ),
+    _incremental(
+        name="persons", endpoint="persona/", version="v1", description="Clients, suppliers and employees (personas).",
+        fields=(
+            TypedField("person_type", "tipo", comment="N natural, J jurídica"),
+            TypedField("ruc", "ruc"),
+            TypedField("cedula", "cedula"),
+            TypedField("name", "razon_social"),
+            TypedField("trade_name", "nombre_comercial"),
+            TypedField("is_client", "es_cliente", "bool"),
+            TypedField("is_supplier", "es_proveedor", "bool"),
+        ),
+    ),
+    ContificoResource(
+        "cost_centers", "contabilidad/centro-costo/", "v1", "Cost centers.",
+        (TypedField("code", "codigo"), TypedField("name", "nombre")),
+    ),
+    ContificoResource(
+        "chart_of_accounts", "contabilidad/cuenta-contable/", "v1", "Chart of accounts (plan de cuentas).",
+        (TypedField("code", "codigo"), TypedField("name", "nombre"), TypedField("account_type", "tipo"),
+         TypedField("level", "nivel", "int")),
+    ),
+    _incremental(
+        name="journal_entries", endpoint="contabilidad/asiento/", version="v2",
+        description="Journal entries (asientos) with their lines in the raw JSON.",
+        fields=(
+            TypedField("document_number", "numero"),
+            TypedField("document_date", "fecha", "date"),
+            TypedField("description", "glosa"),
+            TypedField("total_debit", "total_debe", "decimal"),
+            TypedField("total_credit", "total_haber", "decimal"),
+        ),
+    ),
+    ContificoResource(
+        "bank_accounts", "banco/cuenta/", "v1", "Bank accounts.",
+        (TypedField("name", "nombre"), TypedField("account_number", "numero"), TypedField("bank", "banco"),
+         TypedField("account_type", "tipo_cuenta")),
+    ),
+    _incremental(
+        name="bank_movements", endpoint="banco/movimiento/", version="v2", description="Bank movements.",
+        fields=(
+            TypedField("bank_account_id", "cuenta_bancaria_id"),
+            TypedField("document_type", "tipo", comment="I income, E expense"),
+            TypedField("document_number", "numero_comprobante"),
+            TypedField("document_date", "fecha", "date"),
+            TypedField("amount", "monto", "decimal"),
+        ),
+    ),
+)
+
+RESOURCES: dict[str, ContificoResource] = {r.name: r for r in CATALOG}
+

@@ -1,0 +1,223 @@
+"""Pure parsing of Contifico payloads: pages, dates, amounts, content hashes, typed rows.
+
+No Dagster, no I/O. Everything that rejects input raises :class:`PayloadError` (a whole page) or
+:class:`RecordError` (one field of one record) with enough context to find the culprit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from cartera_pipelines.defs.contifico.catalog import ApiVersion, ContificoResource, TypedField
+
+ID_LENGTH = 16
+SNIPPET = 200
+
+
+class PayloadError(ValueError):
+    """A page that cannot be used: not JSON, the wrong shape, or a record that fails validation."""
+
+
+class RecordError(ValueError):
+    """One record field that cannot be parsed."""
+
+
+def snippet(text: str | bytes, limit: int = SNIPPET) -> str:
+    """The start of a body, on one line, for error messages."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[:limit] + "…"
+
+
+def parse_date(value: Any) -> dt.date | None:
+    """``dd/mm/yyyy`` (optionally followed by a time) → date; empty → None."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise RecordError(f"expected a dd/mm/yyyy date, got {value!r}")
+    try:
+        return dt.datetime.strptime(value.strip()[:10], "%d/%m/%Y").date()
+    except ValueError:
+        raise RecordError(f"expected a dd/mm/yyyy date, got {value!r}") from None
+
+
+def parse_datetime(value: Any) -> dt.datetime | None:
+    """``dd/mm/yyyy`` or ``dd/mm/yyyy HH:MM[:SS]`` → naive datetime (Contifico's local time)."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise RecordError(f"expected a dd/mm/yyyy date, got {value!r}")
+    text = value.strip()
+    for fmt in ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y"):
+        try:
+            return dt.datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+    raise RecordError(f"expected a dd/mm/yyyy date, got {value!r}")
+
+
+def parse_decimal(value: Any) -> Decimal | None:
+    """A decimal string (``"12.50"``, ``"-3"``) or an integer → Decimal, exactly; empty → None.
+
+    Floats are refused: Contifico sends amounts as strings, and a float would already have lost
+    precision before we saw it.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or isinstance(value, float):
+        raise RecordError(f"expected a decimal string, got {value!r}")
+    if isinstance(value, int):
+        return Decimal(value)
+    if not isinstance(value, str):
+        raise RecordError(f"expected a decimal string, got {value!r}")
+    try:
+        number = Decimal(value.strip())
+    except InvalidOperation:
+        raise RecordError(f"expected a decimal string, got {value!r}") from None
+    if not number.is_finite():
+        raise RecordError(f"expected a finite decimal, got {value!r}")
+    return number
+
+
+def parse_bool(value: Any) -> bool | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"true", "1", "s", "si", "sí", "t"}:
+        return True
+    if text in {"false", "0", "n", "no", "f"}:
+        return False
+    raise RecordError(f"expected a boolean, got {value!r}")
+
+
+def parse_int(value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise RecordError(f"expected an integer, got {value!r}")
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise RecordError(f"expected an integer, got {value!r}") from None
+
+
+def parse_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, (dict, list)):
+        raise RecordError(f"expected a scalar, got {type(value).__name__}")
+    return str(value)
+
+
+_PARSERS = {"text": parse_text, "decimal": parse_decimal, "date": parse_date, "bool": parse_bool, "int": parse_int}
+
+
+def lookup(record: Mapping[str, Any], path: str) -> Any:
+    """A dotted path into nested objects (``persona.id``); missing → None."""
+    value: Any = record
+    for part in path.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
+
+
+def canonical_json(record: Mapping[str, Any]) -> str:
+    """The record as JSON with sorted keys and no spaces: equal records give equal text."""
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def content_hash(record: Mapping[str, Any]) -> str:
+    """SHA-256 of the canonical JSON: the change detector of the upsert."""
+    return hashlib.sha256(canonical_json(record).encode("utf-8")).hexdigest()
+
+
+def validate_id(record: Any) -> str:
+    if not isinstance(record, Mapping):
+        raise RecordError(f"expected a JSON object, got {type(record).__name__}")
+    record_id = record.get("id")
+    if not isinstance(record_id, str) or not record_id.strip():
+        raise RecordError(f"record without an id: {snippet(json.dumps(record, ensure_ascii=False), 120)}")
+    if len(record_id) > ID_LENGTH * 2:
+        raise RecordError(f"id {record_id!r} is longer than {ID_LENGTH * 2} characters")
+    return record_id
+
+
+def typed_row(resource: ContificoResource, record: Mapping[str, Any]) -> dict[str, Any]:
+    """The natural key, typed analyst columns, ``source_updated_at`` and hash of one record."""
+    row: dict[str, Any] = {"id": validate_id(record)}
+    field: TypedField
+    for field in resource.fields:
+        try:
+            row[field.column] = _PARSERS[field.kind](lookup(record, field.path))
+        except RecordError as error:
+            raise RecordError(f"record {row['id']}: field {field.path!r}: {error}") from None
+    updated = None
+    if resource.updated_field:
+        try:
+            updated = parse_datetime(record.get(resource.updated_field))
+        except RecordError as error:
+            raise RecordError(f"record {row['id']}: field {resource.updated_field!r}: {error}") from None
+    row["source_updated_at"] = updated
+    row["content_hash"] = content_hash(record)
+    return row
+
+
+def page_records(version: ApiVersion, payload: Any) -> tuple[list[Any], int | None, str | None]:
+    """The records of a decoded page and, for v2, the total ``count`` and the ``next`` link."""
+    if version == "v1":
+        if not isinstance(payload, list):
+            raise PayloadError(f"expected a JSON array (v1 list), got {type(payload).__name__}")
+        return payload, None, None
+    if not isinstance(payload, dict) or not isinstance(payload.get("results"), list):
+        raise PayloadError("expected an object with a 'results' array (v2 list)")
+    count = payload.get("count")
+    if count is not None and (isinstance(count, bool) or not isinstance(count, int)):
+        raise PayloadError(f"'count' is not an integer: {count!r}")
+    next_link = payload.get("next")
+    return payload["results"], count, next_link if isinstance(next_link, str) and next_link else None
+
+
+def parse_page(resource: ContificoResource, records: Sequence[Any]) -> list[tuple[dict[str, Any], Mapping[str, Any]]]:
+    """Every record of a page as (typed row, raw record); one bad record rejects the whole page."""
+    parsed = []
+    seen: set[str] = set()
+    for position, record in enumerate(records, start=1):
+        try:
+            row = typed_row(resource, record)
+        except RecordError as error:
+            raise PayloadError(f"record {position} of the page: {error}") from None
+        if row["id"] in seen:
+            raise PayloadError(f"record {position} of the page repeats id {row['id']!r}")
+        seen.add(row["id"])
+        parsed.append((row, record))
+    return parsed
+
+
+def error_message(body: bytes | str) -> str:
+    """Contifico's error text (``mensaje``, ``error`` or ``detail``), else a snippet of the body."""
+    try:
+        payload = json.loads(body)
+    except (ValueError, TypeError):
+        return snippet(body)
+    if isinstance(payload, dict):
+        for key in ("mensaje", "error", "detail"):
+            if payload.get(key):
+                return str(payload[key])
+    return snippet(body)
+
+
+def is_page_out_of_range(status: int, body: bytes | str) -> bool:
+    """Contifico's "Pagina fuera del rango" 400: past the last page, i.e. the end of the data."""
+    if status not in (400, 404):
+        return False
+    message = error_message(body).lower()
+    return "fuera del rango" in message or "invalid page" in message or "página inválida" in message

@@ -1,0 +1,154 @@
+"""Warehouse writes of the contifico family: hash-compared upserts, deletion marks, sync state.
+
+Each function runs on the caller's connection, inside the caller's transaction. The upsert compares
+the page's content hashes with the stored ones for just those ids (a primary-key lookup), then
+writes only new or changed rows with ``INSERT … ON CONFLICT`` (PostgreSQL through a ``COPY`` into a
+session-temporary staging table, SQLite/MySQL with a multi-row insert).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from itertools import islice
+from typing import Any
+
+import sqlalchemy as sa
+
+from cartera_pipelines.lib.bulk import copy_rows
+
+_LOOKUP_BATCH = 5_000
+
+
+@dataclass
+class PageWrite:
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+
+
+def stored_hashes(conn: sa.Connection, table: sa.Table, ids: Sequence[str]) -> dict[str, tuple[str, bool]]:
+    """id → (content hash, is deleted) for the given ids that are stored."""
+    found: dict[str, tuple[str, bool]] = {}
+    iterator = iter(ids)
+    while chunk := list(islice(iterator, _LOOKUP_BATCH)):
+        query = sa.select(table.c.id, table.c.content_hash, table.c.deleted_at.is_not(None)).where(table.c.id.in_(chunk))
+        for record_id, digest, deleted in conn.execute(query):
+            found[record_id] = (digest, bool(deleted))
+    return found
+
+
+def _update_columns(table: sa.Table) -> list[str]:
+    return [c.name for c in table.columns if c.name not in ("id", "first_seen_at")]
+
+
+def _upsert_generic(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    elif dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.mysql import insert as mysql_insert
+
+        statement = mysql_insert(table)
+        conn.execute(
+            statement.on_duplicate_key_update({c: statement.inserted[c] for c in _update_columns(table)}), rows
+        )
+        return
+    statement = insert(table)
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[table.c.id], set_={c: statement.excluded[c] for c in _update_columns(table)}
+        ),
+        rows,
+    )
+
+
+def _upsert_postgres(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    from sqlalchemy.dialects.postgresql import insert
+
+    stage_name = f"stage_{table.name}"
+    # Identifiers come from our own catalog, never from input.
+    conn.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage_name} (LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+    )
+    stage = sa.Table(stage_name, sa.MetaData(), *(sa.Column(c.name, c.type) for c in table.columns))
+    columns = [c.name for c in table.columns]
+    copy_rows(conn, stage, ([row[c] for c in columns] for row in rows), columns)
+    statement = insert(table).from_select(columns, sa.select(*(stage.c[c] for c in columns)))
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[table.c.id], set_={c: statement.excluded[c] for c in _update_columns(table)}
+        )
+    )
+    conn.exec_driver_sql(f"TRUNCATE {stage_name}")
+
+
+def upsert_page(
+    conn: sa.Connection,
+    table: sa.Table,
+    parsed: Sequence[tuple[dict[str, Any], Mapping[str, Any]]],
+    now: dt.datetime,
+) -> PageWrite:
+    """Write the new and changed records of one page; returns the counts."""
+    result = PageWrite()
+    if not parsed:
+        return result
+    stored = stored_hashes(conn, table, [row["id"] for row, _ in parsed])
+    writes: list[dict[str, Any]] = []
+    for row, raw in parsed:
+        previous = stored.get(row["id"])
+        if previous is None:
+            result.new += 1
+        elif previous[0] != row["content_hash"] or previous[1]:
+            result.changed += 1  # a different version, or a record that came back after a deletion
+        else:
+            result.unchanged += 1
+            continue
+        writes.append({**row, "raw": dict(raw), "first_seen_at": now, "fetched_at": now, "deleted_at": None})
+    if writes:
+        columns = [c.name for c in table.columns]
+        full = [{c: w.get(c) for c in columns} for w in writes]
+        if conn.dialect.name == "postgresql" and len(full) > 50:
+            _upsert_postgres(conn, table, full)
+        else:
+            _upsert_generic(conn, table, full)
+    return result
+
+
+def active_ids_missing(conn: sa.Connection, table: sa.Table, seen: set[str]) -> list[str]:
+    """Ids stored as live (not deleted) that a full scan did not return; streamed, ids only."""
+    query = sa.select(table.c.id).where(table.c.deleted_at.is_(None))
+    result = conn.execution_options(yield_per=10_000).execute(query)
+    return [record_id for (record_id,) in result if record_id not in seen]
+
+
+def count_active(conn: sa.Connection, table: sa.Table) -> int:
+    return int(conn.execute(sa.select(sa.func.count()).select_from(table).where(table.c.deleted_at.is_(None))).scalar_one())
+
+
+def mark_deleted(conn: sa.Connection, table: sa.Table, ids: Iterable[str], now: dt.datetime) -> int:
+    total = 0
+    iterator = iter(ids)
+    while chunk := list(islice(iterator, _LOOKUP_BATCH)):
+        result = conn.execute(
+            sa.update(table).where(table.c.id.in_(chunk), table.c.deleted_at.is_(None)).values(deleted_at=now)
+        )
+        total += result.rowcount
+    return total
+
+
+def save_state(conn: sa.Connection, state: sa.Table, values: Mapping[str, Any]) -> None:
+    """Insert or update one resource's row of ``contifico_sync_state``."""
+    values = {k: (Decimal(str(round(v, 3))) if isinstance(v, float) else v) for k, v in values.items()}
+    updated = conn.execute(sa.update(state).where(state.c.resource == values["resource"]).values(**values))
+    if updated.rowcount == 0:
+        conn.execute(sa.insert(state).values(**values))
+
+
+def load_state(conn: sa.Connection, state: sa.Table, resource: str) -> dict[str, Any] | None:
+    row = conn.execute(sa.select(state).where(state.c.resource == resource)).mappings().first()
+    return dict(row) if row else None
