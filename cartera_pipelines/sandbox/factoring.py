@@ -277,3 +277,86 @@ def reset_sequences(conn: sa.Connection) -> None:
                 f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)"
             )
         )
+
+
+class WebhookReceiver:
+    """A local webhook endpoint for the demo, tests and benchmarks (``ThreadingHTTPServer``).
+
+    Verifies ``X-Cartera-Signature`` against ``secret``, records every request by ``Idempotency-Key``,
+    and answers 503 to a deterministic ``fail_rate`` share of the requests (after reading the body, as a
+    flaky receiver would). ``latency_seconds`` slows every answer down.
+    """
+
+    def __init__(self, secret: str, *, fail_rate: float = 0.0, seed: int = 7, latency_seconds: float = 0.0) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        from cartera_pipelines.resources.webhooks import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, verify
+
+        self.secret = secret
+        self.fail_rate = fail_rate
+        self.latency_seconds = latency_seconds
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+        self.requests = 0
+        self.failures = 0
+        self.bad_signatures = 0
+        self.deliveries: dict[str, int] = {}
+        """Successful (2xx) deliveries per event id."""
+        self.bodies: dict[str, bytes] = {}
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                import time as _time
+
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                event_id = self.headers.get(IDEMPOTENCY_HEADER, "")
+                good = verify(receiver.secret, body, self.headers.get(SIGNATURE_HEADER, ""))
+                with receiver._lock:
+                    receiver.requests += 1
+                    fail = receiver._rng.random() < receiver.fail_rate
+                    if not good:
+                        receiver.bad_signatures += 1
+                    elif fail:
+                        receiver.failures += 1
+                    else:
+                        receiver.deliveries[event_id] = receiver.deliveries.get(event_id, 0) + 1
+                        receiver.bodies[event_id] = body
+                if receiver.latency_seconds:
+                    _time.sleep(receiver.latency_seconds)
+                status, answer = (401, b'{"error":"bad signature"}') if not good else (
+                    (503, b'{"error":"try later"}') if fail else (200, b'{"ok":true}')
+                )
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="webhook-receiver")
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/webhooks/cartera"
+
+    @property
+    def successes(self) -> int:
+        with self._lock:
+            return sum(self.deliveries.values())
+
+    def __enter__(self) -> "WebhookReceiver":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -46,6 +46,8 @@ def compact(value: str) -> str:
     if len(text) < 2:
         raise InvalidRut(f"RUT {value!r}: too short")
     body, digit = text[:-1].lstrip("0"), text[-1]
+    if not body and text[:-1]:
+        raise InvalidRut(f"RUT {value!r}: body {text[:-1]} is too short (at least 7 digits, 1.000.000)")
     if not body.isdigit() or not re.fullmatch(r"[0-9K]", digit):
         raise InvalidRut(f"RUT {value!r}: the body must be digits and the check digit 0-9 or K")
     if len(body) < 7:
