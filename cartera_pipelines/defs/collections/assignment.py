@@ -15,9 +15,10 @@ contracts and a summary per house. The rules (DESIGN §3 "collections"):
    share), the fewest non-fixed contracts needed are moved, most recently assigned first. The
    contracts handed out are taken highest arrears first and interleaved in proportion to each house's
    need, so every house gets a similar mix of arrears.
-4. Remainders: when the total does not split exactly, the extra contract goes to the house with the
-   larger fractional share, then to the house with fewer contracts, and when those are equal to the
-   house whose turn it is. The turn rotates with the run date (``as_of`` ordinal modulo the number of
+4. Remainders: when the total does not split exactly, an extra contract stays with a house that
+   already holds more than its whole share (a remainder never causes a move), then goes to the house
+   with the larger fractional share, then to the house with fewer contracts, and when those are equal
+   to the house whose turn it is. The turn rotates with the run date (``as_of`` ordinal modulo the number of
    houses): consecutive daily runs alternate, and a re-run for the same date decides the same way, so
    running twice gives the same rows.
 5. Contracts held by users that are not houses are left alone and never given to a house (the
@@ -169,8 +170,8 @@ def weighted_totals(
     """Integer totals per house summing to ``total``, as close to the weights as the ``floors`` allow.
 
     A house whose floor (its fixed contracts) is above its weighted share is pinned at the floor and
-    the rest is shared by the others (water-filling). Remainders go by larger fraction, then fewer
-    ``current`` contracts, then ``turn``.
+    the rest is shared by the others (water-filling). Remainders go first to houses whose ``current``
+    count is already above their whole share, then by larger fraction, fewer ``current``, ``turn``.
     """
     if total < sum(floors.get(h, 0) for h in weights):
         raise ValueError("floors exceed the total")
@@ -193,8 +194,16 @@ def weighted_totals(
         shares = {h: Fraction(rest * weights[h], weight_sum) for h in active}
         result.update({h: int(shares[h]) for h in active})
         remainder = rest - sum(result[h] for h in active)
+        # A house already above its whole share keeps its extra contract (a remainder never causes a
+        # move, so a re-run is stable); then the larger fraction, fewer contracts, the day's turn.
         order = sorted(
-            active, key=lambda h: (-(shares[h] - int(shares[h])), current.get(h, 0), turn.index(h))
+            active,
+            key=lambda h: (
+                current.get(h, 0) <= result[h],
+                -(shares[h] - int(shares[h])),
+                current.get(h, 0),
+                turn.index(h),
+            ),
         )
         for h in order[:remainder]:
             result[h] += 1

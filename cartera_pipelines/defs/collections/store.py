@@ -27,6 +27,9 @@ from cartera_pipelines.lib.bulk import insert_rows
 ACTIVE_STATUS = "ACTIVO"
 STREAM_BATCH = 50_000
 IN_CHUNK = 5_000
+# Per statement, never on the connection: Connection.execution_options() changes the connection itself,
+# and a server-side cursor for the later DELETE/UPDATE statements would fail on PostgreSQL.
+STREAMED = {"stream_results": True, "yield_per": STREAM_BATCH}
 
 Progress = Callable[[str], None]
 
@@ -52,7 +55,7 @@ def read_arrears(conn: sa.Connection, as_of: dt.date, progress: Progress | None 
     started = time.perf_counter()
     as_of_ordinal = as_of.toordinal()
     arrears: dict[int, int] = {}
-    result = conn.execution_options(stream_results=True, yield_per=STREAM_BATCH).execute(arrears_query(as_of))
+    result = conn.execute(arrears_query(as_of), execution_options=STREAMED)
     for partition in result.partitions():
         for contract_id, oldest in partition:
             if isinstance(oldest, str):  # a driver that hands dates back as text
@@ -81,7 +84,7 @@ def read_fixed(conn: sa.Connection, rules: AssignmentRules) -> dict[int, FixedMa
         .order_by(m.c.contract_id, m.c.management_date, m.c.id)
     )
     fixed: dict[int, FixedManagement] = {}
-    for partition in conn.execution_options(stream_results=True, yield_per=STREAM_BATCH).execute(query).partitions():
+    for partition in conn.execute(query, execution_options=STREAMED).partitions():
         for contract_id, user_id, when in partition:
             fixed[int(contract_id)] = FixedManagement(int(user_id), when)
     return fixed
@@ -92,7 +95,7 @@ def read_holdings(conn: sa.Connection) -> list[Holding]:
     ca = contract_advisors
     query = sa.select(ca.c.contract_id, ca.c.user_id, ca.c.assigned_date)
     out: list[Holding] = []
-    for partition in conn.execution_options(stream_results=True, yield_per=STREAM_BATCH).execute(query).partitions():
+    for partition in conn.execute(query, execution_options=STREAMED).partitions():
         out.extend(Holding(int(c), int(u), d) for c, u, d in partition)
     return out
 

@@ -1,0 +1,34 @@
+"""The assignment job (one run at a time through the instance's `singleton` tag limit) and its schedule."""
+
+import dagster as dg
+
+from cartera_pipelines.defs.collections.assets import CONTRACT_ADVISORS
+from cartera_pipelines.defs.collections.config import BOGOTA, SINGLETON_TAG
+
+collections_assign_job = dg.define_asset_job(
+    name="collections_assign_job",
+    selection=dg.AssetSelection.assets(CONTRACT_ADVISORS).downstream(),
+    description=(
+        "The daily assignment of overdue contracts to collection houses and its reports. Tagged "
+        "`singleton: collections_assignment`: the instance runs one at a time, a second request waits queued."
+    ),
+    tags=SINGLETON_TAG,
+)
+
+
+@dg.schedule(
+    name="collections_daily_schedule",
+    job=collections_assign_job,
+    cron_schedule="0 7 * * *",
+    execution_timezone="America/Bogota",
+    description="Every day at 07:00 Bogotá: the assignment as of that day.",
+)
+def collections_daily_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    # The run date is the scheduled day in Bogotá, not the day the run happens to start (a queued run
+    # that starts after midnight still assigns for its own day).
+    as_of = context.scheduled_execution_time.astimezone(BOGOTA).date().isoformat()
+    return dg.RunRequest(
+        run_key=f"collections_assignment_{as_of}",
+        run_config={"ops": {"collections_assignment": {"config": {"as_of": as_of}}}},
+        tags={**SINGLETON_TAG, "collections/as_of": as_of},
+    )
