@@ -210,6 +210,24 @@ def build(
         c["linea_credito"] = line.quantize(CENT)
         c["linea_disponible"] = (line - used_line).quantize(CENT)
 
+    # Invoices an earlier batch already marked carry that batch's event, as the real ones do.
+    invoice_events = [
+        {
+            "factura_id": inv["id"],
+            "cliente_id": inv["cliente_id"],
+            "tipo": "vencida",
+            "estado_anterior": "disponible",
+            "estado_nuevo": "vencida",
+            "fecha_referencia": inv["fecha_vencimiento"] + dt.timedelta(days=1),
+            "origen": "facturas_vencidas",
+            "run_id": None,
+            "created_at": dt.datetime.combine(
+                inv["fecha_vencimiento"] + dt.timedelta(days=1), dt.time(3, 30), tzinfo=dt.timezone.utc
+            ),
+        }
+        for inv in invoices
+        if inv["estado"] == "vencida"
+    ]
     events = list(outbox_rows(EVENTS_PER_SCALE * scale, seed=seed, now=now, delivered_share=0.2))
 
     engine = recreate_tables(targets.operations_url, tables.OPERATIONS_TABLES)
@@ -222,6 +240,7 @@ def build(
                 (tables.operaciones_cesion, operations),
                 (tables.operacion_facturas, links),
                 (tables.operacion_eventos, op_events),
+                (tables.factura_eventos, invoice_events),
                 (tables.outbox_events, events),
             ):
                 counts[table.name] = insert_rows(conn, table, rows)
