@@ -75,9 +75,6 @@ def decide(loan: LoanRow, existing: Existing) -> Decision:
             Action.BLOCKED,
             existing,
             parsed,
-            problems=(
-                f"has {existing.count} installments but numero_cuotas is {parsed.installments}, "
-                "and payments are recorded: not regenerated",
-            ),
+            problems=("payments recorded: wrong count kept, not regenerated",),
         )
     return Decision(loan, Action.REGENERATE, existing, parsed)
