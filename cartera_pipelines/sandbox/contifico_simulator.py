@@ -301,6 +301,8 @@ class SimulatorServer(ThreadingHTTPServer):
 def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as the real API behind its proxy
+        # Headers and body leave in separate writes: without this, Nagle + delayed ACK add ~40 ms a request.
+        disable_nagle_algorithm = True
 
         def _authorized(self) -> bool:
             if self.headers.get("Authorization") == sim.api_key:

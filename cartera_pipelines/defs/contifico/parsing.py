@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -35,14 +36,24 @@ def snippet(text: str | bytes, limit: int = SNIPPET) -> str:
     return flat if len(flat) <= limit else flat[:limit] + "…"
 
 
+_DATE = re.compile(r"^\s*(\d{2})/(\d{2})/(\d{4})(?:[ T](\d{2}):(\d{2})(?::(\d{2}))?)?\s*$")
+
+
+def _match_date(value: Any) -> re.Match[str]:
+    # A regex and int() rather than strptime: this runs for every record (strptime was a tenth of a sync).
+    match = _DATE.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise RecordError(f"expected a dd/mm/yyyy date, got {value!r}")
+    return match
+
+
 def parse_date(value: Any) -> dt.date | None:
     """``dd/mm/yyyy`` (optionally followed by a time) → date; empty → None."""
     if value is None or value == "":
         return None
-    if not isinstance(value, str):
-        raise RecordError(f"expected a dd/mm/yyyy date, got {value!r}")
+    day, month, year = _match_date(value).group(1, 2, 3)
     try:
-        return dt.datetime.strptime(value.strip()[:10], "%d/%m/%Y").date()
+        return dt.date(int(year), int(month), int(day))
     except ValueError:
         raise RecordError(f"expected a dd/mm/yyyy date, got {value!r}") from None
 
@@ -51,15 +62,11 @@ def parse_datetime(value: Any) -> dt.datetime | None:
     """``dd/mm/yyyy`` or ``dd/mm/yyyy HH:MM[:SS]`` → naive datetime (Contifico's local time)."""
     if value is None or value == "":
         return None
-    if not isinstance(value, str):
-        raise RecordError(f"expected a dd/mm/yyyy date, got {value!r}")
-    text = value.strip()
-    for fmt in ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y"):
-        try:
-            return dt.datetime.strptime(text, fmt)
-        except ValueError:
-            continue
-    raise RecordError(f"expected a dd/mm/yyyy date, got {value!r}")
+    parts = _match_date(value).groups()
+    try:
+        return dt.datetime(int(parts[2]), int(parts[1]), int(parts[0]), int(parts[3] or 0), int(parts[4] or 0), int(parts[5] or 0))
+    except ValueError:
+        raise RecordError(f"expected a dd/mm/yyyy date, got {value!r}") from None
 
 
 def parse_decimal(value: Any) -> Decimal | None:

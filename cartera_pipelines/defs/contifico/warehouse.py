@@ -122,7 +122,7 @@ def upsert_page(
 def active_ids_missing(conn: sa.Connection, table: sa.Table, seen: set[str]) -> list[str]:
     """Ids stored as live (not deleted) that a full scan did not return; streamed, ids only."""
     query = sa.select(table.c.id).where(table.c.deleted_at.is_(None))
-    result = conn.execution_options(yield_per=10_000).execute(query)
+    result = conn.execute(query, execution_options={"yield_per": 10_000})
     return [record_id for (record_id,) in result if record_id not in seen]
 
 

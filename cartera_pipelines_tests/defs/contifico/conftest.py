@@ -33,7 +33,7 @@ def simulator(contifico_data_template: Path, tmp_path: Path) -> Iterator[Simulat
     data_file = tmp_path / "records.sqlite"
     shutil.copy(contifico_data_template, data_file)
     server = make_server("127.0.0.1", 0, data_file=data_file, scale=1, seed=SEED)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield server
     server.shutdown()
