@@ -323,6 +323,8 @@ class WebhookReceiver:
         self.deliveries: dict[str, int] = {}
         """Successful (2xx) deliveries per event id."""
         self.bodies: dict[str, bytes] = {}
+        self.signatures: dict[str, str] = {}
+        """Body and signature header of the last successful delivery per event id."""
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -344,6 +346,7 @@ class WebhookReceiver:
                     else:
                         receiver.deliveries[event_id] = receiver.deliveries.get(event_id, 0) + 1
                         receiver.bodies[event_id] = body
+                        receiver.signatures[event_id] = self.headers.get(SIGNATURE_HEADER, "")
                 if receiver.latency_seconds:
                     _time.sleep(receiver.latency_seconds)
                 status, answer = (401, b'{"error":"bad signature"}') if not good else (

@@ -1,0 +1,212 @@
+"""Outbox delivery to a real local HTTP receiver that fails 20% of requests and loses a run mid-way."""
+
+import hashlib
+import hmac
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import sqlalchemy as sa
+
+from cartera_pipelines.defs.factoring import tables as t
+from cartera_pipelines.defs.factoring.assets import outbox_deliveries
+from cartera_pipelines.resources.database import SqlDatabase
+from cartera_pipelines.resources.webhooks import WebhookSender, event_body, verify
+from cartera_pipelines.sandbox.db import recreate_tables
+from cartera_pipelines.sandbox.factoring import WebhookReceiver, outbox_rows
+from cartera_pipelines_tests.defs.factoring.conftest import SECRET
+
+NODE = "operations__outbox_deliveries"
+
+
+def _sender(url: str, **overrides: object) -> WebhookSender:
+    options = {"urls": [url], "secret": SECRET, "backoff_initial_seconds": 0.01, "backoff_max_seconds": 0.1}
+    return WebhookSender(**(options | overrides))
+
+
+def _deliver(db: SqlDatabase, sender: WebhookSender, **config: object) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [outbox_deliveries],
+        resources={"operations_db": db, "webhooks": sender},
+        run_config={"ops": {NODE: {"config": config}}},
+    )
+
+
+def _events(db: SqlDatabase) -> dict[str, dict]:
+    with db.connect() as conn:
+        return {r.event_id: dict(r._mapping) for r in conn.execute(sa.select(t.outbox_events))}
+
+
+def _only_outbox(url: str, n: int) -> SqlDatabase:
+    recreate_tables(url, t.OPERATIONS_TABLES).dispose()
+    db = SqlDatabase(url=url, store="operations")
+    with db.begin() as conn:
+        conn.execute(t.outbox_events.insert(), list(outbox_rows(n, seed=3)))
+    return db
+
+
+def _assert_received_and_signed(receiver: WebhookReceiver, events: dict[str, dict]) -> None:
+    assert receiver.bad_signatures == 0
+    for event_id, row in events.items():
+        body = receiver.bodies[event_id]
+        document = json.loads(body)
+        assert document["event_id"] == event_id and document["type"] == row["type"]
+        assert document["payload"] == row["payload"]
+        # Checked here independently of the code under test.
+        expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+        assert receiver.signatures[event_id] == expected
+
+
+def test_delivers_every_pending_event_through_a_flaky_receiver(factoring_store: SqlDatabase) -> None:
+    before = _events(factoring_store)
+    pending = {e for e, r in before.items() if r["delivered_at"] is None}
+    assert len(pending) > 30 and len(pending) < len(before)  # the sandbox has delivered ones too
+    with WebhookReceiver(SECRET, fail_rate=0.2, seed=11) as receiver:
+        result = _deliver(factoring_store, _sender(receiver.url))
+    after = _events(factoring_store)
+    assert all(r["delivered_at"] is not None and r["parked_at"] is None for r in after.values())
+    assert set(receiver.deliveries) == pending  # already-delivered events are not sent again
+    assert receiver.failures > 0
+    _assert_received_and_signed(receiver, {e: after[e] for e in pending})
+    assert all(after[e]["attempts"] >= 1 and after[e]["last_error"] is None for e in pending)
+    md = result.asset_materializations_for_node(NODE)[0].metadata
+    assert md["delivered"].value == len(pending)
+    assert md["retried"].value > 0 and md["parked"].value == 0 and md["pending_after_run"].value == 0
+    assert md["http_requests"].value == receiver.requests
+    assert md["latency_ms_p50"].value <= md["latency_ms_p95"].value <= md["latency_ms_p99"].value
+
+
+_KILLABLE_RUN = textwrap.dedent(
+    """
+    import sys
+    import dagster as dg
+    from cartera_pipelines.defs.factoring.assets import outbox_deliveries
+    from cartera_pipelines.resources.database import SqlDatabase
+    from cartera_pipelines.resources.webhooks import WebhookSender
+
+    url, hook, secret = sys.argv[1], sys.argv[2], sys.stdin.readline().strip()
+    sender = WebhookSender(urls=[hook], secret=secret, concurrency=4, backoff_initial_seconds=0.01,
+                           backoff_max_seconds=0.1)
+    dg.materialize([outbox_deliveries], resources={"operations_db": SqlDatabase(url=url), "webhooks": sender},
+                   run_config={"ops": {"operations__outbox_deliveries": {"config": {"commit_every": 10}}}})
+    """
+)
+
+
+def test_a_run_killed_mid_way_loses_nothing(store_url: str, tmp_path: Path) -> None:
+    total = 300
+    db = _only_outbox(store_url, total)
+    script = tmp_path / "deliver.py"
+    script.write_text(_KILLABLE_RUN)
+    with WebhookReceiver(SECRET, fail_rate=0.2, seed=5, latency_seconds=0.01) as receiver:
+        process = subprocess.Popen(
+            [sys.executable, str(script), store_url, receiver.url],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
+            env=os.environ | {"DAGSTER_HOME": ""},
+        )
+        process.stdin.write(SECRET + "\n")
+        process.stdin.close()
+        deadline = time.monotonic() + 120
+        while receiver.successes < 100 and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        process.send_signal(signal.SIGKILL)  # no finally, no flush: the worst case
+        process.wait(timeout=30)
+        assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+
+        killed = _events(db)
+        marked = {e for e, r in killed.items() if r["delivered_at"] is not None}
+        assert 0 < len(marked) < total
+        # Never marked delivered without the receiver having it.
+        assert marked <= set(receiver.deliveries)
+
+        # The next run (the sensor's) delivers the rest; events backed off by the dead run go too.
+        result = _deliver(db, _sender(receiver.url), respect_backoff=False)
+    after = _events(db)
+    assert len(after) == total
+    assert all(r["delivered_at"] is not None and r["parked_at"] is None for r in after.values())
+    assert set(receiver.deliveries) == set(after)  # every event at least once
+    _assert_received_and_signed(receiver, after)
+    resent = sum(receiver.deliveries.values()) - total
+    # Only what was delivered but not yet committed when the process died is sent twice.
+    assert 0 <= resent <= len(set(receiver.deliveries) - marked) and resent <= 10 + 2 * 4 + 10
+    assert result.asset_materializations_for_node(NODE)[0].metadata["delivered"].value == total - len(marked)
+    db.dispose()
+
+
+def test_parks_after_max_attempts_and_keeps_the_last_error(sqlite_url: str) -> None:
+    db = _only_outbox(sqlite_url, 5)
+    with WebhookReceiver(SECRET, fail_rate=1.0) as receiver:
+        sender = _sender(receiver.url, retries_per_attempt=2, max_attempts=4)
+        first = _deliver(db, sender)
+        mid = _events(db)
+        assert all(r["attempts"] == 2 and r["parked_at"] is None and r["next_attempt_at"] for r in mid.values())
+        assert all("HTTP 503" in r["last_error"] for r in mid.values())
+        assert first.asset_materializations_for_node(NODE)[0].metadata["failed"].value == 5
+        # Within the backoff the next run leaves them alone…
+        assert _deliver(db, sender).asset_materializations_for_node(NODE)[0].metadata["delivered"].value == 0
+        assert receiver.requests == 10
+        # …after it, the second failed attempt parks them, error kept, nothing deleted.
+        second = _deliver(db, sender, respect_backoff=False)
+    parked = _events(db)
+    assert len(parked) == 5
+    assert all(r["parked_at"] is not None and r["attempts"] == 4 and r["delivered_at"] is None for r in parked.values())
+    assert all("HTTP 503" in r["last_error"] for r in parked.values())
+    assert second.asset_materializations_for_node(NODE)[0].metadata["parked"].value == 5
+    db.dispose()
+
+
+def test_without_an_endpoint_nothing_is_sent_or_lost(sqlite_url: str) -> None:
+    db = _only_outbox(sqlite_url, 3)
+    result = _deliver(db, WebhookSender(urls=[], secret=""))
+    md = result.asset_materializations_for_node(NODE)[0].metadata
+    assert md["status"].value == "no endpoint configured" and md["pending"].value == 3
+    assert all(r["delivered_at"] is None and r["attempts"] == 0 for r in _events(db).values())
+
+
+def test_refuses_to_send_unsigned(sqlite_url: str) -> None:
+    db = _only_outbox(sqlite_url, 3)
+    result = dg.materialize(
+        [outbox_deliveries],
+        resources={"operations_db": db, "webhooks": WebhookSender(urls=["http://127.0.0.1:9/x"], secret="")},
+        raise_on_error=False,
+    )
+    assert not result.success
+    assert "CARTERA_WEBHOOK_SECRET" in str(result.all_events)
+    assert all(r["attempts"] == 0 for r in _events(db).values())
+
+
+def test_body_and_signature_are_stable() -> None:
+    body = event_body("evt_1", "operacion.aprobada", "2026-03-09T12:00:00Z", {"monto": "10.50", "nota": "ñ"})
+    assert body == (
+        '{"created_at":"2026-03-09T12:00:00Z","event_id":"evt_1","payload":{"monto":"10.50","nota":"ñ"},'
+        '"type":"operacion.aprobada"}'
+    ).encode()
+    headers = WebhookSender(urls=["http://x"], secret=SECRET).headers("evt_1", "operacion.aprobada", body)
+    assert headers["Idempotency-Key"] == "evt_1"
+    assert verify(SECRET, body, headers["X-Cartera-Signature"])
+    assert not verify(SECRET, body + b" ", headers["X-Cartera-Signature"])
+    assert SECRET not in json.dumps(headers)
+
+
+@pytest.mark.parametrize("status, retried", [(503, True), (429, True), (400, False), (404, False)])
+def test_which_answers_are_retried(status: int, retried: bool) -> None:
+    import httpx
+
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(status if len(calls) == 1 else 200)
+
+    sender = _sender("http://receiver.test/hook")
+    sender._client = httpx.Client(transport=httpx.MockTransport(handler))
+    outcome = sender.deliver("evt_9", "x", b"{}")
+    assert outcome.delivered is retried
+    assert len(calls) == (2 if retried else 1)
