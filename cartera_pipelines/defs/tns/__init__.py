@@ -1,0 +1,1 @@
+"""tns: TNS (Firebird ERP) discovery and inventory-movement extraction; tenant API keys."""
