@@ -1,0 +1,1 @@
+"""forecasting: per-NIT demand models (Prophet, XGBoost, seasonal naive) and purchase recommendations."""

@@ -1,0 +1,75 @@
+"""When the forecasting family runs: after a NIT's movements change, and a weekly retrain of every NIT."""
+
+import dagster as dg
+
+from cartera_pipelines.defs.forecasting.assets import MOVEMENTS
+from cartera_pipelines.defs.tns.partitions import nit_partitions, split_company_year_key
+
+forecasting_train_job = dg.define_asset_job(
+    "forecasting_train_job",
+    selection=dg.AssetSelection.groups("forecasting"),
+    partitions_def=nit_partitions,
+    description="Demand, models, backtest, forecasts and purchase recommendations of one NIT.",
+)
+
+
+def _tags(nit: str) -> dict[str, str]:
+    # One training per NIT at a time (run-tag limit `singleton` in dagster.yaml).
+    return {"singleton": f"forecasting_{nit}"}
+
+
+@dg.schedule(
+    job=forecasting_train_job,
+    cron_schedule="0 3 * * 1",
+    execution_timezone="America/Bogota",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Weekly retrain: every NIT, Mondays 03:00 Bogotá (after the nightly TNS extraction).",
+)
+def forecasting_weekly_schedule(context: dg.ScheduleEvaluationContext) -> dg.SkipReason | list[dg.RunRequest]:
+    nits = sorted(context.instance.get_dynamic_partitions(nit_partitions.name))
+    if not nits:
+        return dg.SkipReason("no NIT partitions yet: the TNS discovery registers them")
+    week = context.scheduled_execution_time.strftime("%G-W%V") if context.scheduled_execution_time else "manual"
+    return [dg.RunRequest(run_key=f"{nit}:{week}", partition_key=nit, tags=_tags(nit)) for nit in nits]
+
+
+def nits_from_company_years(keys: list[str | None], known: set[str]) -> tuple[list[str], list[str]]:
+    """NITs (registered ones) of the given company-year partition keys, and the keys that map to none."""
+    nits, unknown = set(), []
+    for key in keys:
+        if key is None:
+            continue
+        try:
+            nit, _ = split_company_year_key(key)
+        except ValueError:
+            unknown.append(key)
+            continue
+        if nit in known:
+            nits.add(nit)
+        else:
+            unknown.append(key)
+    return sorted(nits), unknown
+
+
+@dg.sensor(
+    job=forecasting_train_job,
+    minimum_interval_seconds=300,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Retrains a NIT after any of its company-years' movements is materialized.",
+)
+def tns_movements_updated_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
+    after = int(context.cursor) if context.cursor else None
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=MOVEMENTS, after_storage_id=after), limit=1000, ascending=True
+    ).records
+    if not records:
+        return dg.SkipReason("no new movements materializations")
+    latest = max(r.storage_id for r in records)
+    known = set(context.instance.get_dynamic_partitions(nit_partitions.name))
+    nits, unknown = nits_from_company_years([r.partition_key for r in records], known)
+    if unknown:
+        context.log.info(f"company-years whose NIT is not a forecasting partition (yet): {', '.join(unknown[:10])}")
+    return dg.SensorResult(
+        run_requests=[dg.RunRequest(run_key=f"{nit}:{latest}", partition_key=nit, tags=_tags(nit)) for nit in nits],
+        cursor=str(latest),
+    )
