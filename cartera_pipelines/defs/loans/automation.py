@@ -46,16 +46,14 @@ def _cursor_max_id(cursor: str | None) -> int:
 )
 def approved_loans_sensor(context: dg.SensorEvaluationContext, operations_db: SqlDatabase) -> dg.SensorResult:
     seen = _cursor_max_id(context.cursor)
-    query = (
-        sa.select(sa.func.min(prestamos.c.id), sa.func.max(prestamos.c.id), sa.func.count())
-        .select_from(
-            sa.select(prestamos.c.id)
-            .where(prestamos.c.estado == ESTADO_APROBADO, prestamos.c.id > seen)
-            .order_by(prestamos.c.id)
-            .limit(MAX_IDS_PER_TICK)
-            .subquery()
-        )
+    new_ids = (
+        sa.select(prestamos.c.id)
+        .where(prestamos.c.estado == ESTADO_APROBADO, prestamos.c.id > seen)
+        .order_by(prestamos.c.id)
+        .limit(MAX_IDS_PER_TICK)
+        .subquery()
     )
+    query = sa.select(sa.func.min(new_ids.c.id), sa.func.max(new_ids.c.id), sa.func.count()).select_from(new_ids)
     with operations_db.connect() as conn:
         first, last, count = conn.execute(query).one()
     if not count:
