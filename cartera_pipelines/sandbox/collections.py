@@ -223,20 +223,30 @@ def load_tables(url: str, tables: Sequence[sa.Table], frames: Sequence[pd.DataFr
         engine.dispose()
 
 
-def build(targets: SandboxTargets, *, scale: int = 1, seed: int = 42, today: dt.date | None = None) -> dict[str, int]:
-    """Recreate and fill the lending tables and the operations assignment tables."""
+def build(
+    targets: SandboxTargets,
+    *,
+    scale: int = 1,
+    seed: int = 42,
+    today: dt.date | None = None,
+    parts: Sequence[str] = ("lending", "operations"),
+) -> dict[str, int]:
+    """Recreate and fill the lending tables and the operations assignment tables.
+
+    ``parts`` limits the stores written (the benchmark resets only ``operations`` between runs; the
+    operations rows depend on the lending data, which is regenerated in memory but not reloaded).
+    """
     today = today or _today()
     rng = np.random.default_rng(seed)
     n = CONTRACTS_PER_SCALE * scale
     status_df, amort_df, days = lending_frames(n, rng, today)
-    # LENDING_TABLES = (contract_status, contract_amortization); OPERATIONS_TABLES = (managements,
-    # contract_advisors, contract_advisors_history): the frames below follow that order.
-    counts = load_tables(targets.lending_url, LENDING_TABLES, [status_df, amort_df])
-    del amort_df
-    management_df, advisors_df, history_df = operations_frames(n, days, rng, today)
-    counts |= load_tables(
-        targets.operations_url,
-        OPERATIONS_TABLES,
-        [management_df, advisors_df, history_df],
-    )
+    counts: dict[str, int] = {}
+    if "lending" in parts:
+        # LENDING_TABLES = (contract_status, contract_amortization); OPERATIONS_TABLES = (managements,
+        # contract_advisors, contract_advisors_history): the frames below follow that order.
+        counts |= load_tables(targets.lending_url, LENDING_TABLES, [status_df, amort_df])
+    del amort_df, status_df
+    if "operations" in parts:
+        management_df, advisors_df, history_df = operations_frames(n, days, rng, today)
+        counts |= load_tables(targets.operations_url, OPERATIONS_TABLES, [management_df, advisors_df, history_df])
     return counts
