@@ -123,3 +123,10 @@ def test_apply_on_the_postgres_instance(
     result = CliRunner().invoke(main, ["pools", "apply"])
     assert result.exit_code == 0, result.output
     assert _limits(home) == {**DEFAULT_LIMITS, "tns_principal": 2}
+
+
+def test_the_shipped_pools_file_is_valid() -> None:
+    from cartera_pipelines.cli.pools import load_pools_file
+
+    limits = load_pools_file(ROOT / "deploy" / "pools.yaml")
+    assert set(DEFAULT_LIMITS) <= set(limits)
