@@ -124,7 +124,7 @@ def _articles(rng: random.Random, n: int) -> list[Article]:
                 tax_rate=rng.choice((Decimal("0.19"), Decimal("0.19"), Decimal("0.05"), Decimal("0"))),
                 base_lines=rng.uniform(1.2, 3.5),
                 trend=rng.uniform(-0.10, 0.30),
-                amplitude=rng.uniform(0.15, 0.6),
+                amplitude=rng.uniform(0.25, 0.6),
                 phase=rng.randint(0, 11),
                 decimals=rng.random() < 0.15,
             )
@@ -326,6 +326,12 @@ def write_company_year(
             dekardex.append((line_id, kardex_id, article.matid, rng.choice((1, 1, 1, 2)),
                              quantity, base, tax, net, total, discount))
 
+    def amount(article: Article, value: float) -> Decimal:
+        value = max(value, 0.5)
+        if article.decimals:
+            return Decimal(str(round(value, 3)))
+        return Decimal(max(1, round(value)))
+
     def quantity(article: Article, mean: float) -> Decimal:
         value = max(rng.gauss(mean, mean * 0.25), 0.5)
         if article.decimals:
@@ -342,9 +348,13 @@ def write_company_year(
 
         sales: list[tuple[Article, Decimal]] = []
         for article in articles:
-            factor = _month_factor(article, year, month)
-            n_lines = max(0, round(rng.gauss(article.base_lines * scale, 0.6 * math.sqrt(scale))))
-            sales += [(article, quantity(article, 6 * factor)) for _ in range(n_lines)]
+            # The month's demand carries trend and seasonality with little noise (the forecasting
+            # family learns from it); it is spread over a few invoice lines.
+            demand = 6 * article.base_lines * scale * _month_factor(article, year, month) * rng.gauss(1, 0.06)
+            n_lines = max(1, round(rng.gauss(article.base_lines * scale, 0.5 * math.sqrt(scale))))
+            weights = [rng.uniform(0.5, 1.5) for _ in range(n_lines)]
+            total_weight = sum(weights)
+            sales += [(article, amount(article, demand * w / total_weight)) for w in weights]
         rng.shuffle(sales)
         i = 0
         while i < len(sales):
