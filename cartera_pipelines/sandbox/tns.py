@@ -453,3 +453,45 @@ def write_servers_file(targets: SandboxTargets, max_concurrent: int = 2) -> Path
         encoding="utf-8",
     )
     return path
+
+
+def build_large_company_year(
+    tns: TnsTarget, server: str, name: str, *, lines: int, seed: int = 42, base_scale: int = 8
+) -> tuple[str, int]:
+    """One company-year database with at least ``lines`` DEKARDEX lines (benchmarks).
+
+    A realistic year is generated at ``base_scale`` and then copied inside the database engine with
+    shifted ids (``INSERT … SELECT``), which is what makes a million lines take seconds to build
+    rather than many minutes of Python-side inserts. Returns (path, line count).
+    """
+    company = Company("bench", "Almacenes Bogotá Ñ S.A.S.", _with_dv("900999001"), (2025,), 0, 40)
+    writer = _writer(tns, server, name)
+    try:
+        write_company_year(writer, company, 2025, scale=base_scale, seed=seed)
+        writer.conn.commit()
+        cursor = writer.conn.cursor()
+        cursor.execute("SELECT MAX(KARDEXID), MAX(DEKARDEXID), COUNT(*) FROM DEKARDEX")
+        max_k, max_d, base = cursor.fetchone()
+        cursor.execute("SELECT MAX(KARDEXID) FROM KARDEX")
+        max_k = max(max_k, cursor.fetchone()[0])
+        copies = math.ceil(lines / base)
+        k_cols = [c.name for c in KARDEX.columns]
+        d_cols = [c.name for c in DEKARDEX.columns]
+        for i in range(1, copies):
+            k_sel = ", ".join(f"KARDEXID + {i * max_k}" if c == "KARDEXID" else c for c in k_cols)
+            d_sel = ", ".join(
+                f"DEKARDEXID + {i * max_d}" if c == "DEKARDEXID" else f"KARDEXID + {i * max_k}" if c == "KARDEXID" else c
+                for c in d_cols
+            )
+            # Offsets are integers computed here, not data: the copies only shift ids.
+            cursor.execute(f"INSERT INTO KARDEX ({', '.join(k_cols)}) SELECT {k_sel} FROM KARDEX WHERE KARDEXID <= {max_k}")
+            cursor.execute(
+                f"INSERT INTO DEKARDEX ({', '.join(d_cols)}) SELECT {d_sel} FROM DEKARDEX WHERE DEKARDEXID <= {max_d}"
+            )
+            writer.conn.commit()
+        cursor.execute("SELECT COUNT(*) FROM DEKARDEX")
+        total = int(cursor.fetchone()[0])
+        cursor.close()
+    finally:
+        writer.close()
+    return database_path(tns, server, name), total

@@ -1,0 +1,214 @@
+"""TNS extraction: 1,000,000 movement lines from one Firebird company database into PostgreSQL.
+
+Three figures measured in the same run, each in its own child process (so peak memory is the
+measured step's own):
+
+1. bare read: fdb executes the extraction's own query and fetches every row (nothing else);
+2. bare COPY: PostgreSQL ``COPY FROM`` of the very rows the extraction loaded (exported beforehand
+   to a CSV file, so only the load is timed), into a table with the same primary key;
+3. end to end: the code the asset runs (``extract_into``: ordered streamed read in one thread,
+   convert + ``COPY`` in the other, one transaction) from connect to commit.
+
+Target: end-to-end throughput ≥ 80 % of the slower of (1) and (2); peak memory of (3) < 500 MB.
+
+    cd benchmarks && ../.venv/bin/python tns_extract.py [--lines 1000000] [--rebuild]
+
+The Firebird server and the PostgreSQL server are the test servers (``cartera_pipelines_tests/engines.py``:
+CARTERA_TEST_FIREBIRD_*, CARTERA_TEST_PG_URL); a throwaway PostgreSQL database is created and dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+PASSWORD_ENV = "CARTERA_BENCH_TNS_PASSWORD"
+SERVER = "bench"
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bare_read(dsn: str, user: str, password: str, fetch_size: int, out: mp.Queue) -> None:
+    import fdb
+
+    from cartera_pipelines.defs.tns.movements import movements_query
+
+    started = time.perf_counter()
+    conn = fdb.connect(dsn=dsn, user=user, password=password, charset="WIN1252")
+    cursor = conn.cursor()
+    cursor.arraysize = fetch_size
+    cursor.execute(movements_query("firebird"))
+    n = 0
+    while rows := cursor.fetchmany(fetch_size):
+        n += len(rows)
+    conn.close()
+    out.put({"rows": n, "seconds": time.perf_counter() - started, "peak_rss_mb": _rss_mb()})
+
+
+def end_to_end(servers_file: str, path: str, pg_url: str, fetch_size: int, out: mp.Queue) -> None:
+    import datetime as dt
+
+    from cartera_pipelines.defs.tns.extract import extract_into, read_chunks
+    from cartera_pipelines.defs.tns.movements import CompanyContext
+    from cartera_pipelines.defs.tns.tables import tns_inventory_movements
+    from cartera_pipelines.lib.bulk import create_tables
+    from cartera_pipelines.resources.database import SqlDatabase
+    from cartera_pipelines.resources.tns import TnsSource
+
+    tns = TnsSource(servers_file=servers_file)
+    server = tns.server(SERVER)
+    warehouse = SqlDatabase(url=pg_url, store="warehouse")
+    with warehouse.begin() as conn:
+        create_tables(conn, [tns_inventory_movements])
+    company = CompanyContext("900999001_2025", "900999001", 2025, "001", dt.datetime.now(dt.timezone.utc))
+    last = [time.perf_counter()]
+
+    def progress(stats) -> None:  # noqa: ANN001
+        print(f"    e2e: {stats.lines_read:,} lines, {stats.lines_per_second:,.0f}/s, rss {_rss_mb():.0f} MB", flush=True)
+
+    started = time.perf_counter()
+    with tns.connect(server, path) as source, warehouse.begin() as conn:
+        stats = extract_into(conn, read_chunks(source, "firebird", fetch_size), company, "firebird", progress=progress)
+    seconds = time.perf_counter() - started
+    del last
+    warehouse.dispose()
+    out.put({
+        "rows": stats.lines_read, "loaded": stats.lines_loaded, "seconds": seconds,
+        "writer_waited_for_reader_seconds": stats.read_wait_seconds, "peak_rss_mb": _rss_mb(),
+    })
+
+
+def bare_copy(pg_url: str, out: mp.Queue) -> None:
+    import psycopg2
+    from sqlalchemy.engine import make_url
+
+    url = make_url(pg_url)
+    conn = psycopg2.connect(host=url.host, port=url.port or 5432, user=url.username, password=url.password or None,
+                            dbname=url.database)
+    cur = conn.cursor()
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as f:
+        cur.copy_expert("COPY tns_inventory_movements TO STDOUT WITH (FORMAT csv)", f)
+        f.seek(0)
+        cur.execute("CREATE TABLE bench_copy (LIKE tns_inventory_movements INCLUDING ALL)")
+        conn.commit()
+        started = time.perf_counter()
+        cur.copy_expert("COPY bench_copy FROM STDIN WITH (FORMAT csv)", f, size=1 << 20)
+        conn.commit()
+        seconds = time.perf_counter() - started
+    cur.execute("SELECT COUNT(*) FROM bench_copy")
+    n = cur.fetchone()[0]
+    conn.close()
+    out.put({"rows": n, "seconds": seconds, "peak_rss_mb": _rss_mb()})
+
+
+def _child(target, *args):  # noqa: ANN001, ANN202
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=target, args=(*args, queue))
+    proc.start()
+    result = queue.get()
+    proc.join()
+    if proc.exitcode:
+        raise SystemExit(f"{target.__name__} failed with exit code {proc.exitcode}")
+    return result
+
+
+def _count_lines(dsn: str, user: str, password: str) -> int:
+    import fdb
+
+    try:
+        conn = fdb.connect(dsn=dsn, user=user, password=password, charset="WIN1252")
+    except fdb.DatabaseError:
+        return 0
+    cur = conn.cursor()
+    cur.execute("SELECT COUNT(*) FROM DEKARDEX")
+    n = int(cur.fetchone()[0])
+    conn.close()
+    return n
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--fetch-size", type=int, default=5000)
+    parser.add_argument("--rebuild", action="store_true", help="Rebuild the Firebird database even if present.")
+    args = parser.parse_args()
+
+    import yaml
+
+    from cartera_pipelines.sandbox.targets import TnsTarget
+    from cartera_pipelines.sandbox.tns import build_large_company_year, database_path
+    from cartera_pipelines_tests import engines
+
+    fb = engines.firebird_server()
+    target = TnsTarget(driver="firebird", directory=fb.data_dir, host=fb.host, port=fb.port, user=fb.user,
+                       password=fb.password, password_env=PASSWORD_ENV, servers=(SERVER,))
+    name = f"TNS_BENCH_{args.lines}"
+    path = database_path(target, SERVER, name)
+    dsn = fb.dsn(path)
+    lines = 0 if args.rebuild else _count_lines(dsn, fb.user, fb.password)
+    if lines < args.lines:
+        print(f"building {path} with ≥ {args.lines:,} lines …", flush=True)
+        started = time.perf_counter()
+        path, lines = build_large_company_year(target, SERVER, name, lines=args.lines)
+        print(f"  built {lines:,} lines in {time.perf_counter() - started:.0f}s", flush=True)
+    os.environ[PASSWORD_ENV] = fb.password  # the servers file names the variable, as in production
+    with tempfile.TemporaryDirectory() as tmp:
+        servers_file = Path(tmp) / "tns_servers.yaml"
+        servers_file.write_text(yaml.safe_dump({"servers": [{
+            "name": SERVER, "driver": "firebird", "host": fb.host, "port": fb.port, "admin_path": path,
+            "user": fb.user, "password_env": PASSWORD_ENV, "charset": "WIN1252", "max_concurrent": 1,
+        }]}))
+        with engines.postgres_database() as pg_url:
+            print("1/3 bare fdb read …", flush=True)
+            read = _child(bare_read, dsn, fb.user, fb.password, args.fetch_size)
+            print(f"    {read['rows']:,} rows in {read['seconds']:.1f}s", flush=True)
+            print("2/3 end to end (extract_into: read ∥ convert + COPY, one transaction) …", flush=True)
+            e2e = _child(end_to_end, str(servers_file), path, pg_url, args.fetch_size)
+            print(f"    {e2e['rows']:,} rows in {e2e['seconds']:.1f}s", flush=True)
+            print("3/3 bare PostgreSQL COPY of the same rows …", flush=True)
+            copy = _child(bare_copy, pg_url)
+            print(f"    {copy['rows']:,} rows in {copy['seconds']:.1f}s", flush=True)
+
+    rate = {k: v["rows"] / v["seconds"] for k, v in {"read": read, "e2e": e2e, "copy": copy}.items()}
+    slower = min(rate["read"], rate["copy"])
+    ratio = rate["e2e"] / slower
+    results = {
+        "lines_in_database": lines,
+        "lines_extracted": e2e["rows"],
+        "lines_loaded": e2e["loaded"],
+        "bare_read_lines_per_s": round(rate["read"]),
+        "bare_copy_rows_per_s": round(rate["copy"]),
+        "end_to_end_lines_per_s": round(rate["e2e"]),
+        "end_to_end_vs_slower_bare": round(ratio, 3),
+        "target_ratio": 0.8,
+        "end_to_end_seconds": round(e2e["seconds"], 1),
+        "writer_waited_for_reader_seconds": round(e2e["writer_waited_for_reader_seconds"], 1),
+        "end_to_end_peak_rss_mb": round(e2e["peak_rss_mb"]),
+        "bare_read_peak_rss_mb": round(read["peak_rss_mb"]),
+        "target_peak_rss_mb": 500,
+        "load_average_1m_at_end": os.getloadavg()[0],
+        "cpus": os.cpu_count(),
+    }
+    print(json.dumps(results, indent=2))
+    print(f"end to end = {ratio:.0%} of the slower bare figure (target ≥ 80%): {'MET' if ratio >= 0.8 else 'MISSED'}")
+    print(f"peak memory {e2e['peak_rss_mb']:.0f} MB (target < 500 MB): {'MET' if e2e['peak_rss_mb'] < 500 else 'MISSED'}")
+    out = Path(__file__).resolve().parent / "results"
+    out.mkdir(exist_ok=True)
+    (out / "tns_extract.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
