@@ -78,6 +78,7 @@ def _company_row(company: CompanyYear, at: dt.datetime) -> dict[str, object]:
     owners=OWNERS,
     kinds={"firebird", "postgres"},
     metadata=table_metadata(t.tns_companies),
+    pool="warehouse_db",  # TNS reads here are a few EMPRESAS rows per server; the write is the warehouse's
 )
 def tns_companies(context: dg.AssetExecutionContext, tns: TnsSource, warehouse_db: SqlDatabase) -> dg.MaterializeResult:
     """Company-years found in every TNS server's EMPRESAS, one row per (NIT, ANOFIS).
@@ -207,6 +208,8 @@ def locate_company_year(key: str, warehouse_db: SqlDatabase, tns: TnsSource) -> 
     owners=OWNERS,
     kinds={"firebird", "postgres"},
     metadata=table_metadata(t.tns_inventory_movements),
+    # No static pool: the step claims pool tns_<server> once it knows the partition's server
+    # (concurrency.py). A static warehouse_db slot held while waiting for it would starve other writers.
     check_specs=[
         dg.AssetCheckSpec("loaded_lines_match_read", asset=["warehouse", "tns_inventory_movements"],
                           description="The partition's slice holds exactly the lines read of known document types."),
@@ -315,6 +318,7 @@ def tns_inventory_movements(
     owners=OWNERS,
     kinds={"postgres"},
     metadata=table_metadata(t.api_key_companies),
+    pool="warehouse_db",
 )
 def api_key_companies(context: dg.AssetExecutionContext, warehouse_db: SqlDatabase) -> dg.MaterializeResult:
     """Which company-years each active tenant API key may read: every company-year of the key's NIT.
