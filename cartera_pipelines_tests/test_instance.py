@@ -33,19 +33,34 @@ def test_local_instance_config_is_valid(tmp_path: Path) -> None:
         assert instance.get_concurrency_config().pool_config.default_pool_limit == 2
 
 
-@dg.asset(key=["warehouse", "instance_probe"])
-def instance_probe() -> dg.MaterializeResult:
-    return dg.MaterializeResult(metadata={"dagster/row_count": 1})
-
-
 def test_materialize_on_postgres_backed_instance(
     postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("DAGSTER_PG_URL", postgres_url.replace("postgresql+psycopg2", "postgresql"))
-    config = _config("deploy/dagster.yaml")
-    with dg.instance_for_test(overrides=config, temp_dir=str(tmp_path)) as instance:
-        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
-        result = dg.materialize([instance_probe], instance=instance)
-        assert result.success
-        record = instance.get_latest_materialization_event(dg.AssetKey(["warehouse", "instance_probe"]))
-        assert record is not None
+    """A real project asset (the factoring overdue batch, operations store on PostgreSQL too) runs on an
+    instance whose run, event and schedule storage is the real PostgreSQL (deploy/dagster.yaml)."""
+    from cartera_pipelines.defs.factoring.assets import facturas_vencidas
+    from cartera_pipelines.resources import SqlDatabase
+    from cartera_pipelines.sandbox import factoring
+    from cartera_pipelines.sandbox.targets import SandboxTargets
+    from cartera_pipelines_tests.engines import postgres_database
+
+    with postgres_database() as operations_url:
+        targets = SandboxTargets(
+            home=tmp_path, lending_url=f"sqlite:///{tmp_path}/l.db", operations_url=operations_url,
+            warehouse_url=f"sqlite:///{tmp_path}/w.db", tns_servers_file=tmp_path / "tns.yaml",
+        )
+        factoring.build(targets, scale=1, seed=3)
+        monkeypatch.setenv("DAGSTER_PG_URL", postgres_url.replace("postgresql+psycopg2", "postgresql"))
+        config = _config("deploy/dagster.yaml")
+        with dg.instance_for_test(overrides=config, temp_dir=str(tmp_path)) as instance:
+            assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+            assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+            operations_db = SqlDatabase(url=operations_url)
+            result = dg.materialize(
+                [facturas_vencidas], instance=instance, resources={"operations_db": operations_db}
+            )
+            operations_db.dispose()
+            assert result.success
+            event = instance.get_latest_materialization_event(dg.AssetKey(["operations", "facturas_vencidas"]))
+            assert event is not None
+            assert event.asset_materialization.metadata["dagster/row_count"].value >= 0
