@@ -80,7 +80,27 @@ def materialize_everything(log: Callable[[str], None]) -> list[tuple[str, bool, 
         log(f"materializing {names} for {len(partition_keys)} partitions")
         for partition_key in partition_keys:
             run(keys, partition_key, f"{names} [{partition_key}]")
+    log("")
+    log(summary(instance, materializable))
     return results
+
+
+def summary(instance: object, keys: list) -> str:
+    """One line per asset: its group-less key, the partitions materialized and the rows it reported."""
+    lines = [f"{'asset':<44} {'partitions':>10} {'rows':>12}"]
+    for key in keys:
+        records = instance.fetch_materializations(key, limit=1000).records  # type: ignore[attr-defined]
+        latest: dict[str | None, int | None] = {}
+        for record in records:  # newest first: keep the latest per partition
+            mat = record.asset_materialization
+            if mat is not None and mat.partition not in latest:
+                value = mat.metadata.get("dagster/row_count")
+                latest[mat.partition] = int(value.value) if value is not None else None
+        known = [rows for rows in latest.values() if rows is not None]
+        parts = len([p for p in latest if p is not None])
+        rows = f"{sum(known):,}" if known else "-"
+        lines.append(f"{key.to_user_string():<44} {parts or '':>10} {rows:>12}")
+    return "\n".join(lines)
 
 
 @click.command()
