@@ -180,45 +180,55 @@ def french_payment(principal: Decimal, annual_rate: Decimal, periods_per_year: i
     return payment.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def schedule(terms: LoanTerms) -> list[Installment]:
-    """The full schedule of ``terms``: installments 1..n with dates, capital, interest and balances."""
+def schedule_cents(terms: LoanTerms) -> list[tuple[int, int, int]]:
+    """The schedule in integer cents: ``(capital, interest, opening balance)`` for installments 1..n.
+
+    This is the engine; :func:`schedule` dresses it in dates and ``Decimal``. Bulk writers format these
+    integers directly (no intermediate ``Decimal``), so both paths give the same cents by construction.
+    """
     n = terms.installments
     ppy = PERIODS_PER_YEAR[terms.modality]
     rate_num, rate_den = terms.annual_rate.as_integer_ratio()
     interest_den = rate_den * 100 * ppy
-    principal = _cents(terms.principal)
-    if terms.method is Method.FRANCESA:
+    balance = _cents(terms.principal)
+    method = terms.method
+    if method is Method.FRANCESA:
         fixed = _cents(french_payment(terms.principal, terms.annual_rate, ppy, n))
-    elif terms.method is Method.ALEMANA:
-        fixed = _half_up(principal, n)
+    elif method is Method.ALEMANA:
+        fixed = _half_up(balance, n)
     else:
         fixed = 0
-    dates = due_dates(terms.base_date, terms.modality, n)
-    balance = principal
-    rows: list[Installment] = []
+    rows: list[tuple[int, int, int]] = []
     for k in range(1, n + 1):
-        interest = _half_up(balance * rate_num, interest_den)
+        interest = (2 * balance * rate_num + interest_den) // (2 * interest_den)  # half-up, exact
         if k == n:
             capital = balance
-        elif terms.method is Method.FRANCESA:
+        elif method is Method.FRANCESA:
             capital = min(max(fixed - interest, 0), balance)
-        elif terms.method is Method.ALEMANA:
+        elif method is Method.ALEMANA:
             capital = min(fixed, balance)
         else:
             capital = 0
-        rows.append(
-            Installment(
-                k,
-                dates[k - 1],
-                _to_money(capital + interest),
-                _to_money(capital),
-                _to_money(interest),
-                _to_money(balance),
-                _to_money(balance - capital),
-            )
-        )
+        rows.append((capital, interest, balance))
         balance -= capital
     return rows
+
+
+def schedule(terms: LoanTerms) -> list[Installment]:
+    """The full schedule of ``terms``: installments 1..n with dates, capital, interest and balances."""
+    dates = due_dates(terms.base_date, terms.modality, terms.installments)
+    return [
+        Installment(
+            k,
+            dates[k - 1],
+            _to_money(capital + interest),
+            _to_money(capital),
+            _to_money(interest),
+            _to_money(balance),
+            _to_money(balance - capital),
+        )
+        for k, (capital, interest, balance) in enumerate(schedule_cents(terms), start=1)
+    ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from cartera_pipelines.defs.loans import store
-from cartera_pipelines.defs.loans.amortization import schedule
 from cartera_pipelines.defs.loans.planning import Action, Decision, Existing, decide
 from cartera_pipelines.resources.database import SqlDatabase
 
@@ -55,12 +54,6 @@ class GenerationReport:
             self.regenerated += 1
 
 
-def _rows(decisions: list[Decision], as_of: dt.date) -> Iterator[dict[str, Any]]:
-    for d in decisions:
-        assert d.terms is not None
-        yield from store.installment_rows(d.loan.id, schedule(d.terms), as_of)
-
-
 def generate_schedules(
     db: SqlDatabase,
     as_of: dt.date,
@@ -89,7 +82,9 @@ def generate_schedules(
                 report.installments_deleted += store.delete_schedules(
                     conn, [d.loan.id for d in to_write if d.action is Action.REGENERATE]
                 )
-                report.installments_written += store.write_installments(conn, _rows(to_write, as_of))
+                report.installments_written += store.write_schedules(
+                    conn, [(d.loan.id, d.terms) for d in to_write if d.terms is not None], as_of
+                )
                 report.batches_written += 1
         after_id = page[-1].id
         processed += len(page)

@@ -47,6 +47,17 @@ def installment_status(
     return Status.PENDIENTE
 
 
+def unpaid_status(due: dt.date, nothing_due: bool, as_of: dt.date) -> Status:
+    """:func:`installment_status` of an installment with nothing paid (new schedules, bulk path).
+
+    ``nothing_due`` is an installment of zero capital and zero interest (e.g. a zero-rate AMERICANA
+    loan before its last installment): with nothing owed it is already settled, so PAGADO.
+    """
+    if nothing_due:
+        return Status.PAGADO
+    return Status.ATRASADO if due < as_of else Status.PENDIENTE
+
+
 def status_sql(cuotas: sa.Table, as_of: dt.date) -> sa.ColumnElement[str]:
     """:func:`installment_status` as a SQL expression over ``cuotas`` columns."""
     capital_paid = sa.func.coalesce(cuotas.c.capital_pagado, 0)

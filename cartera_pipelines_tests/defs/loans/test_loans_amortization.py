@@ -212,3 +212,48 @@ def test_schedule_properties(
     elif method is Method.FRANCESA and not capped:
         payment = french_payment(principal, rate, ppy, n)
         assert all(r.monto_cuota == payment for r in rows[:-1])
+
+
+# ---- installment status -----------------------------------------------------------------------------------
+
+from cartera_pipelines.defs.loans.status import Status, installment_status, unpaid_status  # noqa: E402
+from cartera_pipelines.defs.loans.store import copy_lines, installment_rows  # noqa: E402
+
+AS_OF = dt.date(2026, 11, 21)
+
+
+@pytest.mark.parametrize(
+    ("due", "capital_paid", "interest_paid", "expected"),
+    [
+        (dt.date(2026, 12, 1), "0", "0", Status.PENDIENTE),
+        (dt.date(2026, 11, 21), "0", "0", Status.PENDIENTE),  # due today is not late yet
+        (dt.date(2026, 11, 20), "0", "0", Status.ATRASADO),
+        (dt.date(2026, 12, 1), "0", "5.00", Status.PARCIAL),
+        (dt.date(2026, 11, 1), "50.00", "5.00", Status.ATRASADO),  # partly paid and overdue
+        (dt.date(2026, 11, 1), "100.00", "10.00", Status.PAGADO),
+        (dt.date(2026, 12, 1), "100.00", "10.00", Status.PAGADO),
+        (dt.date(2026, 12, 1), "100.00", "9.99", Status.PARCIAL),
+    ],
+)
+def test_installment_status(due: dt.date, capital_paid: str, interest_paid: str, expected: Status) -> None:
+    assert installment_status(due, D("100.00"), D("10.00"), D(capital_paid), D(interest_paid), AS_OF) is expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(due=bases, capital=money | st.just(D("0.00")), interest=money | st.just(D("0.00")))
+def test_unpaid_status_is_installment_status_with_nothing_paid(due: dt.date, capital: Decimal, interest: Decimal) -> None:
+    zero = D("0.00")
+    assert unpaid_status(due, capital == 0 and interest == 0, AS_OF) is installment_status(
+        due, capital, interest, zero, zero, AS_OF
+    )
+
+
+@pytest.mark.parametrize("method", list(Method))
+@pytest.mark.parametrize("modality", list(Modality))
+def test_copy_lines_match_the_decimal_rows(method: Method, modality: Modality) -> None:
+    loan = terms("123456.78", "0" if method is Method.AMERICANA else "27.35", 7, modality.value, method.value,
+                 dt.date(2026, 8, 31))
+    from_rows = [
+        "\t".join(str(v) for v in row.values()) + "\n" for row in installment_rows(9, schedule(loan), AS_OF)
+    ]
+    assert list(copy_lines(9, loan, AS_OF)) == from_rows

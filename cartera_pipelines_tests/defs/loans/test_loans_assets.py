@@ -160,16 +160,16 @@ def test_a_failing_batch_rolls_back_alone_and_a_rerun_completes(
     loans_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = {"n": 0}
-    real_write = store.write_installments
+    real_write = store.write_schedules
 
-    def flaky_write(conn: sa.Connection, rows: Any) -> int:
+    def flaky_write(conn: sa.Connection, loans: Any, as_of: dt.date) -> int:
         calls["n"] += 1
-        written = real_write(conn, rows)  # the rows reach the database, then the batch fails
+        written = real_write(conn, loans, as_of)  # the rows reach the database, then the batch fails
         if calls["n"] == 2:
             raise RuntimeError("connection lost mid-batch")
         return written
 
-    monkeypatch.setattr(store, "write_installments", flaky_write)
+    monkeypatch.setattr(store, "write_schedules", flaky_write)
     failed = materialize_cuotas(loans_url, with_checks=False, batch_size=50)
     assert not failed.success
     expected = _expected()
@@ -178,7 +178,7 @@ def test_a_failing_batch_rolls_back_alone_and_a_rerun_completes(
     scheduled = {row[1] for row in _table(loans_url)}
     assert expected["created"] & first_batch <= scheduled  # batch 1 committed
     assert not expected["created"] & second_batch & scheduled  # batch 2 rolled back
-    monkeypatch.setattr(store, "write_installments", real_write)
+    monkeypatch.setattr(store, "write_schedules", real_write)
     rerun = materialize_cuotas(loans_url, with_checks=True, batch_size=50)
     assert rerun.success
     outcomes = check_outcomes(rerun)
