@@ -218,7 +218,13 @@ def _load(engine: sa.Engine, table: sa.Table, frame: pd.DataFrame) -> int:
 def load_tables(url: str, tables: Sequence[sa.Table], frames: Sequence[pd.DataFrame]) -> dict[str, int]:
     engine = recreate_tables(url, tables)
     try:
-        return {table.name: _load(engine, table, frame) for table, frame in zip(tables, frames, strict=True)}
+        counts = {table.name: _load(engine, table, frame) for table, frame in zip(tables, frames, strict=True)}
+        # fresh statistics, as a production table has them (the planner picks its joins from them)
+        if engine.dialect.name in ("postgresql", "mysql"):
+            with engine.begin() as conn:
+                for table in tables:
+                    conn.exec_driver_sql(("ANALYZE " if engine.dialect.name == "postgresql" else "ANALYZE TABLE ") + table.name)
+        return counts
     finally:
         engine.dispose()
 
