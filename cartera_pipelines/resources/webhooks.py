@@ -89,11 +89,11 @@ class WebhookSender(dg.ConfigurableResource):
     urls: list[str] = Field(default_factory=list, description="Endpoints (CARTERA_WEBHOOK_URLS)")
     secret: str = Field(default="", description="HMAC-SHA256 secret (CARTERA_WEBHOOK_SECRET)")
     timeout_seconds: float = 10.0
-    retries_per_attempt: int = Field(default=6, description="HTTP tries per endpoint within one attempt")
+    retries_per_attempt: int = Field(default=8, description="HTTP tries per endpoint within one attempt")
     backoff_initial_seconds: float = 0.05
     backoff_max_seconds: float = 2.0
     max_attempts: int = Field(
-        default=18, description="HTTP requests (over all runs) after which an undelivered event is parked"
+        default=24, description="HTTP requests (over all runs) after which an undelivered event is parked"
     )
     concurrency: int = Field(default=16, description="Events in flight at once")
 

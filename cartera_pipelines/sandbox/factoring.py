@@ -234,6 +234,7 @@ def build(
     counts: dict[str, int] = {}
     try:
         with engine.begin() as conn:
+            tables.apply_storage_options(conn)
             for table, rows in (
                 (tables.clientes, clients),
                 (tables.facturas, invoices),

@@ -94,6 +94,18 @@ _mark_delivered = (
 )
 
 
+def _mark_delivered_from_values(marks: list[dict[str, Any]]) -> sa.Update:
+    v = sa.values(
+        sa.column("b_id", sa.BigInteger), sa.column("b_at", sa.DateTime(timezone=True)), sa.column("b_n", sa.Integer),
+        name="marks",
+    ).data([(m["b_id"], m["b_at"], m["b_n"]) for m in marks])
+    return (
+        sa.update(ob)
+        .where(ob.c.id == v.c.b_id)
+        .values(delivered_at=v.c.b_at, attempts=ob.c.attempts + v.c.b_n, last_error=None, next_attempt_at=None)
+    )
+
+
 def _mark_failed(max_attempts: int) -> sa.Update:
     total = ob.c.attempts + sa.bindparam("b_n")
     return (
@@ -174,7 +186,10 @@ def deliver_pending(
                 if total >= sender.max_attempts:
                     stats.parked += 1
         with db.begin() as conn:
-            if delivered:
+            if delivered and conn.dialect.name == "postgresql":
+                # One UPDATE … FROM (VALUES …) per batch instead of one statement per event.
+                conn.execute(_mark_delivered_from_values(delivered))
+            elif delivered:
                 conn.execute(_mark_delivered, delivered)
             if failed:
                 conn.execute(mark_failed, failed)
