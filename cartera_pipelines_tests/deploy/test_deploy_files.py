@@ -275,6 +275,8 @@ def test_helm_values_match_the_instance_config(values: dict[str, Any]) -> None:
     assert daemon["runCoordinator"]["type"] == "QueuedRunCoordinator"
     assert queued["maxConcurrentRuns"] == instance["concurrency"]["runs"]["max_concurrent_runs"]
     assert queued["tagConcurrencyLimits"] == instance["concurrency"]["runs"]["tag_concurrency_limits"]
+    assert queued["dequeueUseThreads"] == instance["run_queue"]["dequeue_use_threads"]
+    assert queued["dequeueNumWorkers"] == instance["run_queue"]["dequeue_num_workers"]
     # the chart refuses run limits in both places: they live in the run coordinator only
     assert not values["concurrency"].get("runs")
     pools = instance["concurrency"]["pools"]
