@@ -173,7 +173,7 @@ def _exact_interest(balance: Decimal, rate: Decimal, ppy: int) -> Decimal:
 
 @pytest.mark.parametrize("method", list(Method))
 @pytest.mark.parametrize("modality", list(Modality))
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(principal=money, rate=rates, n=st.integers(min_value=1, max_value=120), base=bases)
 def test_schedule_properties(
     method: Method, modality: Modality, principal: Decimal, rate: Decimal, n: int, base: dt.date

@@ -27,7 +27,7 @@ CENT = 0.01 + 1e-9
 
 
 @pytest.mark.parametrize("modality", list(Modality))
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(
     principal_cents=st.integers(min_value=10_000, max_value=10**10),
     rate_bp=st.integers(min_value=100, max_value=3_600),
