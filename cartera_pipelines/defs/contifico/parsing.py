@@ -129,9 +129,11 @@ _PARSERS = {"text": parse_text, "decimal": parse_decimal, "date": parse_date, "b
 
 def lookup(record: Mapping[str, Any], path: str) -> Any:
     """A dotted path into nested objects (``persona.id``); missing → None."""
+    if "." not in path:
+        return record.get(path)
     value: Any = record
     for part in path.split("."):
-        if not isinstance(value, Mapping):
+        if not isinstance(value, dict):
             return None
         value = value.get(part)
     return value
@@ -147,8 +149,13 @@ def content_hash(record: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical_json(record).encode("utf-8")).hexdigest()
 
 
+def canonical_and_hash(record: Mapping[str, Any]) -> tuple[str, str]:
+    text = canonical_json(record)
+    return text, hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def validate_id(record: Any) -> str:
-    if not isinstance(record, Mapping):
+    if not isinstance(record, dict):
         raise RecordError(f"expected a JSON object, got {type(record).__name__}")
     record_id = record.get("id")
     if not isinstance(record_id, str) or not record_id.strip():
@@ -159,7 +166,8 @@ def validate_id(record: Any) -> str:
 
 
 def typed_row(resource: ContificoResource, record: Mapping[str, Any]) -> dict[str, Any]:
-    """The natural key, typed analyst columns, ``source_updated_at`` and hash of one record."""
+    """The natural key, typed analyst columns, ``source_updated_at``, hash and canonical JSON
+    (``raw_json``, the text the hash covers) of one record."""
     row: dict[str, Any] = {"id": validate_id(record)}
     field: TypedField
     for field in resource.fields:
@@ -174,7 +182,7 @@ def typed_row(resource: ContificoResource, record: Mapping[str, Any]) -> dict[st
         except RecordError as error:
             raise RecordError(f"record {row['id']}: field {resource.updated_field!r}: {error}") from None
     row["source_updated_at"] = updated
-    row["content_hash"] = content_hash(record)
+    row["raw_json"], row["content_hash"] = canonical_and_hash(record)
     return row
 
 

@@ -9,15 +9,15 @@ session-temporary staging table, SQLite/MySQL with a multi-row insert).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+import csv
+import io
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import islice
 from typing import Any
 
 import sqlalchemy as sa
-
-from cartera_pipelines.lib.bulk import copy_rows
 
 _LOOKUP_BATCH = 5_000
 
@@ -67,7 +67,24 @@ def _upsert_generic(conn: sa.Connection, table: sa.Table, rows: list[dict[str, A
     )
 
 
+_NULL = "\\N"
+
+
+def _copy_converter(column: sa.Column[Any]) -> Callable[[Any], Any]:
+    """Value → COPY text for one column, chosen once per column rather than per value."""
+    kind = column.type
+    if isinstance(kind, sa.Boolean):
+        return lambda v: _NULL if v is None else ("t" if v else "f")
+    if isinstance(kind, (sa.Date, sa.DateTime)):
+        return lambda v: _NULL if v is None else (v if isinstance(v, str) else v.isoformat())
+    if isinstance(kind, (sa.Numeric, sa.Integer)):
+        return lambda v: _NULL if v is None else str(v)
+    return lambda v: _NULL if v is None else v
+
+
 def _upsert_postgres(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """``COPY`` the rows into a session-temporary twin of ``table``, then one ``INSERT … SELECT …
+    ON CONFLICT (id) DO UPDATE``: the fastest idempotent bulk upsert PostgreSQL offers."""
     from sqlalchemy.dialects.postgresql import insert
 
     stage_name = f"stage_{table.name}"
@@ -75,16 +92,31 @@ def _upsert_postgres(conn: sa.Connection, table: sa.Table, rows: list[dict[str, 
     conn.exec_driver_sql(
         f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage_name} (LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
     )
-    stage = sa.Table(stage_name, sa.MetaData(), *(sa.Column(c.name, c.type) for c in table.columns))
     columns = [c.name for c in table.columns]
-    copy_rows(conn, stage, ([row[c] for c in columns] for row in rows), columns)
+    converters = [(c.name, _copy_converter(c)) for c in table.columns]
+    stamp = rows[0]["fetched_at"].isoformat()  # one timestamp per page: format it once
+    rows = [row | {"first_seen_at": stamp, "fetched_at": stamp} for row in rows]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter="\t", quotechar='"', lineterminator="\n")
+    # ``raw`` goes as the canonical JSON text already computed for the hash (no second encoding).
+    writer.writerows([convert(row["raw_json"] if name == "raw" else row[name]) for name, convert in converters] for row in rows)
+    buffer.seek(0)
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(f"TRUNCATE {stage_name}")
+        cursor.copy_expert(
+            f"COPY {stage_name} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, DELIMITER E'\\t', NULL '\\N', QUOTE '\"')",
+            buffer,
+        )
+    finally:
+        cursor.close()
+    stage = sa.Table(stage_name, sa.MetaData(), *(sa.Column(c.name, c.type) for c in table.columns))
     statement = insert(table).from_select(columns, sa.select(*(stage.c[c] for c in columns)))
     conn.execute(
         statement.on_conflict_do_update(
             index_elements=[table.c.id], set_={c: statement.excluded[c] for c in _update_columns(table)}
         )
     )
-    conn.exec_driver_sql(f"TRUNCATE {stage_name}")
 
 
 def upsert_page(
@@ -93,7 +125,10 @@ def upsert_page(
     parsed: Sequence[tuple[dict[str, Any], Mapping[str, Any]]],
     now: dt.datetime,
 ) -> PageWrite:
-    """Write the new and changed records of one page; returns the counts."""
+    """Write the new and changed records of one page; returns the counts.
+
+    ``parsed`` rows come from ``parsing.typed_row`` (typed columns, ``content_hash``, ``raw_json``).
+    """
     result = PageWrite()
     if not parsed:
         return result
@@ -108,14 +143,13 @@ def upsert_page(
         else:
             result.unchanged += 1
             continue
-        writes.append({**row, "raw": dict(raw), "first_seen_at": now, "fetched_at": now, "deleted_at": None})
+        writes.append(row | {"raw": raw, "first_seen_at": now, "fetched_at": now, "deleted_at": None})
     if writes:
-        columns = [c.name for c in table.columns]
-        full = [{c: w.get(c) for c in columns} for w in writes]
-        if conn.dialect.name == "postgresql" and len(full) > 50:
-            _upsert_postgres(conn, table, full)
+        if conn.dialect.name == "postgresql" and len(writes) > 50:
+            _upsert_postgres(conn, table, writes)
         else:
-            _upsert_generic(conn, table, full)
+            columns = [c.name for c in table.columns]
+            _upsert_generic(conn, table, [{c: w.get(c) for c in columns} for w in writes])
     return result
 
 
