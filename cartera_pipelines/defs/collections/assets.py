@@ -96,8 +96,10 @@ def collections_assignment(
     # The operations reads happen in the write transaction, so the plan is applied to what it saw.
     opened = operations_db.connect() if config.dry_run else operations_db.begin()
     with opened as conn:
+        ops_started = time.perf_counter()
         fixed = store.read_fixed(conn, rules)
         holdings = store.read_holdings(conn)
+        ops_read_seconds = time.perf_counter() - ops_started
         plan_started = time.perf_counter()
         plan = plan_assignment(
             as_of=as_of,
@@ -155,16 +157,19 @@ def collections_assignment(
             "history_closed": counts.history_closed if counts else 0,
             "tie_turn": ", ".join(str(h) for h in plan.turn),
             "seconds_read": round(read_seconds, 2),
+            "seconds_read_operations": round(ops_read_seconds, 2),
             "seconds_plan": round(plan_seconds, 2),
             "seconds_write": round(write_seconds, 2),
         },
     )
 
+    reports_started = time.perf_counter()
     directory = paths.reports_dir / "collections" / (as_of.isoformat() + ("_dry_run" if config.dry_run else ""))
     files = reports.write_reports(
         plan, directory, fixed_dates={c: f.management_date for c, f in fixed.items()}, facts=facts
     )
-    log.info(f"reports written to {files.directory}")
+    reports_seconds = time.perf_counter() - reports_started
+    log.info(f"reports written to {files.directory} in {reports_seconds:.1f}s")
     file_links = {f"file_{path.name}": dg.MetadataValue.path(str(path)) for path in [*files.txt.values(), files.excel]}
     metadata = {
         "dagster/row_count": len(plan.fixed),
@@ -173,6 +178,7 @@ def collections_assignment(
         "summary": dg.MetadataValue.md(summary_md),
         "balance": dg.MetadataValue.md(reports.markdown_bars(plan) + "\n\n" + notes_md),
         "directory": dg.MetadataValue.url(files.directory.resolve().as_uri()),
+        "seconds_reports": round(reports_seconds, 2),
         **file_links,
     }
     if files.plot is not None:
