@@ -39,6 +39,7 @@ test: setup services
 ## services: install (apt, as root) and start PostgreSQL, MariaDB and Firebird 3 when missing
 services:
 	bash scripts/ensure_services.sh
+	bash scripts/ensure_browser.sh
 
 ## sandbox: (re)build the embedded demo stores
 sandbox: setup
