@@ -177,3 +177,39 @@ def test_history_close_and_open_are_set_based(sqlite_stores) -> None:
     rows = snapshot(operations)["contract_advisors_history"]
     assert [r[4] for r in rows if r[1] == 999_999] == [AS_OF]
     assert Counter((r[1], r[2]) for r in rows if r[4] is None).most_common(1)[0][1] == 1
+
+
+def test_a_third_house_at_other_weights_is_a_config_change(sqlite_stores) -> None:
+    import dagster as dg
+
+    from cartera_pipelines.defs.collections.assets import collections_assignment
+    from cartera_pipelines.defs.collections.checks import contract_advisors_checks
+    from cartera_pipelines_tests.defs.collections.conftest import resources
+
+    lending, operations, home = sqlite_stores
+    houses = {"house_user_ids": [45, 81, 99], "house_weights": [2, 2, 1]}
+    result = dg.materialize(
+        [collections_assignment, contract_advisors_checks],
+        resources=resources(lending, operations, home),
+        run_config={
+            "ops": {
+                "collections_assignment": {"config": {"as_of": AS_OF.isoformat(), **houses}},
+                "contract_advisors_checks": {"config": houses},
+            }
+        },
+    )
+    assert all(e.passed for e in result.get_asset_check_evaluations())
+    holdings = _holdings(operations)
+    total = sum(len(holdings[h]) for h in (45, 81, 99))
+    # 99 starts empty and gets its fifth (fixed contracts of 45/81 may push those two a little higher)
+    assert abs(len(holdings[99]) - total / 5) <= 1
+
+
+def test_mismatched_houses_config_fails_with_a_clear_message(sqlite_stores) -> None:
+    lending, operations, home = sqlite_stores
+    before = snapshot(operations)
+    result = run_assignment(lending, operations, home, checks=False, raise_on_error=False, house_user_ids=[45, 81, 99])
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert "house_user_ids (3) and house_weights (2)" in str(failure.step_failure_data.error)
+    assert snapshot(operations) == before
