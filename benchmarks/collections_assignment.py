@@ -132,6 +132,8 @@ def child_run(lending_url: str, operations_url: str, home: str) -> None:
                 # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the parent (which built
                 # the data set with pandas), VmHWM belongs to this process image alone
                 "peak_rss_mb": _vm_hwm_mb(),
+                # CPU this process used (the Python side), less sensitive than wall time to a shared machine
+                "cpu_seconds": sum(resource.getrusage(resource.RUSAGE_SELF)[:2]),
                 "metadata": metadata,
             }
         )
@@ -222,7 +224,7 @@ def main() -> None:
         f"(target < 1024); load average {report['load_average_after_run']} on {os.cpu_count()} cores"
     )
     phases = {k.split(":")[1]: v for k, v in run["metadata"].items() if ":seconds_" in k}
-    print(f"phases: {phases}")
+    print(f"phases: {phases}; CPU of the run's process {run['cpu_seconds']:.1f}s (imports included)")
 
     old = old_style(lending_url, operations_url, OLD_STYLE_CONTRACTS)
     # The comparison: the per-contract loop scaled to the portfolio (every contract of the
