@@ -51,7 +51,8 @@ def verify(secret: str, body: bytes, signature: str) -> bool:
 def event_body(event_id: str, event_type: str, created_at: str, payload: Any) -> bytes:
     """The canonical JSON body of one outbox event (stable key order, UTF-8)."""
     document = {"event_id": event_id, "type": event_type, "created_at": created_at, "payload": payload}
-    return json.dumps(document, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str).encode()
+    text = json.dumps(document, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+    return text.encode()
 
 
 class RetryableDeliveryError(Exception):
@@ -107,7 +108,9 @@ class WebhookSender(dg.ConfigurableResource):
     def _http(self) -> httpx.Client:
         with self._lock:
             if self._client is None:
-                limits = httpx.Limits(max_connections=self.concurrency * 2, max_keepalive_connections=self.concurrency)
+                limits = httpx.Limits(
+                    max_connections=self.concurrency * 2, max_keepalive_connections=self.concurrency
+                )
                 self._client = httpx.Client(timeout=self.timeout_seconds, limits=limits)
             return self._client
 
@@ -145,7 +148,9 @@ class WebhookSender(dg.ConfigurableResource):
 
     def _wait(self, state: RetryCallState) -> float:
         backoff = wait_exponential_jitter(
-            initial=self.backoff_initial_seconds, max=self.backoff_max_seconds, jitter=self.backoff_initial_seconds
+            initial=self.backoff_initial_seconds,
+            max=self.backoff_max_seconds,
+            jitter=self.backoff_initial_seconds,
         )(state)
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, RetryableDeliveryError) and exc.retry_after is not None:

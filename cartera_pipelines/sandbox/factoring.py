@@ -307,7 +307,9 @@ class WebhookReceiver:
     flaky receiver would). ``latency_seconds`` slows every answer down.
     """
 
-    def __init__(self, secret: str, *, fail_rate: float = 0.0, seed: int = 7, latency_seconds: float = 0.0) -> None:
+    def __init__(
+        self, secret: str, *, fail_rate: float = 0.0, seed: int = 7, latency_seconds: float = 0.0
+    ) -> None:
         import threading
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -364,7 +366,9 @@ class WebhookReceiver:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="webhook-receiver")
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, daemon=True, name="webhook-receiver"
+        )
 
     @property
     def url(self) -> str:

@@ -81,7 +81,9 @@ def facturas_vencidas(
         if conn.dialect.name == "postgresql":
             conn.execute(sa.text("LOCK TABLE facturas IN SHARE ROW EXCLUSIVE MODE"))
         per_client = conn.execute(
-            sa.select(f.cliente_id, sa.func.count().label("facturas"), sa.func.sum(f.monto_total).label("monto"))
+            sa.select(
+                f.cliente_id, sa.func.count().label("facturas"), sa.func.sum(f.monto_total).label("monto")
+            )
             .where(predicate)
             .group_by(f.cliente_id)
         ).all()
@@ -158,7 +160,10 @@ def facturas_vencidas(
     metadata=table_metadata(t.factoring_exposure),
 )
 def factoring_exposure(
-    context: dg.AssetExecutionContext, config: AsOfConfig, operations_db: SqlDatabase, warehouse_db: SqlDatabase
+    context: dg.AssetExecutionContext,
+    config: AsOfConfig,
+    operations_db: SqlDatabase,
+    warehouse_db: SqlDatabase,
 ) -> dg.MaterializeResult:
     """Credit exposure per client as of a Chile date: credit line, available line (stored and
     expected), outstanding ceded amount of open (aprobada/desembolsada) operations, utilisation,
@@ -170,7 +175,9 @@ def factoring_exposure(
     with operations_db.connect() as conn:
         clients = [
             ClientLine(r.id, r.rut, r.razon_social, r.estado, r.linea_credito, r.linea_disponible)
-            for r in conn.execute(sa.select(c.id, c.rut, c.razon_social, c.estado, c.linea_credito, c.linea_disponible))
+            for r in conn.execute(
+                sa.select(c.id, c.rut, c.razon_social, c.estado, c.linea_credito, c.linea_disponible)
+            )
         ]
         open_ops = [
             (r.cliente_id, r.monto_total_facturas)
@@ -185,7 +192,10 @@ def factoring_exposure(
             .where(o.estado.in_(OPEN_OPERATIONS))
         )
         result = conn.execution_options(stream_results=True, yield_per=5000).execute(ceded_query)
-        ceded = (CededInvoice(r.cliente_id, r.rut_deudor, r.monto_total, r.fecha_vencimiento, r.estado) for r in result)
+        ceded = (
+            CededInvoice(r.cliente_id, r.rut_deudor, r.monto_total, r.fecha_vencimiento, r.estado)
+            for r in result
+        )
         rows = compute_exposure(clients, open_ops, ceded, as_of)
     computed_at = dt.datetime.now(dt.timezone.utc)
     for row in rows:
@@ -229,7 +239,9 @@ class OutboxConfig(dg.Config):
     commit_every: int = Field(default=50, description="Commit delivery marks every N results")
     page_size: int = Field(default=500, description="Events read per query")
     limit: int = Field(default=0, description="Deliver at most N events this run (0 = all pending)")
-    respect_backoff: bool = Field(default=True, description="Skip events whose next_attempt_at is in the future")
+    respect_backoff: bool = Field(
+        default=True, description="Skip events whose next_attempt_at is in the future"
+    )
 
 
 @dg.asset(
@@ -241,7 +253,10 @@ class OutboxConfig(dg.Config):
     deps=[outbox_source.key],
 )
 def outbox_deliveries(
-    context: dg.AssetExecutionContext, config: OutboxConfig, operations_db: SqlDatabase, webhooks: WebhookSender
+    context: dg.AssetExecutionContext,
+    config: OutboxConfig,
+    operations_db: SqlDatabase,
+    webhooks: WebhookSender,
 ) -> dg.MaterializeResult:
     """Delivers pending ``outbox_events`` as signed webhooks (HMAC-SHA256 ``X-Cartera-Signature``,
     ``Idempotency-Key``), at least once: ``delivered_at`` is committed in small batches right after the
@@ -250,12 +265,18 @@ def outbox_deliveries(
     """
     if not webhooks.configured:
         count, _max_id, _ = pending_summary(operations_db)
-        context.log.warning(f"no webhook endpoint configured (CARTERA_WEBHOOK_URLS); {count} events stay pending")
+        context.log.warning(
+            f"no webhook endpoint configured (CARTERA_WEBHOOK_URLS); {count} events stay pending"
+        )
         return dg.MaterializeResult(
-            metadata={"status": "no endpoint configured", "pending": count, "delivered": 0, "dagster/row_count": 0}
+            metadata={
+                "status": "no endpoint configured", "pending": count, "delivered": 0, "dagster/row_count": 0
+            }
         )
     if not webhooks.secret:
-        raise dg.Failure("CARTERA_WEBHOOK_SECRET is not set: outbox webhooks must be signed; nothing was sent")
+        raise dg.Failure(
+            "CARTERA_WEBHOOK_SECRET is not set: outbox webhooks must be signed; nothing was sent"
+        )
 
     stats = deliver_pending(
         operations_db,
@@ -268,7 +289,9 @@ def outbox_deliveries(
     )
     with operations_db.connect() as conn:
         parked_total = conn.execute(
-            sa.select(sa.func.count()).select_from(t.outbox_events).where(t.outbox_events.c.parked_at.is_not(None))
+            sa.select(sa.func.count())
+            .select_from(t.outbox_events)
+            .where(t.outbox_events.c.parked_at.is_not(None))
         ).scalar_one()
     remaining, _, _ = pending_summary(operations_db)
     latency = stats.percentiles(stats.latencies, scale=1000)
@@ -290,9 +313,13 @@ def outbox_deliveries(
             "http_requests": stats.requests,
             "endpoints": len(webhooks.urls),
             "elapsed_seconds": round(stats.elapsed_seconds, 3),
-            "events_per_second": round(stats.delivered / stats.elapsed_seconds, 1) if stats.elapsed_seconds else 0.0,
+            "events_per_second": (
+                round(stats.delivered / stats.elapsed_seconds, 1) if stats.elapsed_seconds else 0.0
+            ),
             **{f"latency_ms_{k}": round(v, 1) for k, v in latency.items()},
             **{f"lag_seconds_{k}": round(v, 1) for k, v in lag.items()},
-            "errors": dg.MetadataValue.md(markdown_table([{"error": k, "events": v} for k, v in errors.items()])),
+            "errors": dg.MetadataValue.md(
+                markdown_table([{"error": k, "events": v} for k, v in errors.items()])
+            ),
         }
     )

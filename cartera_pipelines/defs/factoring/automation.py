@@ -63,9 +63,12 @@ def outbox_sensor(
     count, max_id, attempts = pending_summary(operations_db)
     cursor = json.loads(context.cursor) if context.cursor else {}
     if count == 0:
-        return dg.SkipReason(f"no undelivered events due (highest id requested so far: {cursor.get('max_id', 0)})")
+        seen = cursor.get("max_id", 0)
+        return dg.SkipReason(f"no undelivered events due (highest id requested so far: {seen})")
     if not webhooks.configured:
-        return dg.SkipReason(f"{count} events waiting but no webhook endpoint is configured (CARTERA_WEBHOOK_URLS)")
+        return dg.SkipReason(
+            f"{count} events waiting but no webhook endpoint is configured (CARTERA_WEBHOOK_URLS)"
+        )
     # Same pending state → same key → Dagster does not start a duplicate; any delivery, failure or new
     # event changes the key, and the time window lets an unchanged (backed-off) state retry later.
     window = int(time.time()) // RETRY_WINDOW_SECONDS

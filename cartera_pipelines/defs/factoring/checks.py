@@ -55,11 +55,16 @@ def linea_disponible_matches_open_operations(warehouse_db: SqlDatabase) -> dg.As
             "diferencia": Decimal(r.linea_disponible) - Decimal(r.linea_disponible_esperada),
         }
         for r in rows
-        if Decimal(r.linea_disponible).quantize(pricing.CENT) != Decimal(r.linea_disponible_esperada).quantize(pricing.CENT)
+        if Decimal(r.linea_disponible).quantize(pricing.CENT)
+        != Decimal(r.linea_disponible_esperada).quantize(pricing.CENT)
     ]
     return dg.AssetCheckResult(
         passed=bool(rows) and not wrong,
-        metadata={"clients": len(rows), "mismatched": len(wrong), "details": dg.MetadataValue.md(markdown_table(wrong, limit=30))},
+        metadata={
+            "clients": len(rows),
+            "mismatched": len(wrong),
+            "details": dg.MetadataValue.md(markdown_table(wrong, limit=30)),
+        },
     )
 
 
@@ -106,8 +111,11 @@ def operation_pricing_reconciles(operations_db: SqlDatabase) -> dg.AssetCheckRes
             o.monto_a_desembolsar, sa.func.max(f.fecha_vencimiento).label("ultimo_vencimiento"),
             sa.func.sum(f.monto_total).label("suma_facturas"),
         )
-        .select_from(t.operaciones_cesion.join(t.operacion_facturas, of_.operacion_id == o.id, isouter=True).join(
-            t.facturas, f.id == of_.factura_id, isouter=True))
+        .select_from(
+            t.operaciones_cesion.join(t.operacion_facturas, of_.operacion_id == o.id, isouter=True).join(
+                t.facturas, f.id == of_.factura_id, isouter=True
+            )
+        )
         .group_by(o.id, o.fecha_solicitud, o.monto_total_facturas, o.tasa_descuento, o.monto_descuento,
                   o.monto_a_desembolsar)
     )
@@ -116,19 +124,15 @@ def operation_pricing_reconciles(operations_db: SqlDatabase) -> dg.AssetCheckRes
     with operations_db.connect() as conn:
         for r in conn.execution_options(stream_results=True, yield_per=5000).execute(query):
             checked += 1
-            total = Decimal(r.monto_total_facturas).quantize(pricing.CENT)
-            problem = ""
-            try:
-                expected = pricing.price(total, Decimal(r.tasa_descuento), r.fecha_solicitud,
-                                         [r.ultimo_vencimiento] if r.ultimo_vencimiento else [])
-            except pricing.PricingError as exc:
-                expected, problem = None, str(exc)
-            stored_d = Decimal(r.monto_descuento).quantize(pricing.CENT)
-            stored_p = Decimal(r.monto_a_desembolsar).quantize(pricing.CENT)
-            if expected is not None and (stored_d != expected.monto_descuento or stored_p != expected.monto_a_desembolsar):
-                problem = f"descuento {stored_d} vs {expected.monto_descuento}; desembolso {stored_p} vs {expected.monto_a_desembolsar}"
-            if r.suma_facturas is not None and Decimal(r.suma_facturas).quantize(pricing.CENT) != total:
-                problem = (problem + "; " if problem else "") + f"total {total} vs facturas {Decimal(r.suma_facturas):.2f}"
+            problem = pricing.reconcile(
+                monto_total=r.monto_total_facturas,
+                tasa_descuento=r.tasa_descuento,
+                fecha_operacion=r.fecha_solicitud,
+                latest_due_date=r.ultimo_vencimiento,
+                invoices_total=r.suma_facturas,
+                stored_discount=r.monto_descuento,
+                stored_payout=r.monto_a_desembolsar,
+            )
             if problem:
                 wrong.append({"operacion_id": r.id, "problema": problem})
     return dg.AssetCheckResult(

@@ -96,13 +96,17 @@ _mark_delivered = (
 
 def _mark_delivered_from_values(marks: list[dict[str, Any]]) -> sa.Update:
     v = sa.values(
-        sa.column("b_id", sa.BigInteger), sa.column("b_at", sa.DateTime(timezone=True)), sa.column("b_n", sa.Integer),
+        sa.column("b_id", sa.BigInteger),
+        sa.column("b_at", sa.DateTime(timezone=True)),
+        sa.column("b_n", sa.Integer),
         name="marks",
     ).data([(m["b_id"], m["b_at"], m["b_n"]) for m in marks])
     return (
         sa.update(ob)
         .where(ob.c.id == v.c.b_id)
-        .values(delivered_at=v.c.b_at, attempts=ob.c.attempts + v.c.b_n, last_error=None, next_attempt_at=None)
+        .values(
+            delivered_at=v.c.b_at, attempts=ob.c.attempts + v.c.b_n, last_error=None, next_attempt_at=None
+        )
     )
 
 
@@ -120,7 +124,9 @@ def _mark_failed(max_attempts: int) -> sa.Update:
     )
 
 
-def _pages(db: SqlDatabase, now: dt.datetime, respect_backoff: bool, page_size: int, limit: int) -> Iterator[Any]:
+def _pages(
+    db: SqlDatabase, now: dt.datetime, respect_backoff: bool, page_size: int, limit: int
+) -> Iterator[Any]:
     last_id, yielded = 0, 0
     columns = (ob.c.id, ob.c.event_id, ob.c.type, ob.c.payload, ob.c.created_at, ob.c.attempts)
     while True:
@@ -205,7 +211,9 @@ def deliver_pending(
         if outcome.delivered:
             stats.delivered += 1
             stats.latencies.append(outcome.latency_seconds)
-            created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=dt.timezone.utc)
+            created = row.created_at
+            if created.tzinfo is None:  # SQLite keeps naive UTC
+                created = created.replace(tzinfo=dt.timezone.utc)
             stats.lags.append((finished - created).total_seconds())
         else:
             stats.failed += 1
@@ -254,9 +262,9 @@ def deliver_pending(
 
 def pending_summary(db: SqlDatabase, now: dt.datetime | None = None) -> tuple[int, int, int]:
     """(count, highest id, total attempts) of the events a run would deliver now."""
-    query = sa.select(sa.func.count(), sa.func.max(ob.c.id), sa.func.coalesce(sa.func.sum(ob.c.attempts), 0)).where(
-        pending_condition(now or utcnow())
-    )
+    query = sa.select(
+        sa.func.count(), sa.func.max(ob.c.id), sa.func.coalesce(sa.func.sum(ob.c.attempts), 0)
+    ).where(pending_condition(now or utcnow()))
     with db.connect() as conn:
         count, max_id, attempts = conn.execute(query).one()
     return int(count), int(max_id or 0), int(attempts or 0)

@@ -56,3 +56,34 @@ def price(
     descuento = discount(monto_total, tasa_descuento, dias)
     total = Decimal(monto_total).quantize(CENT, rounding=ROUND_HALF_UP)
     return Pricing(dias=dias, monto_descuento=descuento, monto_a_desembolsar=total - descuento)
+
+
+def reconcile(
+    *,
+    monto_total: Decimal,
+    tasa_descuento: Decimal,
+    fecha_operacion: dt.date,
+    latest_due_date: dt.date | None,
+    invoices_total: Decimal | None,
+    stored_discount: Decimal,
+    stored_payout: Decimal,
+) -> str | None:
+    """What is wrong with an operation's stored pricing (``None`` when it equals the formula)."""
+    total = Decimal(monto_total).quantize(CENT, rounding=ROUND_HALF_UP)
+    problems: list[str] = []
+    try:
+        due_dates = [latest_due_date] if latest_due_date else []
+        expected = price(total, Decimal(tasa_descuento), fecha_operacion, due_dates)
+    except PricingError as exc:
+        problems.append(str(exc))
+    else:
+        got_discount = Decimal(stored_discount).quantize(CENT, rounding=ROUND_HALF_UP)
+        got_payout = Decimal(stored_payout).quantize(CENT, rounding=ROUND_HALF_UP)
+        if (got_discount, got_payout) != (expected.monto_descuento, expected.monto_a_desembolsar):
+            problems.append(
+                f"descuento {got_discount} vs {expected.monto_descuento}; "
+                f"desembolso {got_payout} vs {expected.monto_a_desembolsar} ({expected.dias} días)"
+            )
+    if invoices_total is not None and Decimal(invoices_total).quantize(CENT, rounding=ROUND_HALF_UP) != total:
+        problems.append(f"total {total} vs facturas {Decimal(invoices_total):.2f}")
+    return "; ".join(problems) or None

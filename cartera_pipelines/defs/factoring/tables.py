@@ -78,7 +78,10 @@ operaciones_cesion = sa.Table(
     sa.Column("monto_descuento", Money, nullable=False),
     sa.Column("monto_a_desembolsar", Money, nullable=False),
     sa.Column(
-        "estado", sa.String(20), nullable=False, comment="pendiente|aprobada|rechazada|desembolsada|finalizada"
+        "estado",
+        sa.String(20),
+        nullable=False,
+        comment="pendiente|aprobada|rechazada|desembolsada|finalizada",
     ),
     sa.Column("created_at", Stamp),
     sa.Index("ix_operaciones_cliente_estado", "cliente_id", "estado"),
@@ -165,12 +168,14 @@ factoring_exposure = sa.Table(
     sa.Column("linea_credito", Money, nullable=False),
     sa.Column("linea_disponible", Money, nullable=False, comment="As stored by the operations API"),
     sa.Column("linea_disponible_esperada", Money, nullable=False, comment="Line minus open operations"),
-    sa.Column("monto_cedido_vigente", Money, nullable=False, comment="Face value of aprobada+desembolsada ops"),
+    sa.Column("monto_cedido_vigente", Money, nullable=False, comment="Face value of open ops"),
     sa.Column("operaciones_abiertas", sa.Integer, nullable=False),
-    sa.Column("utilizacion", sa.Numeric(9, 4, asdecimal=True), comment="monto_cedido_vigente / linea_credito"),
+    sa.Column("utilizacion", sa.Numeric(9, 4, asdecimal=True), comment="cedido vigente / linea"),
     sa.Column("deudor_principal_rut", sa.String(40)),
     sa.Column("deudor_principal_monto", Money, nullable=False),
-    sa.Column("concentracion_deudor_principal", sa.Numeric(9, 4, asdecimal=True), comment="Largest debtor share"),
+    sa.Column(
+        "concentracion_deudor_principal", sa.Numeric(9, 4, asdecimal=True), comment="Largest debtor share"
+    ),
     sa.Column("facturas_cedidas_vencidas", sa.Integer, nullable=False),
     sa.Column("monto_cedido_vencido", Money, nullable=False),
     sa.Column("computed_at", Stamp, nullable=False),

@@ -78,3 +78,20 @@ def test_matches_an_exact_fraction_oracle(cents: int, tasa_bp: int, dias: int) -
     assert got == D(_oracle(cents, tasa_bp, dias)).scaleb(-2)
     p = pricing.price(total, tasa, dt.date(2026, 1, 1), [dt.date(2026, 1, 1) + dt.timedelta(days=dias)])
     assert p.monto_descuento + p.monto_a_desembolsar == total
+
+
+def test_reconcile_names_what_differs() -> None:
+    op = dt.date(2026, 3, 1)
+    ok = {
+        "monto_total": D("1000000.00"), "tasa_descuento": D("24.00"), "fecha_operacion": op,
+        "latest_due_date": op + dt.timedelta(days=40), "invoices_total": D("1000000.00"),
+        "stored_discount": D("26666.67"), "stored_payout": D("973333.33"),
+    }
+    assert pricing.reconcile(**ok) is None
+    # A legacy procedure with a 365-day year.
+    legacy = ok | {"stored_discount": D("26301.37"), "stored_payout": D("973698.63")}
+    assert pricing.reconcile(**legacy) == (
+        "descuento 26301.37 vs 26666.67; desembolso 973698.63 vs 973333.33 (40 días)"
+    )
+    assert "total 1000000.00 vs facturas 999999.99" in pricing.reconcile(**ok | {"invoices_total": D("999999.99")})
+    assert "at least one invoice" in pricing.reconcile(**ok | {"latest_due_date": None})
