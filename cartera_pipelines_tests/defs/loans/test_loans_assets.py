@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from cartera_pipelines.defs.loans import generation, store
 from cartera_pipelines.defs.loans.amortization import LoanTerms, parse_terms, schedule
-from cartera_pipelines.defs.loans.tables import cuotas, prestamos
+from cartera_pipelines.defs.loans.tables import cuotas
 from cartera_pipelines.resources.database import create_store_engine
 from cartera_pipelines.sandbox import loans as loans_sandbox
 from cartera_pipelines_tests.defs.loans.conftest import check_outcomes, cuotas_metadata, materialize_cuotas
