@@ -46,7 +46,15 @@ def clean_environment(extra: Mapping[str, str]) -> dict[str, str]:
 
     names = {v.name for v in VARIABLES} | {"DAGSTER_HOME", "DAGSTER_PG_URL"}
     env = {k: v for k, v in os.environ.items() if k not in names}
-    env |= {"PYTHONUNBUFFERED": "1", "DAGSTER_DISABLE_TELEMETRY": "1"}
+    env |= {
+        "PYTHONUNBUFFERED": "1",
+        "DAGSTER_DISABLE_TELEMETRY": "1",
+        # On a shared CI machine a run process may need more than the default 60 s to load the code,
+        # and the daemon's launch call waits for that; the code server's child must not give up on
+        # its proxy's heartbeats meanwhile (default 30 s).
+        "DAGSTER_GRPC_TIMEOUT_SECONDS": "300",
+        "DAGSTER_GRPC_PROXY_HEARTBEAT_TTL_SECONDS": "300",
+    }
     return env | dict(extra)
 
 
