@@ -56,19 +56,30 @@ def role_ours(args: argparse.Namespace) -> None:
     from cartera_pipelines.resources.database import SqlDatabase
 
     api = ContificoApi(
-        base_url=args.base_url, api_key=KEY, page_size=PAGE_SIZE, rate_limit_rps=args.rps,
-        max_concurrency=WORKERS, max_retries=10, backoff_initial_seconds=0.2, backoff_max_seconds=5,
+        base_url=args.base_url,
+        api_key=KEY,
+        page_size=PAGE_SIZE,
+        rate_limit_rps=args.rps,
+        max_concurrency=WORKERS,
+        max_retries=10,
+        backoff_initial_seconds=0.2,
+        backoff_max_seconds=5,
     )
     db = SqlDatabase(url=args.url, store="warehouse", pool_size=WORKERS + 1)
     ensure_tables(db)
     options = SyncOptions(full_refresh=args.full_refresh)
     started = time.perf_counter()
     # Largest resources first, so the pool's tail is short.
-    order = sorted(CATALOG, key=lambda r: r.name not in {"documents", "sales", "products", "inventory_movements"})
+    order = sorted(
+        CATALOG, key=lambda r: r.name not in {"documents", "sales", "products", "inventory_movements"}
+    )
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         stats = list(pool.map(lambda r: sync_resource(api, db, r, options), order))
     seconds = time.perf_counter() - started
-    totals = {k: sum(getattr(s, k) for s in stats) for k in ("fetched", "new", "changed", "unchanged", "deleted", "pages", "retries")}
+    totals = {
+        k: sum(getattr(s, k) for s in stats)
+        for k in ("fetched", "new", "changed", "unchanged", "deleted", "pages", "retries")
+    }
     print(json.dumps({"seconds": seconds, "peak_mb": peak_mb(), **totals}), flush=True)
 
 
@@ -80,39 +91,63 @@ def role_dlt(args: argparse.Namespace) -> None:
 
     def endpoint(r: Any) -> dict[str, Any]:
         if r.version == "v1":
-            paginator = {"type": "page_number", "page_param": "result_page", "base_page": 1, "total_path": None,
-                         "stop_after_empty_page": True}
-            return {"path": r.path, "params": {**dict(r.params), "result_size": PAGE_SIZE}, "paginator": paginator,
-                    "data_selector": "$"}
-        return {"path": r.path, "params": {**dict(r.params), "page_size": PAGE_SIZE},
-                "paginator": {"type": "json_link", "next_url_path": "next"}, "data_selector": "results"}
+            paginator = {
+                "type": "page_number",
+                "page_param": "result_page",
+                "base_page": 1,
+                "total_path": None,
+                "stop_after_empty_page": True,
+            }
+            return {
+                "path": r.path,
+                "params": {**dict(r.params), "result_size": PAGE_SIZE},
+                "paginator": paginator,
+                "data_selector": "$",
+            }
+        return {
+            "path": r.path,
+            "params": {**dict(r.params), "page_size": PAGE_SIZE},
+            "paginator": {"type": "json_link", "next_url_path": "next"},
+            "data_selector": "results",
+        }
 
-    source = rest_api_source({
-        "client": {"base_url": args.base_url, "headers": {"Authorization": KEY}},
-        "resource_defaults": {"primary_key": "id", "write_disposition": "merge"},
-        "resources": [{"name": r.table_name, "endpoint": endpoint(r)} for r in CATALOG],
-    })
+    source = rest_api_source(
+        {
+            "client": {"base_url": args.base_url, "headers": {"Authorization": KEY}},
+            "resource_defaults": {"primary_key": "id", "write_disposition": "merge"},
+            "resources": [{"name": r.table_name, "endpoint": endpoint(r)} for r in CATALOG],
+        }
+    )
     import sqlalchemy as sa
 
     url = sa.engine.make_url(args.url)
     # dlt insists on a password; the local server trusts loopback, so any will do when none is set.
-    credentials = url.set(drivername="postgresql", password=url.password or "trust").render_as_string(hide_password=False)
+    credentials = url.set(drivername="postgresql", password=url.password or "trust").render_as_string(
+        hide_password=False
+    )
     pipelines_dir = tempfile.mkdtemp(prefix="dlt-bench-")
     pipeline = dlt.pipeline(
-        pipeline_name="contifico_bench", destination=dlt.destinations.postgres(credentials=credentials),
-        dataset_name="contifico", pipelines_dir=pipelines_dir,
+        pipeline_name="contifico_bench",
+        destination=dlt.destinations.postgres(credentials=credentials),
+        dataset_name="contifico",
+        pipelines_dir=pipelines_dir,
     )
     started = time.perf_counter()
     info = pipeline.run(source)
     seconds = time.perf_counter() - started
     rows = pipeline.last_trace.last_normalize_info.row_counts
     top = sum(n for t, n in rows.items() if t.startswith("contifico_") and "__" not in t)
-    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb(), "records": top, "loads": len(info.loads_ids)}), flush=True)
+    print(
+        json.dumps({"seconds": seconds, "peak_mb": peak_mb(), "records": top, "loads": len(info.loads_ids)}),
+        flush=True,
+    )
 
 
 # -- the orchestration ----------------------------------------------------------------------------
 def run_role(role: str, *extra: str) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, __file__, "--role", role, *extra], capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        [sys.executable, __file__, "--role", role, *extra], capture_output=True, text=True, check=False
+    )
     if out.returncode != 0:
         raise RuntimeError(f"{role} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -139,10 +174,12 @@ def fingerprint(url: str) -> dict[str, tuple[int, str]]:
     result = {}
     with engine.connect() as conn:
         for name, table in RESOURCE_TABLES.items():
-            count, digest = conn.execute(sa.text(
-                f"SELECT count(*), md5(coalesce(string_agg(id || ':' || content_hash, ',' ORDER BY id), '')) "  # noqa: S608
-                f"FROM {table.name} WHERE deleted_at IS NULL"
-            )).one()
+            count, digest = conn.execute(
+                sa.text(
+                    f"SELECT count(*), md5(coalesce(string_agg(id || ':' || content_hash, ',' ORDER BY id), '')) "
+                    f"FROM {table.name} WHERE deleted_at IS NULL"
+                )
+            ).one()
             result[name] = (int(count), str(digest))
     engine.dispose()
     return result
@@ -166,8 +203,18 @@ def main(args: argparse.Namespace) -> None:
     write_data_file(data_file, seed=42, total=args.records)
     print(f"simulator data: {args.records:,} records in {time.perf_counter() - started:.1f}s")
     sim = subprocess.Popen(
-        [sys.executable, __file__, "--role", "simulator", "--data-file", str(data_file), "--records", str(args.records)],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            __file__,
+            "--role",
+            "simulator",
+            "--data-file",
+            str(data_file),
+            "--records",
+            str(args.records),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert sim.stdout is not None
@@ -180,24 +227,32 @@ def main(args: argparse.Namespace) -> None:
         common = ["--base-url", base_url, "--rps", str(args.rps)]
 
         ours = run_role("ours", *common, "--url", ours_url)
-        print(f"ours full:   {ours['seconds']:.1f}s, {ours['fetched'] / ours['seconds']:,.0f} records/s, "
-              f"peak {ours['peak_mb']:.0f} MB, {ours['new']:,} rows written, {ours['pages']} pages")
+        print(
+            f"ours full:   {ours['seconds']:.1f}s, {ours['fetched'] / ours['seconds']:,.0f} records/s, "
+            f"peak {ours['peak_mb']:.0f} MB, {ours['new']:,} rows written, {ours['pages']} pages"
+        )
         peer = run_role("dlt", *common, "--url", dlt_url)
-        print(f"dlt full:    {peer['seconds']:.1f}s, {peer['records'] / peer['seconds']:,.0f} records/s, "
-              f"peak {peer['peak_mb']:.0f} MB, {peer['records']:,} records")
+        print(
+            f"dlt full:    {peer['seconds']:.1f}s, {peer['records'] / peer['seconds']:,.0f} records/s, "
+            f"peak {peer['peak_mb']:.0f} MB, {peer['records']:,} records"
+        )
 
         touched = post(base_url, "_sim/mutate", {"changed": 0.01, "seed": 2026})
         changed = sum(len(t["changed"]) for t in touched.values())
         incremental = run_role("ours", *common, "--url", ours_url)
         share = incremental["seconds"] / ours["seconds"]
-        print(f"incremental: {incremental['seconds']:.2f}s ({share:.1%} of full), fetched {incremental['fetched']:,}, "
-              f"wrote {incremental['new'] + incremental['changed']:,} rows for {changed:,} changed records")
+        print(
+            f"incremental: {incremental['seconds']:.2f}s ({share:.1%} of full), fetched {incremental['fetched']:,}, "
+            f"wrote {incremental['new'] + incremental['changed']:,} rows for {changed:,} changed records"
+        )
 
         post(base_url, "_sim/faults", {"rate": 0.10, "kinds": ["429", "500"], "seed": 5, "retry_after": "1"})
         faulty = run_role("ours", *common, "--url", faulty_url)
         post(base_url, "_sim/faults", {})
         identical = fingerprint(faulty_url) == fingerprint(ours_url)
-        print(f"faults 10%:  {faulty['seconds']:.1f}s, {faulty['retries']} retries, rows identical to clean run: {identical}")
+        print(
+            f"faults 10%:  {faulty['seconds']:.1f}s, {faulty['retries']} retries, rows identical to clean run: {identical}"
+        )
     finally:
         sim.terminate()
         sim.wait(timeout=30)
@@ -234,10 +289,17 @@ def main(args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--role", default="main", choices=["main", "simulator", "ours", "dlt"])
     parser.add_argument("--records", type=int, default=200_000)
-    parser.add_argument("--pg", default=os.environ.get("CARTERA_BENCH_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument(
+        "--pg",
+        default=os.environ.get(
+            "CARTERA_BENCH_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+        ),
+    )
     parser.add_argument("--rps", type=float, default=200.0, help="Our client-side rate limit (requests/s).")
     parser.add_argument("--data-file")
     parser.add_argument("--base-url")

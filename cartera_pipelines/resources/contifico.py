@@ -126,7 +126,9 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 def _mask_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    return {k: ("***" if k.lower() in {"authorization", "api-token", "cookie"} else v) for k, v in headers.items()}
+    return {
+        k: ("***" if k.lower() in {"authorization", "api-token", "cookie"} else v) for k, v in headers.items()
+    }
 
 
 class ContificoApi(dg.ConfigurableResource):
@@ -198,8 +200,12 @@ class ContificoApi(dg.ConfigurableResource):
                 raise _Retryable(f"transport error: {error}") from error
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
-                "→ %s %s: %d, %d bytes in %.0f ms", response.request.method, response.request.url.copy_with(query=None),
-                response.status_code, len(response.content), (time.perf_counter() - started) * 1000,
+                "→ %s %s: %d, %d bytes in %.0f ms",
+                response.request.method,
+                response.request.url.copy_with(query=None),
+                response.status_code,
+                len(response.content),
+                (time.perf_counter() - started) * 1000,
             )
         status = response.status_code
         if status in (401, 403):
@@ -216,7 +222,9 @@ class ContificoApi(dg.ConfigurableResource):
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
         backoff = tenacity.wait_exponential_jitter(
-            initial=self.backoff_initial_seconds, max=self.backoff_max_seconds, jitter=self.backoff_initial_seconds
+            initial=self.backoff_initial_seconds,
+            max=self.backoff_max_seconds,
+            jitter=self.backoff_initial_seconds,
         )(state)
         error = state.outcome.exception() if state.outcome else None
         asked = getattr(error, "retry_after", None)
@@ -254,11 +262,21 @@ class ContificoApi(dg.ConfigurableResource):
 
     # -- pages ----------------------------------------------------------------------------------
     def get_page(
-        self, path: str, version: str, number: int, *, params: Mapping[str, Any] | None = None, page_size: int | None = None
+        self,
+        path: str,
+        version: str,
+        number: int,
+        *,
+        params: Mapping[str, Any] | None = None,
+        page_size: int | None = None,
     ) -> Page:
         """One page of a list endpoint, validated as the shape its version promises."""
         size = page_size or self.page_size
-        paging = {"result_page": number, "result_size": size} if version == "v1" else {"page": number, "page_size": size}
+        paging = (
+            {"result_page": number, "result_size": size}
+            if version == "v1"
+            else {"page": number, "page_size": size}
+        )
         query = {**(params or {}), **paging}
         response, retries = self.get(path, query)
         url = str(response.request.url)
@@ -270,7 +288,9 @@ class ContificoApi(dg.ConfigurableResource):
         try:
             payload = json.loads(body)
         except ValueError as error:
-            raise ContificoPayloadError(f"the page is not valid JSON ({error})", url=url, page=number, body=snippet(body)) from None
+            raise ContificoPayloadError(
+                f"the page is not valid JSON ({error})", url=url, page=number, body=snippet(body)
+            ) from None
         try:
             records, count, next_url = page_records(version, payload)  # type: ignore[arg-type]
         except PayloadError as error:
@@ -289,7 +309,9 @@ class ContificoApi(dg.ConfigurableResource):
     ) -> Iterator[Page]:
         """Every non-empty page of a list, in order. With ``prefetch`` the next page is requested
         while the caller handles the current one (one page ahead, never more)."""
-        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="contifico-prefetch") if prefetch else None
+        executor = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="contifico-prefetch") if prefetch else None
+        )
 
         def fetch(number: int) -> Page:
             return self.get_page(path, version, number, params=params, page_size=page_size)
@@ -307,7 +329,11 @@ class ContificoApi(dg.ConfigurableResource):
                     if page.records == [] and not page.out_of_range and number == 1:
                         yield page  # an empty list still reports its one request
                     return
-                more = bool(page.next_url) if version == "v2" else (previous_len is None or len(page.records) >= previous_len)
+                more = (
+                    bool(page.next_url)
+                    if version == "v2"
+                    else (previous_len is None or len(page.records) >= previous_len)
+                )
                 if more:
                     pending = start(number + 1)
                 yield page

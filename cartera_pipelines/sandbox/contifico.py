@@ -65,9 +65,7 @@ BY_PATH = {c.path: c for c in COLLECTIONS}
 
 
 def counts_for_scale(scale: float) -> dict[str, int]:
-    return {
-        c.name: max(1, round(c.base * (math.sqrt(scale) if c.small else scale))) for c in COLLECTIONS
-    }
+    return {c.name: max(1, round(c.base * (math.sqrt(scale) if c.small else scale))) for c in COLLECTIONS}
 
 
 def counts_for_total(total: int) -> dict[str, int]:
@@ -123,7 +121,13 @@ class Generator:
         if not self.persons:
             return None
         p = rng.choice(self.persons)
-        return {"id": p["id"], "ruc": p["ruc"], "cedula": p["cedula"], "razon_social": p["razon_social"], "tipo": p["tipo"]}
+        return {
+            "id": p["id"],
+            "ruc": p["ruc"],
+            "cedula": p["cedula"],
+            "razon_social": p["razon_social"],
+            "tipo": p["tipo"],
+        }
 
     def record(self, name: str, rng: random.Random, n: int, today: dt.date | None = None) -> Record:
         """Record number ``n`` of a collection; ``today`` pins its dates (records added by a mutation)."""
@@ -145,44 +149,76 @@ class Generator:
         return {"nombre": f"Marca {n}"}
 
     def _variants(self, rng: random.Random, n: int, _d: dt.date) -> Record:
-        return {"nombre": rng.choice(["Talla", "Color", "Material", "Presentación"]) + f" {n}",
-                "valores": [f"V{n}-{k}" for k in range(rng.randint(1, 4))]}
+        return {
+            "nombre": rng.choice(["Talla", "Color", "Material", "Presentación"]) + f" {n}",
+            "valores": [f"V{n}-{k}" for k in range(rng.randint(1, 4))],
+        }
 
     def _warehouses(self, rng: random.Random, n: int, _d: dt.date) -> Record:
-        return {"codigo": f"B{n:03d}", "nombre": f"Bodega {n}", "venta": rng.random() < 0.8, "compra": True,
-                "produccion": False}
+        return {
+            "codigo": f"B{n:03d}",
+            "nombre": f"Bodega {n}",
+            "venta": rng.random() < 0.8,
+            "compra": True,
+            "produccion": False,
+        }
 
     def _cost_centers(self, rng: random.Random, n: int, _d: dt.date) -> Record:
         return {"codigo": f"CC{n:03d}", "nombre": f"Centro de costo {n}", "estado": "A"}
 
     def _chart_of_accounts(self, rng: random.Random, n: int, _d: dt.date) -> Record:
         level = 1 + n % 4
-        return {"codigo": ".".join(str(1 + (n >> k) % 9) for k in range(level)) + f".{n:04d}",
-                "nombre": f"Cuenta {n}", "tipo": rng.choice(["ACTIVO", "PASIVO", "PATRIMONIO", "INGRESO", "GASTO"]),
-                "nivel": level}
+        return {
+            "codigo": ".".join(str(1 + (n >> k) % 9) for k in range(level)) + f".{n:04d}",
+            "nombre": f"Cuenta {n}",
+            "tipo": rng.choice(["ACTIVO", "PASIVO", "PATRIMONIO", "INGRESO", "GASTO"]),
+            "nivel": level,
+        }
 
     def _bank_accounts(self, rng: random.Random, n: int, _d: dt.date) -> Record:
-        return {"nombre": f"Cuenta bancaria {n}", "numero": f"{rng.randrange(10**9, 10**10)}",
-                "banco": rng.choice(["Pichincha", "Guayaquil", "Pacífico", "Produbanco"]),
-                "tipo_cuenta": rng.choice(["CORRIENTE", "AHORROS"]), "saldo_inicial": money(rng.uniform(0, 50_000))}
+        return {
+            "nombre": f"Cuenta bancaria {n}",
+            "numero": f"{rng.randrange(10**9, 10**10)}",
+            "banco": rng.choice(["Pichincha", "Guayaquil", "Pacífico", "Produbanco"]),
+            "tipo_cuenta": rng.choice(["CORRIENTE", "AHORROS"]),
+            "saldo_inicial": money(rng.uniform(0, 50_000)),
+        }
 
     def _persons(self, rng: random.Random, n: int, _d: dt.date) -> Record:
         juridica = rng.random() < 0.4
         cedula = f"{rng.randrange(10**9, 10**10)}"
-        return {"tipo": "J" if juridica else "N", "ruc": cedula + "001", "cedula": None if juridica else cedula,
-                "razon_social": f"{'Comercial' if juridica else 'Persona'} {n} {'S.A.' if juridica else ''}".strip(),
-                "nombre_comercial": f"Negocio {n}" if juridica else None, "email": f"contacto{n}@example.ec",
-                "telefonos": f"09{rng.randrange(10**7, 10**8)}", "direccion": f"Av. {n} y Calle {n % 50}",
-                "es_cliente": rng.random() < 0.8, "es_proveedor": rng.random() < 0.3, "es_empleado": False}
+        return {
+            "tipo": "J" if juridica else "N",
+            "ruc": cedula + "001",
+            "cedula": None if juridica else cedula,
+            "razon_social": f"{'Comercial' if juridica else 'Persona'} {n} {'S.A.' if juridica else ''}".strip(),
+            "nombre_comercial": f"Negocio {n}" if juridica else None,
+            "email": f"contacto{n}@example.ec",
+            "telefonos": f"09{rng.randrange(10**7, 10**8)}",
+            "direccion": f"Av. {n} y Calle {n % 50}",
+            "es_cliente": rng.random() < 0.8,
+            "es_proveedor": rng.random() < 0.3,
+            "es_empleado": False,
+        }
 
     def _products(self, rng: random.Random, n: int, d: dt.date) -> Record:
         cost = rng.uniform(0.5, 400)
-        return {"codigo": f"P{n:06d}", "nombre": f"Producto {n}", "descripcion": f"Descripción del producto {n}",
-                "categoria_id": self.pick(rng, "categories"), "marca_id": self.pick(rng, "brands"),
-                "tipo": rng.choice(["PRO", "PRO", "PRO", "SER"]), "estado": rng.choice(["A", "A", "A", "I"]),
-                "pvp1": money(cost * 1.35), "pvp2": money(cost * 1.25), "costo_maximo": money(cost),
-                "cantidad_stock": f"{rng.randrange(0, 500)}.{rng.randrange(0, 100):02d}", "minimo": f"{rng.randrange(0, 20)}.00",
-                "porcentaje_iva": rng.choice(["0", "12", "15"]), "fecha_creacion": fmt_date(d)}
+        return {
+            "codigo": f"P{n:06d}",
+            "nombre": f"Producto {n}",
+            "descripcion": f"Descripción del producto {n}",
+            "categoria_id": self.pick(rng, "categories"),
+            "marca_id": self.pick(rng, "brands"),
+            "tipo": rng.choice(["PRO", "PRO", "PRO", "SER"]),
+            "estado": rng.choice(["A", "A", "A", "I"]),
+            "pvp1": money(cost * 1.35),
+            "pvp2": money(cost * 1.25),
+            "costo_maximo": money(cost),
+            "cantidad_stock": f"{rng.randrange(0, 500)}.{rng.randrange(0, 100):02d}",
+            "minimo": f"{rng.randrange(0, 20)}.00",
+            "porcentaje_iva": rng.choice(["0", "12", "15"]),
+            "fecha_creacion": fmt_date(d),
+        }
 
     def _lines(self, rng: random.Random) -> tuple[list[Record], Decimal]:
         lines, total = [], Decimal(0)
@@ -190,53 +226,105 @@ class Generator:
             quantity = Decimal(rng.randint(1, 20))
             price = Decimal(money(rng.uniform(1, 250)))
             total += quantity * price
-            lines.append({"producto_id": self.pick(rng, "products"), "cantidad": str(quantity), "precio": str(price)})
+            lines.append(
+                {"producto_id": self.pick(rng, "products"), "cantidad": str(quantity), "precio": str(price)}
+            )
         return lines, total
 
     def _inventory_movements(self, rng: random.Random, n: int, d: dt.date) -> Record:
         lines, total = self._lines(rng)
-        return {"tipo": rng.choice(["ING", "EGR"]), "fecha": fmt_date(d), "bodega_id": self.pick(rng, "warehouses"),
-                "codigo": f"MOV-{n:07d}", "descripcion": f"Movimiento {n}", "total": str(total), "detalles": lines}
+        return {
+            "tipo": rng.choice(["ING", "EGR"]),
+            "fecha": fmt_date(d),
+            "bodega_id": self.pick(rng, "warehouses"),
+            "codigo": f"MOV-{n:07d}",
+            "descripcion": f"Movimiento {n}",
+            "total": str(total),
+            "detalles": lines,
+        }
 
     def _remission_guides(self, rng: random.Random, n: int, d: dt.date) -> Record:
-        return {"numero_documento": f"001-001-{n:09d}", "fecha_emision": fmt_date(d),
-                "destinatario": self.person_ref(rng), "bodega_id": self.pick(rng, "warehouses"),
-                "estado": rng.choice(["A", "P"]), "placa": f"GBA-{rng.randrange(1000, 9999)}"}
+        return {
+            "numero_documento": f"001-001-{n:09d}",
+            "fecha_emision": fmt_date(d),
+            "destinatario": self.person_ref(rng),
+            "bodega_id": self.pick(rng, "warehouses"),
+            "estado": rng.choice(["A", "P"]),
+            "placa": f"GBA-{rng.randrange(1000, 9999)}",
+        }
 
     def _document(self, rng: random.Random, n: int, d: dt.date, types: list[str]) -> Record:
         lines, subtotal = self._lines(rng)
         tax = (subtotal * Decimal("0.15")).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
         total = subtotal + tax
-        return {"tipo_documento": rng.choice(types), "documento": f"001-{1 + n % 3:03d}-{n:09d}",
-                "fecha_emision": fmt_date(d), "persona": self.person_ref(rng), "subtotal": str(subtotal),
-                "iva": str(tax), "total": str(total), "estado": rng.choice(["P", "C", "C", "A"]), "detalles": lines}
+        return {
+            "tipo_documento": rng.choice(types),
+            "documento": f"001-{1 + n % 3:03d}-{n:09d}",
+            "fecha_emision": fmt_date(d),
+            "persona": self.person_ref(rng),
+            "subtotal": str(subtotal),
+            "iva": str(tax),
+            "total": str(total),
+            "estado": rng.choice(["P", "C", "C", "A"]),
+            "detalles": lines,
+        }
 
     def _registry_documents(self, rng: random.Random, n: int, d: dt.date) -> Record:
         record = self._document(rng, n, d, ["FAC", "FAC", "FAC", "NCT", "LQC"])
         kind = "CLI" if rng.random() < 2 / 3 else "PRO"
         paid = Decimal(record["total"]) * Decimal(rng.choice(["0", "0.5", "1"]))
-        return {"tipo_registro": kind, **record, "saldo": str((Decimal(record["total"]) - paid).quantize(Decimal("0.01")))}
+        return {
+            "tipo_registro": kind,
+            **record,
+            "saldo": str((Decimal(record["total"]) - paid).quantize(Decimal("0.01"))),
+        }
 
     def _documents(self, rng: random.Random, n: int, d: dt.date) -> Record:
         return self._document(rng, n, d, ["FAC", "FAC", "NCT", "PRE", "COT"])
 
     def _registry_transactions(self, rng: random.Random, n: int, d: dt.date) -> Record:
-        return {"registro_id": self.pick(rng, "registry_documents"), "tipo": rng.choice(["EF", "CH", "TRA", "TC"]),
-                "fecha": fmt_date(d), "monto": money(rng.uniform(5, 3000)), "cuenta_bancaria_id": self.pick(rng, "bank_accounts"),
-                "comentario": f"Cobro {n}"}
+        return {
+            "registro_id": self.pick(rng, "registry_documents"),
+            "tipo": rng.choice(["EF", "CH", "TRA", "TC"]),
+            "fecha": fmt_date(d),
+            "monto": money(rng.uniform(5, 3000)),
+            "cuenta_bancaria_id": self.pick(rng, "bank_accounts"),
+            "comentario": f"Cobro {n}",
+        }
 
     def _journal_entries(self, rng: random.Random, n: int, d: dt.date) -> Record:
         amount = money(rng.uniform(10, 10_000))
-        return {"numero": f"AS-{n:07d}", "fecha": fmt_date(d), "glosa": f"Asiento {n}",
-                "total_debe": amount, "total_haber": amount,
-                "detalles": [{"cuenta_id": self.pick(rng, "chart_of_accounts"), "centro_costo_id": self.pick(rng, "cost_centers"),
-                              "valor": amount, "tipo": "D"},
-                             {"cuenta_id": self.pick(rng, "chart_of_accounts"), "centro_costo_id": None, "valor": amount, "tipo": "H"}]}
+        return {
+            "numero": f"AS-{n:07d}",
+            "fecha": fmt_date(d),
+            "glosa": f"Asiento {n}",
+            "total_debe": amount,
+            "total_haber": amount,
+            "detalles": [
+                {
+                    "cuenta_id": self.pick(rng, "chart_of_accounts"),
+                    "centro_costo_id": self.pick(rng, "cost_centers"),
+                    "valor": amount,
+                    "tipo": "D",
+                },
+                {
+                    "cuenta_id": self.pick(rng, "chart_of_accounts"),
+                    "centro_costo_id": None,
+                    "valor": amount,
+                    "tipo": "H",
+                },
+            ],
+        }
 
     def _bank_movements(self, rng: random.Random, n: int, d: dt.date) -> Record:
-        return {"cuenta_bancaria_id": self.pick(rng, "bank_accounts"), "tipo": rng.choice(["I", "E"]), "fecha": fmt_date(d),
-                "monto": money(rng.uniform(1, 20_000)), "descripcion": f"Movimiento bancario {n}",
-                "numero_comprobante": f"CB-{n:07d}"}
+        return {
+            "cuenta_bancaria_id": self.pick(rng, "bank_accounts"),
+            "tipo": rng.choice(["I", "E"]),
+            "fecha": fmt_date(d),
+            "monto": money(rng.uniform(1, 20_000)),
+            "descripcion": f"Movimiento bancario {n}",
+            "numero_comprobante": f"CB-{n:07d}",
+        }
 
 
 def index_columns(record: Record) -> tuple[str | None, str | None, str | None, str | None]:
@@ -279,7 +367,9 @@ CREATE INDEX records_modified ON records (coll, modified);
 """
 
 
-def write_data_file(path: Path, *, scale: float = 1, seed: int = 42, total: int | None = None) -> dict[str, int]:
+def write_data_file(
+    path: Path, *, scale: float = 1, seed: int = 42, total: int | None = None
+) -> dict[str, int]:
     """(Re)create the simulator's SQLite file; returns records per collection."""
     counts = counts_for_total(total) if total else counts_for_scale(scale)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -293,7 +383,12 @@ def write_data_file(path: Path, *, scale: float = 1, seed: int = 42, total: int 
             for c, n, r in generate(counts, seed)
         )
         conn.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
-        meta = {"version": DATA_VERSION, "seed": str(seed), "scale": str(scale), "total": str(sum(counts.values()))}
+        meta = {
+            "version": DATA_VERSION,
+            "seed": str(seed),
+            "scale": str(scale),
+            "total": str(sum(counts.values())),
+        }
         conn.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
         conn.commit()
     finally:
@@ -315,7 +410,11 @@ def data_file_matches(path: Path, *, scale: float, seed: int) -> bool:
             conn.close()
     except sqlite3.DatabaseError:
         return False
-    return meta.get("version") == DATA_VERSION and meta.get("seed") == str(seed) and meta.get("scale") == str(scale)
+    return (
+        meta.get("version") == DATA_VERSION
+        and meta.get("seed") == str(seed)
+        and meta.get("scale") == str(scale)
+    )
 
 
 def build(targets: SandboxTargets, *, scale: int = 1, seed: int = 42) -> dict[str, int]:

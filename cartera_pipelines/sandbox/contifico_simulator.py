@@ -38,7 +38,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
-from cartera_pipelines.sandbox.contifico import BY_PATH, data_file_matches, fmt_date, index_columns, write_data_file
+from cartera_pipelines.sandbox.contifico import (
+    BY_PATH,
+    data_file_matches,
+    fmt_date,
+    index_columns,
+    write_data_file,
+)
 from cartera_pipelines.settings import SANDBOX_CONTIFICO_API_KEY
 
 PREFIX = "/sistema/api/"
@@ -143,7 +149,11 @@ class Simulator:
         if fault:
             self.stats[f"fault_{fault}"] += 1
         if fault == "429":
-            return 429, {"detail": "Solicitud limitada. Intente más tarde."}, {"Retry-After": self.faults.retry_after}
+            return (
+                429,
+                {"detail": "Solicitud limitada. Intente más tarde."},
+                {"Retry-After": self.faults.retry_after},
+            )
         if fault == "500":
             return 500, {"error": "Error interno del servidor"}, {}
         if fault == "out_of_range":
@@ -170,7 +180,7 @@ class Simulator:
         bodies = [
             row[0]
             for row in conn.execute(
-                f"SELECT body FROM records WHERE {condition} ORDER BY seq LIMIT ? OFFSET ?",  # noqa: S608 - fixed fragments
+                f"SELECT body FROM records WHERE {condition} ORDER BY seq LIMIT ? OFFSET ?",
                 (*params, size, (page - 1) * size),
             )
         ]
@@ -184,7 +194,7 @@ class Simulator:
                 return 400, OUT_OF_RANGE, {}
             body = results
         else:
-            count = conn.execute(f"SELECT count(*) FROM records WHERE {condition}", params).fetchone()[0]  # noqa: S608
+            count = conn.execute(f"SELECT count(*) FROM records WHERE {condition}", params).fetchone()[0]
             if not bodies and page > 1:
                 return 400, OUT_OF_RANGE, {}
 
@@ -225,29 +235,44 @@ class Simulator:
         try:
             with self._lock, conn:
                 for path in paths or list(BY_PATH):
-                    seqs = [row[0] for row in conn.execute("SELECT seq FROM records WHERE coll = ? ORDER BY seq", (path,))]
+                    seqs = [
+                        row[0]
+                        for row in conn.execute(
+                            "SELECT seq FROM records WHERE coll = ? ORDER BY seq", (path,)
+                        )
+                    ]
                     if not seqs:
                         continue
                     report = touched.setdefault(path, {"changed": [], "deleted": [], "added": []})
                     picks = rng.sample(seqs, min(len(seqs), round(len(seqs) * (changed + deleted))))
                     n_deleted = min(len(picks), round(len(seqs) * deleted))
                     for seq in picks[n_deleted:]:
-                        body = json.loads(conn.execute("SELECT body FROM records WHERE coll=? AND seq=?", (path, seq)).fetchone()[0])
+                        body = json.loads(
+                            conn.execute(
+                                "SELECT body FROM records WHERE coll=? AND seq=?", (path, seq)
+                            ).fetchone()[0]
+                        )
                         _touch(body, today, seed)
                         self._store(conn, path, seq, body, update=True)
                         report["changed"].append(body["id"])
                     for seq in picks[:n_deleted]:
-                        (rid,) = conn.execute("SELECT id FROM records WHERE coll=? AND seq=?", (path, seq)).fetchone()
+                        (rid,) = conn.execute(
+                            "SELECT id FROM records WHERE coll=? AND seq=?", (path, seq)
+                        ).fetchone()
                         conn.execute("DELETE FROM records WHERE coll=? AND seq=?", (path, seq))
                         report["deleted"].append(rid)
-                    top = conn.execute("SELECT max(seq) FROM records WHERE coll=?", (path,)).fetchone()[0] or 0
+                    top = (
+                        conn.execute("SELECT max(seq) FROM records WHERE coll=?", (path,)).fetchone()[0] or 0
+                    )
                     for k in range(round(len(seqs) * added)):
                         template = conn.execute(
                             "SELECT body FROM records WHERE coll=? ORDER BY seq LIMIT 1 OFFSET ?",
                             (path, rng.randrange(len(seqs) - n_deleted)),
                         ).fetchone()[0]
                         body = json.loads(template)
-                        body["id"] = "".join(rng.choices("ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789", k=16))
+                        body["id"] = "".join(
+                            rng.choices("ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789", k=16)
+                        )
                         _touch(body, today, seed)
                         self._store(conn, path, top + 1 + k, body, update=False)
                         report["added"].append(body["id"])
@@ -264,12 +289,17 @@ class Simulator:
                 (text, *index_columns(body), path, seq),
             )
         else:
-            conn.execute("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (path, seq, body["id"], text, *index_columns(body)))
+            conn.execute(
+                "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (path, seq, body["id"], text, *index_columns(body)),
+            )
 
     def ids(self, path: str, **where: str) -> list[str]:
         """Ids of a collection (optionally filtered by ``tipo_registro``…), for tests."""
         clause = "".join(f" AND {k} = ?" for k in where if k in {"tipo", "tipo_registro"})
-        rows = self.db().execute(f"SELECT id FROM records WHERE coll = ?{clause} ORDER BY seq", (path, *where.values()))  # noqa: S608
+        rows = self.db().execute(
+            f"SELECT id FROM records WHERE coll = ?{clause} ORDER BY seq", (path, *where.values())
+        )
         return [r[0] for r in rows]
 
     def count(self) -> int:
@@ -311,14 +341,14 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
             self._send(401, {"detail": "Las credenciales de autenticación no se proveyeron o son inválidas."})
             return False
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             parts = urlsplit(self.path)
             if not self._authorized():
                 return
             if not parts.path.startswith(PREFIX):
                 self._send(404, {"detail": "No encontrado."})
                 return
-            path = parts.path[len(PREFIX):]
+            path = parts.path[len(PREFIX) :]
             if path == "_sim/stats":
                 self._send(200, dict(sim.stats))
                 return
@@ -327,7 +357,7 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
             status, body, headers = sim.list_page(path, query, f"http://{host}")
             self._send(status, body, headers)
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             parts = urlsplit(self.path)
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b"{}"
@@ -398,7 +428,9 @@ def serve_forever(
         server = make_server(host, port, data_file=data_file, total=-1)
     else:
         server = make_server(host, port, data_file=data_file, scale=scale, seed=seed)
-    log(f"Contifico simulator on {server.base_url} serving {server.sim.count():,} records from {data_file} (Ctrl-C to stop)")
+    log(
+        f"Contifico simulator on {server.base_url} serving {server.sim.count():,} records from {data_file} (Ctrl-C to stop)"
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:

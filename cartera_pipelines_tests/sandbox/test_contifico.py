@@ -33,8 +33,13 @@ def _digest(path: Path) -> str:
 def test_builder_is_deterministic_and_modest(tmp_path: Path) -> None:
     from cartera_pipelines.sandbox.contifico import build
 
-    targets = SandboxTargets(home=tmp_path / "a", lending_url="", operations_url="", warehouse_url="",
-                             tns_servers_file=tmp_path / "t.yaml")
+    targets = SandboxTargets(
+        home=tmp_path / "a",
+        lending_url="",
+        operations_url="",
+        warehouse_url="",
+        tns_servers_file=tmp_path / "t.yaml",
+    )
     counts = build(targets, scale=1, seed=42)
     assert 2_000 <= sum(counts.values()) <= 3_500
     again = tmp_path / "b.sqlite"
@@ -59,7 +64,9 @@ def server(tmp_path: Path) -> Iterator[SimulatorServer]:
     srv.server_close()
 
 
-def get(server: SimulatorServer, path: str, headers: dict[str, str] | None = None, **params: object) -> httpx.Response:
+def get(
+    server: SimulatorServer, path: str, headers: dict[str, str] | None = None, **params: object
+) -> httpx.Response:
     return httpx.get(server.base_url + path, params=params, headers=KEY if headers is None else headers)
 
 
@@ -96,11 +103,16 @@ def test_filters(server: SimulatorServer) -> None:
     assert pro and all(r["tipo_registro"] == "PRO" for r in pro) and len(pro) < len(all_docs)
     fac = get(server, "v2/documento/", page_size=1000, tipo="FAC").json()["results"]
     assert fac and all(r["tipo_documento"] == "FAC" for r in fac)
-    window = get(server, "v2/documento/", page_size=1000, fecha_inicial="01/03/2025", fecha_final="31/03/2025").json()
+    window = get(
+        server, "v2/documento/", page_size=1000, fecha_inicial="01/03/2025", fecha_final="31/03/2025"
+    ).json()
     days = {dt.datetime.strptime(r["fecha_emision"], "%d/%m/%Y").date() for r in window["results"]}
     assert days and min(days) >= dt.date(2025, 3, 1) and max(days) <= dt.date(2025, 3, 31)
     recent = get(server, "v1/producto/", result_size=1000, fecha_modificacion="01/12/2025").json()
-    assert all(dt.datetime.strptime(r["fecha_modificacion"], "%d/%m/%Y").date() >= dt.date(2025, 12, 1) for r in recent)
+    assert all(
+        dt.datetime.strptime(r["fecha_modificacion"], "%d/%m/%Y").date() >= dt.date(2025, 12, 1)
+        for r in recent
+    )
     assert 0 < len(recent) < 300
     bad = get(server, "v2/documento/", fecha_inicial="2025-03-01")
     assert bad.status_code == 400 and "mensaje" in bad.json()
@@ -108,7 +120,9 @@ def test_filters(server: SimulatorServer) -> None:
 
 def test_mutations_change_delete_and_add(server: SimulatorServer) -> None:
     today = dt.date(2026, 1, 15)
-    touched = server.sim.mutate(changed=0.1, deleted=0.05, added=0.02, seed=9, paths=["v1/producto/"], today=today)
+    touched = server.sim.mutate(
+        changed=0.1, deleted=0.05, added=0.02, seed=9, paths=["v1/producto/"], today=today
+    )
     report = touched["v1/producto/"]
     assert (len(report["changed"]), len(report["deleted"]), len(report["added"])) == (30, 15, 6)
     since = get(server, "v1/producto/", result_size=1000, fecha_modificacion="15/01/2026").json()
@@ -128,5 +142,7 @@ def test_faults_by_http_configuration(server: SimulatorServer) -> None:
     with pytest.raises(json.JSONDecodeError):
         get(server, "v1/marca/").json()
     assert isinstance(get(server, "v1/marca/").json(), list)  # scripted once
-    mutated = httpx.post(server.base_url + "_sim/mutate", json={"changed": 0.5, "paths": ["v1/marca/"]}, headers=KEY)
+    mutated = httpx.post(
+        server.base_url + "_sim/mutate", json={"changed": 0.5, "paths": ["v1/marca/"]}, headers=KEY
+    )
     assert len(mutated.json()["v1/marca/"]["changed"]) == 8

@@ -1,7 +1,6 @@
 """Assets of the contifico family: one ``warehouse/contifico_<resource>`` per catalog entry, plus
 ``warehouse/contifico_sync_state``. Thin: the sync itself is ``sync.py``."""
 
-
 import datetime as dt
 
 import dagster as dg
@@ -38,15 +37,21 @@ class ContificoSyncConfig(dg.Config):
     """Run config of a Contifico sync (the defaults are the hourly incremental)."""
 
     since: str | None = Field(
-        default=None, description="Read records modified on or after this day (YYYY-MM-DD) instead of the cursor."
+        default=None,
+        description="Read records modified on or after this day (YYYY-MM-DD) instead of the cursor.",
     )
     full_refresh: bool = Field(
         default=False, description="Read everything and mark records no longer returned as deleted."
     )
-    page_size: int | None = Field(default=None, description="Records per page (default: CONTIFICO_PAGE_SIZE).")
-    overlap_minutes: int = Field(default=120, description="Overlap behind the cursor, so nothing changed mid-sync is missed.")
+    page_size: int | None = Field(
+        default=None, description="Records per page (default: CONTIFICO_PAGE_SIZE)."
+    )
+    overlap_minutes: int = Field(
+        default=120, description="Overlap behind the cursor, so nothing changed mid-sync is missed."
+    )
     max_deleted_fraction: float = Field(
-        default=0.5, description="A full scan marking more than this share of live rows deleted fails instead."
+        default=0.5,
+        description="A full scan marking more than this share of live rows deleted fails instead.",
     )
 
     def options(self) -> SyncOptions:
@@ -55,7 +60,9 @@ class ContificoSyncConfig(dg.Config):
             try:
                 since = dt.date.fromisoformat(self.since.strip())
             except ValueError:
-                raise dg.Failure(description=f"run config since={self.since!r} is not a YYYY-MM-DD date") from None
+                raise dg.Failure(
+                    description=f"run config since={self.since!r} is not a YYYY-MM-DD date"
+                ) from None
         return SyncOptions(
             since=since,
             full_refresh=self.full_refresh,
@@ -85,7 +92,11 @@ def build_resource_asset(resource: ContificoResource) -> dg.AssetsDefinition:
             f"{resource.description} Synced from Contifico `{resource.display_endpoint}` "
             f"({resource.version}, {mode}); raw JSON, content hash and typed columns, deletions as `deleted_at`."
         ),
-        metadata={**table_metadata(table), "contifico/endpoint": resource.display_endpoint, "contifico/mode": mode},
+        metadata={
+            **table_metadata(table),
+            "contifico/endpoint": resource.display_endpoint,
+            "contifico/mode": mode,
+        },
     )
     def _sync(
         context: dg.AssetExecutionContext,
@@ -146,10 +157,23 @@ def contifico_sync_state(warehouse_db: SqlDatabase) -> dg.MaterializeResult:
     its rows commit); materializing it reports the state of all 17 resources."""
     ensure_tables(warehouse_db)
     with warehouse_db.connect() as conn:
-        rows = [dict(r) for r in conn.execute(sa.select(sync_state).order_by(sync_state.c.resource)).mappings()]
+        rows = [
+            dict(r) for r in conn.execute(sa.select(sync_state).order_by(sync_state.c.resource)).mappings()
+        ]
     failed = [r["resource"] for r in rows if r["last_status"] != "success"]
     never = sorted({r.name for r in CATALOG} - {r["resource"] for r in rows})
-    columns = ["resource", "mode", "last_status", "cursor_at", "fetched", "new", "changed", "deleted", "retries", "seconds"]
+    columns = [
+        "resource",
+        "mode",
+        "last_status",
+        "cursor_at",
+        "fetched",
+        "new",
+        "changed",
+        "deleted",
+        "retries",
+        "seconds",
+    ]
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(rows),

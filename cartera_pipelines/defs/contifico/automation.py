@@ -23,7 +23,8 @@ def full_refresh_run_config() -> dict[str, object]:
     """Run config asking every resource asset for a full scan."""
     return {
         "ops": {
-            f"warehouse__contifico_{resource.name}": {"config": {"full_refresh": True}} for resource in CATALOG
+            f"warehouse__contifico_{resource.name}": {"config": {"full_refresh": True}}
+            for resource in CATALOG
         }
     }
 

@@ -77,13 +77,25 @@ _DOCUMENT_FIELDS = (
 
 CATALOG: tuple[ContificoResource, ...] = (
     ContificoResource(
-        "categories", "categoria/", "v1", "Product categories.",
-        (TypedField("name", "nombre"), TypedField("parent_id", "padre_id"), TypedField("product_type", "tipo_producto")),
+        "categories",
+        "categoria/",
+        "v1",
+        "Product categories.",
+        (
+            TypedField("name", "nombre"),
+            TypedField("parent_id", "padre_id"),
+            TypedField("product_type", "tipo_producto"),
+        ),
     ),
     ContificoResource("brands", "marca/", "v1", "Product brands.", (TypedField("name", "nombre"),)),
-    ContificoResource("variants", "variante/", "v1", "Product variants (size, colour…).", (TypedField("name", "nombre"),)),
+    ContificoResource(
+        "variants", "variante/", "v1", "Product variants (size, colour…).", (TypedField("name", "nombre"),)
+    ),
     _incremental(
-        name="products", endpoint="producto/", version="v1", description="Products and services with prices and stock.",
+        name="products",
+        endpoint="producto/",
+        version="v1",
+        description="Products and services with prices and stock.",
         fields=(
             TypedField("code", "codigo"),
             TypedField("name", "nombre"),
@@ -101,11 +113,16 @@ CATALOG: tuple[ContificoResource, ...] = (
         ),
     ),
     ContificoResource(
-        "warehouses", "bodega/", "v1", "Warehouses (bodegas).",
+        "warehouses",
+        "bodega/",
+        "v1",
+        "Warehouses (bodegas).",
         (TypedField("code", "codigo"), TypedField("name", "nombre"), TypedField("sells", "venta", "bool")),
     ),
     _incremental(
-        name="inventory_movements", endpoint="movimiento-inventario/", version="v2",
+        name="inventory_movements",
+        endpoint="movimiento-inventario/",
+        version="v2",
         description="Inventory movements (ING entries, EGR exits) with their lines in the raw JSON.",
         fields=(
             TypedField("document_type", "tipo", comment="ING or EGR"),
@@ -116,7 +133,10 @@ CATALOG: tuple[ContificoResource, ...] = (
         ),
     ),
     _incremental(
-        name="remission_guides", endpoint="inventario/guia/", version="v2", description="Remission guides (guías de remisión).",
+        name="remission_guides",
+        endpoint="inventario/guia/",
+        version="v2",
+        description="Remission guides (guías de remisión).",
         fields=(
             TypedField("document_number", "numero_documento"),
             TypedField("document_date", "fecha_emision", "date"),
@@ -126,22 +146,32 @@ CATALOG: tuple[ContificoResource, ...] = (
         ),
     ),
     _incremental(
-        name="purchases", endpoint="registro/documento/", version="v2", params=(("tipo_registro", "PRO"),),
+        name="purchases",
+        endpoint="registro/documento/",
+        version="v2",
+        params=(("tipo_registro", "PRO"),),
         description="Purchase documents registered from suppliers (tipo_registro=PRO).",
         fields=(*_DOCUMENT_FIELDS, TypedField("balance", "saldo", "decimal")),
     ),
     _incremental(
-        name="sales", endpoint="registro/documento/", version="v2", params=(("tipo_registro", "CLI"),),
+        name="sales",
+        endpoint="registro/documento/",
+        version="v2",
+        params=(("tipo_registro", "CLI"),),
         description="Sales documents registered for clients (tipo_registro=CLI).",
         fields=(*_DOCUMENT_FIELDS, TypedField("balance", "saldo", "decimal")),
     ),
     _incremental(
-        name="documents", endpoint="documento/", version="v2",
+        name="documents",
+        endpoint="documento/",
+        version="v2",
         description="Electronic documents (invoices, credit notes, quotes) with their lines in the raw JSON.",
         fields=_DOCUMENT_FIELDS,
     ),
     _incremental(
-        name="registry_transactions", endpoint="registro/transaccion/", version="v2",
+        name="registry_transactions",
+        endpoint="registro/transaccion/",
+        version="v2",
         description="Payments and collections applied to registered documents.",
         fields=(
             TypedField("document_id", "registro_id"),
@@ -152,7 +182,10 @@ CATALOG: tuple[ContificoResource, ...] = (
         ),
     ),
     _incremental(
-        name="persons", endpoint="persona/", version="v1", description="Clients, suppliers and employees (personas).",
+        name="persons",
+        endpoint="persona/",
+        version="v1",
+        description="Clients, suppliers and employees (personas).",
         fields=(
             TypedField("person_type", "tipo", comment="N natural, J jurídica"),
             TypedField("ruc", "ruc"),
@@ -164,16 +197,28 @@ CATALOG: tuple[ContificoResource, ...] = (
         ),
     ),
     ContificoResource(
-        "cost_centers", "contabilidad/centro-costo/", "v1", "Cost centers.",
+        "cost_centers",
+        "contabilidad/centro-costo/",
+        "v1",
+        "Cost centers.",
         (TypedField("code", "codigo"), TypedField("name", "nombre")),
     ),
     ContificoResource(
-        "chart_of_accounts", "contabilidad/cuenta-contable/", "v1", "Chart of accounts (plan de cuentas).",
-        (TypedField("code", "codigo"), TypedField("name", "nombre"), TypedField("account_type", "tipo"),
-         TypedField("level", "nivel", "int")),
+        "chart_of_accounts",
+        "contabilidad/cuenta-contable/",
+        "v1",
+        "Chart of accounts (plan de cuentas).",
+        (
+            TypedField("code", "codigo"),
+            TypedField("name", "nombre"),
+            TypedField("account_type", "tipo"),
+            TypedField("level", "nivel", "int"),
+        ),
     ),
     _incremental(
-        name="journal_entries", endpoint="contabilidad/asiento/", version="v2",
+        name="journal_entries",
+        endpoint="contabilidad/asiento/",
+        version="v2",
         description="Journal entries (asientos) with their lines in the raw JSON.",
         fields=(
             TypedField("document_number", "numero"),
@@ -184,12 +229,22 @@ CATALOG: tuple[ContificoResource, ...] = (
         ),
     ),
     ContificoResource(
-        "bank_accounts", "banco/cuenta/", "v1", "Bank accounts.",
-        (TypedField("name", "nombre"), TypedField("account_number", "numero"), TypedField("bank", "banco"),
-         TypedField("account_type", "tipo_cuenta")),
+        "bank_accounts",
+        "banco/cuenta/",
+        "v1",
+        "Bank accounts.",
+        (
+            TypedField("name", "nombre"),
+            TypedField("account_number", "numero"),
+            TypedField("bank", "banco"),
+            TypedField("account_type", "tipo_cuenta"),
+        ),
     ),
     _incremental(
-        name="bank_movements", endpoint="banco/movimiento/", version="v2", description="Bank movements.",
+        name="bank_movements",
+        endpoint="banco/movimiento/",
+        version="v2",
+        description="Bank movements.",
         fields=(
             TypedField("bank_account_id", "cuenta_bancaria_id"),
             TypedField("document_type", "tipo", comment="I income, E expense"),
@@ -201,4 +256,3 @@ CATALOG: tuple[ContificoResource, ...] = (
 )
 
 RESOURCES: dict[str, ContificoResource] = {r.name: r for r in CATALOG}
-

@@ -29,7 +29,9 @@ def build_resource_check(resource: ContificoResource) -> dg.AssetChecksDefinitio
                 sa.select(sa.func.count()).select_from(table).where(table.c.deleted_at.is_(None))
             ).scalar_one()
             bad_hashes = conn.execute(
-                sa.select(sa.func.count()).select_from(table).where(sa.func.length(table.c.content_hash) != 64)
+                sa.select(sa.func.count())
+                .select_from(table)
+                .where(sa.func.length(table.c.content_hash) != 64)
             ).scalar_one()
             state = conn.execute(
                 sa.select(sync_state.c.mode, sync_state.c.fetched, sync_state.c.last_status).where(
@@ -65,7 +67,10 @@ del _check
 def every_resource_synced(warehouse_db: SqlDatabase) -> dg.AssetCheckResult:
     ensure_tables(warehouse_db)
     with warehouse_db.connect() as conn:
-        rows = {r.resource: r.last_status for r in conn.execute(sa.select(sync_state.c.resource, sync_state.c.last_status))}
+        rows = {
+            r.resource: r.last_status
+            for r in conn.execute(sa.select(sync_state.c.resource, sync_state.c.last_status))
+        }
     missing = sorted({r.name for r in CATALOG} - set(rows))
     failed = sorted(name for name, status in rows.items() if status != "success")
     return dg.AssetCheckResult(

@@ -64,7 +64,14 @@ def parse_datetime(value: Any) -> dt.datetime | None:
         return None
     parts = _match_date(value).groups()
     try:
-        return dt.datetime(int(parts[2]), int(parts[1]), int(parts[0]), int(parts[3] or 0), int(parts[4] or 0), int(parts[5] or 0))
+        return dt.datetime(
+            int(parts[2]),
+            int(parts[1]),
+            int(parts[0]),
+            int(parts[3] or 0),
+            int(parts[4] or 0),
+            int(parts[5] or 0),
+        )
     except ValueError:
         raise RecordError(f"expected a dd/mm/yyyy date, got {value!r}") from None
 
@@ -77,7 +84,7 @@ def parse_decimal(value: Any) -> Decimal | None:
     """
     if value is None or value == "":
         return None
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, (bool, float)):
         raise RecordError(f"expected a decimal string, got {value!r}")
     if isinstance(value, int):
         return Decimal(value)
@@ -124,7 +131,13 @@ def parse_text(value: Any) -> str | None:
     return str(value)
 
 
-_PARSERS = {"text": parse_text, "decimal": parse_decimal, "date": parse_date, "bool": parse_bool, "int": parse_int}
+_PARSERS = {
+    "text": parse_text,
+    "decimal": parse_decimal,
+    "date": parse_date,
+    "bool": parse_bool,
+    "int": parse_int,
+}
 
 
 def lookup(record: Mapping[str, Any], path: str) -> Any:
@@ -201,7 +214,9 @@ def page_records(version: ApiVersion, payload: Any) -> tuple[list[Any], int | No
     return payload["results"], count, next_link if isinstance(next_link, str) and next_link else None
 
 
-def parse_page(resource: ContificoResource, records: Sequence[Any]) -> list[tuple[dict[str, Any], Mapping[str, Any]]]:
+def parse_page(
+    resource: ContificoResource, records: Sequence[Any]
+) -> list[tuple[dict[str, Any], Mapping[str, Any]]]:
     """Every record of a page as (typed row, raw record); one bad record rejects the whole page."""
     parsed = []
     seen: set[str] = set()

@@ -49,10 +49,18 @@ def plan_sync(
     if full_refresh:
         return SyncPlan(True, params, "full_refresh requested")
     if since is not None:
-        return SyncPlan(False, params | {"fecha_modificacion": contifico_date(since)}, f"since {since.isoformat()} (run config)")
+        return SyncPlan(
+            False,
+            params | {"fecha_modificacion": contifico_date(since)},
+            f"since {since.isoformat()} (run config)",
+        )
     if cursor_at is None:
         return SyncPlan(True, params, "first sync: no cursor yet")
     if cursor_at.tzinfo is None:
-        cursor_at = cursor_at.replace(tzinfo=dt.timezone.utc)  # SQLite returns naive UTC
+        cursor_at = cursor_at.replace(tzinfo=dt.UTC)  # SQLite returns naive UTC
     day = (cursor_at - overlap).astimezone(CONTIFICO_TZ).date()
-    return SyncPlan(False, params | {"fecha_modificacion": contifico_date(day)}, f"cursor {cursor_at.isoformat()} minus {overlap}")
+    return SyncPlan(
+        False,
+        params | {"fecha_modificacion": contifico_date(day)},
+        f"cursor {cursor_at.isoformat()} minus {overlap}",
+    )

@@ -79,7 +79,7 @@ def ensure_tables(db: SqlDatabase) -> None:
 
 
 def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def sync_resource(
@@ -107,7 +107,9 @@ def sync_resource(
     seen: set[str] | None = set() if plan.full_scan else None
     last_report = time.perf_counter()
     try:
-        for page in api.iter_pages(resource.path, resource.version, params=plan.params, page_size=options.page_size):
+        for page in api.iter_pages(
+            resource.path, resource.version, params=plan.params, page_size=options.page_size
+        ):
             stats.pages += 1
             stats.retries += page.retries
             if page.count is not None:
@@ -115,7 +117,9 @@ def sync_resource(
             try:
                 parsed = parse_page(resource, page.records)
             except PayloadError as error:
-                raise ContificoPayloadError(str(error), url=page.url, page=page.number, body=_record_snippet(page.records)) from None
+                raise ContificoPayloadError(
+                    str(error), url=page.url, page=page.number, body=_record_snippet(page.records)
+                ) from None
             now = _utcnow()
             with db.begin() as conn:
                 written = upsert_page(conn, table, parsed, now)
@@ -142,7 +146,9 @@ def sync_resource(
                 stats.deleted = mark_deleted(conn, table, vanished, _utcnow())
         stats.seconds = time.perf_counter() - clock
         with db.begin() as conn:
-            save_state(conn, sync_state, _state_values(resource, plan, stats, started_at, state, success=True))
+            save_state(
+                conn, sync_state, _state_values(resource, plan, stats, started_at, state, success=True)
+            )
     except BaseException as error:
         stats.seconds = time.perf_counter() - clock
         message = f"{type(error).__name__}: {error}"[:1000]

@@ -41,10 +41,21 @@ def _resource_table(resource: ContificoResource) -> sa.Table:
         sa.Column("id", sa.String(32), primary_key=True, comment="Contifico id (natural key)"),
         sa.Column("raw", JSON, nullable=False, comment="The record as the API returned it"),
         sa.Column("content_hash", sa.String(64), nullable=False, comment="SHA-256 of the canonical raw JSON"),
-        sa.Column("source_updated_at", sa.DateTime(), nullable=True, comment="fecha_modificacion (Contifico local time)"),
-        sa.Column("first_seen_at", TIMESTAMP, nullable=False, comment="When we first fetched the record (UTC)"),
-        sa.Column("fetched_at", TIMESTAMP, nullable=False, comment="When the stored version was fetched (UTC)"),
-        sa.Column("deleted_at", TIMESTAMP, nullable=True, comment="When a full scan no longer returned it (UTC)"),
+        sa.Column(
+            "source_updated_at",
+            sa.DateTime(),
+            nullable=True,
+            comment="fecha_modificacion (Contifico local time)",
+        ),
+        sa.Column(
+            "first_seen_at", TIMESTAMP, nullable=False, comment="When we first fetched the record (UTC)"
+        ),
+        sa.Column(
+            "fetched_at", TIMESTAMP, nullable=False, comment="When the stored version was fetched (UTC)"
+        ),
+        sa.Column(
+            "deleted_at", TIMESTAMP, nullable=True, comment="When a full scan no longer returned it (UTC)"
+        ),
         *(_typed_column(f) for f in resource.fields),
         comment=f"Contifico {resource.display_endpoint}: {resource.description}",
     )
@@ -58,8 +69,12 @@ sync_state = sa.Table(
     sa.Column("resource", sa.String(40), primary_key=True),
     sa.Column("endpoint", sa.String(120), nullable=False),
     sa.Column("mode", sa.String(12), nullable=False, comment="incremental or full"),
-    sa.Column("cursor_at", TIMESTAMP, nullable=True,
-              comment="Start of the last successful sync: the next incremental reads from here minus the overlap"),
+    sa.Column(
+        "cursor_at",
+        TIMESTAMP,
+        nullable=True,
+        comment="Start of the last successful sync: the next incremental reads from here minus the overlap",
+    ),
     sa.Column("last_full_scan_at", TIMESTAMP, nullable=True),
     sa.Column("last_started_at", TIMESTAMP, nullable=True),
     sa.Column("last_finished_at", TIMESTAMP, nullable=True),

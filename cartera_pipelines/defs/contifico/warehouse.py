@@ -8,8 +8,8 @@ session-temporary staging table, SQLite/MySQL with a multi-row insert).
 
 from __future__ import annotations
 
-import datetime as dt
 import csv
+import datetime as dt
 import io
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -34,7 +34,9 @@ def stored_hashes(conn: sa.Connection, table: sa.Table, ids: Sequence[str]) -> d
     found: dict[str, tuple[str, bool]] = {}
     iterator = iter(ids)
     while chunk := list(islice(iterator, _LOOKUP_BATCH)):
-        query = sa.select(table.c.id, table.c.content_hash, table.c.deleted_at.is_not(None)).where(table.c.id.in_(chunk))
+        query = sa.select(table.c.id, table.c.content_hash, table.c.deleted_at.is_not(None)).where(
+            table.c.id.in_(chunk)
+        )
         for record_id, digest, deleted in conn.execute(query):
             found[record_id] = (digest, bool(deleted))
     return found
@@ -55,7 +57,8 @@ def _upsert_generic(conn: sa.Connection, table: sa.Table, rows: list[dict[str, A
 
         statement = mysql_insert(table)
         conn.execute(
-            statement.on_duplicate_key_update({c: statement.inserted[c] for c in _update_columns(table)}), rows
+            statement.on_duplicate_key_update({c: statement.inserted[c] for c in _update_columns(table)}),
+            rows,
         )
         return
     statement = insert(table)
@@ -99,7 +102,10 @@ def _upsert_postgres(conn: sa.Connection, table: sa.Table, rows: list[dict[str, 
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter="\t", quotechar='"', lineterminator="\n")
     # ``raw`` goes as the canonical JSON text already computed for the hash (no second encoding).
-    writer.writerows([convert(row["raw_json"] if name == "raw" else row[name]) for name, convert in converters] for row in rows)
+    writer.writerows(
+        [convert(row["raw_json"] if name == "raw" else row[name]) for name, convert in converters]
+        for row in rows
+    )
     buffer.seek(0)
     cursor = conn.connection.dbapi_connection.cursor()
     try:
@@ -161,7 +167,11 @@ def active_ids_missing(conn: sa.Connection, table: sa.Table, seen: set[str]) -> 
 
 
 def count_active(conn: sa.Connection, table: sa.Table) -> int:
-    return int(conn.execute(sa.select(sa.func.count()).select_from(table).where(table.c.deleted_at.is_(None))).scalar_one())
+    return int(
+        conn.execute(
+            sa.select(sa.func.count()).select_from(table).where(table.c.deleted_at.is_(None))
+        ).scalar_one()
+    )
 
 
 def mark_deleted(conn: sa.Connection, table: sa.Table, ids: Iterable[str], now: dt.datetime) -> int:

@@ -29,7 +29,8 @@ def expected_rows(server: SimulatorServer, resource: ContificoResource) -> dict[
     where = dict(resource.params)
     clause = "".join(f" AND {k} = ?" for k in where)
     rows = server.sim.db().execute(
-        f"SELECT body FROM records WHERE coll = ?{clause}", (resource.path, *where.values())  # noqa: S608
+        f"SELECT body FROM records WHERE coll = ?{clause}",
+        (resource.path, *where.values()),
     )
     return {record["id"]: content_hash(record) for record in (json.loads(r[0]) for r in rows)}
 
@@ -48,28 +49,41 @@ def sync_all(api: ContificoApi, db: SqlDatabase, **options: object) -> dict[str,
     return {r.name: sync_resource(api, db, r, SyncOptions(**options)) for r in CATALOG}  # type: ignore[arg-type]
 
 
-def test_every_resource_syncs_through_dagster(simulator: SimulatorServer, api: ContificoApi, warehouse: SqlDatabase) -> None:
+def test_every_resource_syncs_through_dagster(
+    simulator: SimulatorServer, api: ContificoApi, warehouse: SqlDatabase
+) -> None:
     result = dg.materialize(
         [*ALL_ASSETS, *checks.contifico_resource_checks, checks.every_resource_synced],
         resources={"contifico": api, "warehouse_db": warehouse},
     )
     assert result.success
-    events = {e.asset_key.path[-1]: e.materialization.metadata for e in result.get_asset_materialization_events()}
+    events = {
+        e.asset_key.path[-1]: e.materialization.metadata for e in result.get_asset_materialization_events()
+    }
     assert len(events) == 18
     for resource in CATALOG:
         expected = expected_rows(simulator, resource)
         assert stored_rows(warehouse, resource) == expected, resource.name
         metadata = events[resource.table_name]
-        assert metadata["fetched"].value == metadata["new"].value == metadata["dagster/row_count"].value == len(expected)
+        assert (
+            metadata["fetched"].value
+            == metadata["new"].value
+            == metadata["dagster/row_count"].value
+            == len(expected)
+        )
         assert metadata["changed"].value == metadata["deleted"].value == 0
         assert "preview" in metadata and metadata["pages"].value >= 1
     assert all(c.passed for c in result.get_asset_check_evaluations())
     with warehouse.connect() as conn:
         states = conn.execute(sa.select(sync_state.c.resource, sync_state.c.last_status)).all()
         products = RESOURCE_TABLES["products"]
-        price, stock, raw = conn.execute(sa.select(products.c.price_1, products.c.stock, products.c.raw).limit(1)).one()
+        price, stock, raw = conn.execute(
+            sa.select(products.c.price_1, products.c.stock, products.c.raw).limit(1)
+        ).one()
         sales = RESOURCE_TABLES["sales"]
-        total, day, person_type = conn.execute(sa.select(sales.c.total, sales.c.document_date, sales.c.person_type).limit(1)).one()
+        total, day, person_type = conn.execute(
+            sa.select(sales.c.total, sales.c.document_date, sales.c.person_type).limit(1)
+        ).one()
     assert sorted(states) == sorted((r.name, "success") for r in CATALOG)
     assert isinstance(price, Decimal) and isinstance(stock, Decimal)
     assert Decimal(raw["pvp1"]) == price and Decimal(raw["cantidad_stock"]) == stock
@@ -107,10 +121,14 @@ def test_full_scan_marks_deletions_and_never_hard_deletes(
     assert deleted_ids
     incremental = sync_all(api, warehouse)
     assert sum(s.deleted for s in incremental.values()) == sum(
-        len(t["deleted"]) for path, t in touched.items() if not any(r.path == path and r.incremental for r in CATALOG)
+        len(t["deleted"])
+        for path, t in touched.items()
+        if not any(r.path == path and r.incremental for r in CATALOG)
     )
     full = sync_all(api, warehouse, full_refresh=True)
-    assert sum(s.deleted for s in incremental.values()) + sum(s.deleted for s in full.values()) == len(deleted_ids)
+    assert sum(s.deleted for s in incremental.values()) + sum(s.deleted for s in full.values()) == len(
+        deleted_ids
+    )
     for resource in CATALOG:
         assert stored_rows(warehouse, resource) == expected_rows(simulator, resource), resource.name
         every = stored_rows(warehouse, resource, live_only=False)
@@ -131,11 +149,15 @@ def test_injected_429_and_500_give_the_same_rows(simulator: SimulatorServer, war
         assert stored_rows(warehouse, resource) == expected_rows(simulator, resource), resource.name
 
 
-def test_wrong_key_fails_the_run_with_a_one_line_cause(simulator: SimulatorServer, warehouse: SqlDatabase) -> None:
+def test_wrong_key_fails_the_run_with_a_one_line_cause(
+    simulator: SimulatorServer, warehouse: SqlDatabase
+) -> None:
     api = make_api(simulator, api_key="wrong")
     result = dg.materialize(
-        ALL_ASSETS, selection=[dg.AssetKey(["warehouse", "contifico_products"])],
-        resources={"contifico": api, "warehouse_db": warehouse}, raise_on_error=False,
+        ALL_ASSETS,
+        selection=[dg.AssetKey(["warehouse", "contifico_products"])],
+        resources={"contifico": api, "warehouse_db": warehouse},
+        raise_on_error=False,
     )
     assert not result.success
     (failure,) = result.get_step_failure_events()
@@ -143,7 +165,9 @@ def test_wrong_key_fails_the_run_with_a_one_line_cause(simulator: SimulatorServe
     assert "CONTIFICO_API_KEY" in message and "\n" not in message and "401" in message
     assert simulator.sim.stats["unauthorized"] == 1
     with warehouse.connect() as conn:
-        state = conn.execute(sa.select(sync_state).where(sync_state.c.resource == "products")).mappings().one()
+        state = (
+            conn.execute(sa.select(sync_state).where(sync_state.c.resource == "products")).mappings().one()
+        )
     assert state["last_status"] == "failed" and state["cursor_at"] is None
 
 
@@ -155,21 +179,36 @@ def test_a_malformed_page_fails_only_its_resource_and_writes_nothing_of_it(
     names = ["products", "documents", "purchases", "sales", "brands", "persons", "bank_movements"]
     selection = [dg.AssetKey(["warehouse", f"contifico_{n}"]) for n in names]
     result = dg.materialize(
-        ALL_ASSETS, selection=selection, resources={"contifico": api, "warehouse_db": warehouse}, raise_on_error=False
+        ALL_ASSETS,
+        selection=selection,
+        resources={"contifico": api, "warehouse_db": warehouse},
+        raise_on_error=False,
     )
-    failed = {e.step_key: e.step_failure_data.user_failure_data.description for e in result.get_step_failure_events()}
-    assert set(failed) == {"warehouse__contifico_products", "warehouse__contifico_documents",
-                           "warehouse__contifico_purchases", "warehouse__contifico_sales"}
+    failed = {
+        e.step_key: e.step_failure_data.user_failure_data.description
+        for e in result.get_step_failure_events()
+    }
+    assert set(failed) == {
+        "warehouse__contifico_products",
+        "warehouse__contifico_documents",
+        "warehouse__contifico_purchases",
+        "warehouse__contifico_sales",
+    }
     assert "record without an id" in failed["warehouse__contifico_products"]
     assert "result_page=2" in failed["warehouse__contifico_products"]
-    assert "page 3" in failed["warehouse__contifico_documents"] and "not valid JSON" in failed["warehouse__contifico_documents"]
+    assert (
+        "page 3" in failed["warehouse__contifico_documents"]
+        and "not valid JSON" in failed["warehouse__contifico_documents"]
+    )
     materialized = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
     assert materialized == {"contifico_brands", "contifico_persons", "contifico_bank_movements"}
     # pages before the bad one are committed, nothing of the bad page is
     assert len(stored_rows(warehouse, RESOURCES["products"])) == 100
     assert len(stored_rows(warehouse, RESOURCES["documents"])) == 200
     with warehouse.connect() as conn:
-        state = conn.execute(sa.select(sync_state).where(sync_state.c.resource == "products")).mappings().one()
+        state = (
+            conn.execute(sa.select(sync_state).where(sync_state.c.resource == "products")).mappings().one()
+        )
     assert state["last_status"] == "failed" and "result_page=2" in state["last_error"]
     # once the API is fixed, the next sync completes from where it stands
     simulator.sim.clear_faults()
@@ -187,18 +226,24 @@ def test_a_full_scan_that_lost_most_records_refuses_to_delete(
     with pytest.raises(MassDeletionError, match="refusing"):
         sync_resource(api, warehouse, RESOURCES["chart_of_accounts"])
     assert len(stored_rows(warehouse, RESOURCES["chart_of_accounts"])) == 120
-    allowed = sync_resource(api, warehouse, RESOURCES["chart_of_accounts"], SyncOptions(max_deleted_fraction=1.0))
+    allowed = sync_resource(
+        api, warehouse, RESOURCES["chart_of_accounts"], SyncOptions(max_deleted_fraction=1.0)
+    )
     assert allowed.deleted == 96
 
 
-def test_since_overrides_the_cursor(simulator: SimulatorServer, api: ContificoApi, warehouse: SqlDatabase) -> None:
+def test_since_overrides_the_cursor(
+    simulator: SimulatorServer, api: ContificoApi, warehouse: SqlDatabase
+) -> None:
     import datetime as dt
 
     ensure_tables(warehouse)
     sync_resource(api, warehouse, RESOURCES["persons"])
     stats = sync_resource(api, warehouse, RESOURCES["persons"], SyncOptions(since=dt.date(2025, 12, 1)))
     modified = Counter(
-        json.loads(r[0])["fecha_modificacion"][3:] for r in simulator.sim.db().execute(
-            "SELECT body FROM records WHERE coll = 'v1/persona/' AND modified >= '2025-12-01'")
+        json.loads(r[0])["fecha_modificacion"][3:]
+        for r in simulator.sim.db().execute(
+            "SELECT body FROM records WHERE coll = 'v1/persona/' AND modified >= '2025-12-01'"
+        )
     )
     assert stats.mode == "incremental" and stats.fetched == sum(modified.values()) and stats.written == 0

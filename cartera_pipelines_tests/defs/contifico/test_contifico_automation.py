@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dagster as dg
 
-from cartera_pipelines.resources import build_resources
 from cartera_pipelines.defs.contifico import assets, automation, checks
 from cartera_pipelines.defs.contifico.catalog import CATALOG
+from cartera_pipelines.resources import build_resources
 
 
 def _defs() -> dg.Definitions:
@@ -50,7 +50,9 @@ def test_weekly_full_refresh_config_is_valid_for_the_job(cartera_env: object) ->
     defs = _defs()
     job = defs.resolve_job_def("contifico_sync_job")
     with dg.build_schedule_context() as context:
-        (request,) = automation.contifico_weekly_full_refresh_schedule.evaluate_tick(context).run_requests or []
+        (request,) = (
+            automation.contifico_weekly_full_refresh_schedule.evaluate_tick(context).run_requests or []
+        )
     ops = request.run_config["ops"]
     assert len(ops) == 17 and all(v == {"config": {"full_refresh": True}} for v in ops.values())
     assert dg.validate_run_config(job, request.run_config)

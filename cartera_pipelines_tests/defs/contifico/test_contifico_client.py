@@ -25,7 +25,9 @@ def _ids(api: ContificoApi, path: str, version: str, **kwargs: object) -> list[s
     return [r["id"] for page in api.iter_pages(path, version, **kwargs) for r in page.records]  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("path", "version"), [("v1/producto/", "v1"), ("v2/documento/", "v2"), ("v1/bodega/", "v1")])
+@pytest.mark.parametrize(
+    ("path", "version"), [("v1/producto/", "v1"), ("v2/documento/", "v2"), ("v1/bodega/", "v1")]
+)
 @pytest.mark.parametrize("page_size", [7, 100, 1000])
 def test_pages_cover_every_record_in_order(
     api: ContificoApi, simulator: SimulatorServer, path: str, version: str, page_size: int
