@@ -18,7 +18,7 @@ from cartera_pipelines.defs.tns import checks as tns_checks
 from cartera_pipelines.defs.tns.tables import api_key_companies, api_keys
 from cartera_pipelines.resources.database import SqlDatabase
 
-from .conftest import TnsSandbox
+from .conftest import TnsSandbox, ephemeral_instance
 
 
 def _cli(monkeypatch: pytest.MonkeyPatch, url: str, *args: str) -> str:
@@ -50,7 +50,7 @@ def test_keys_stored_only_as_hashes_linked_and_expired_deactivated(
     assert key[:11] in listed and key not in listed and other not in listed
 
     resources = {"tns": sqlite_tns.source(), "warehouse_db": warehouse}
-    with dg.instance_for_test() as instance:
+    with ephemeral_instance() as instance:
         result = dg.materialize(
             [tns_assets.tns_companies, tns_assets.api_key_companies, tns_checks.no_inactive_key_linked],
             instance=instance, resources=resources,

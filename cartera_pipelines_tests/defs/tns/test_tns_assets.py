@@ -13,10 +13,11 @@ import sqlalchemy as sa
 from cartera_pipelines.defs.tns import assets as tns_assets
 from cartera_pipelines.defs.tns import checks as tns_checks
 from cartera_pipelines.defs.tns.concurrency import SlotTimeout
+from cartera_pipelines.defs.tns.nit import parse_nit
 from cartera_pipelines.defs.tns.tables import tns_companies, tns_company_duplicates, tns_inventory_movements
 from cartera_pipelines.resources.database import SqlDatabase
 
-from .conftest import TnsSandbox
+from .conftest import TnsSandbox, ephemeral_instance
 
 DUPLICATE_KEY = "900123456_2025"
 SMALL = "800197268_2024"  # Ferretería El Álamo on the second server (invalid check digit in EMPRESAS)
@@ -55,7 +56,7 @@ def _slice(warehouse: SqlDatabase, key: str) -> list[tuple]:
 @pytest.mark.parametrize("warehouse_url", ["sqlite"], indirect=True)
 def test_discovery_across_two_servers_with_duplicate(tns_sandbox: TnsSandbox, warehouse: SqlDatabase) -> None:
     servers = [s.name for s in tns_sandbox.source().servers()]
-    with dg.instance_for_test() as instance:
+    with ephemeral_instance() as instance:
         result = _discover(tns_sandbox, warehouse, instance)
         meta = result.get_asset_materialization_events()[0].materialization.metadata
         assert meta["duplicates"].value == 1
@@ -81,13 +82,23 @@ def test_discovery_across_two_servers_with_duplicate(tns_sandbox: TnsSandbox, wa
     assert companies["800197268_2024"].check_digit == "4"
 
 
-def test_extraction_totals_equal_source_sums_and_rerun_is_identical(
+def _company(sandbox: TnsSandbox, key: str) -> tuple[str, str]:
+    """(server, ARCHIVO) of a company-year, read from the sandbox's EMPRESAS."""
+    source = sandbox.source()
+    for server in source.servers():
+        for _codigo, _name, nit, year, archivo in source.empresas(server):
+            if f"{parse_nit(nit).number}_{year}" == key:
+                return server.name, archivo
+    raise AssertionError(key)
+
+
+def test_extraction_equals_source_sums_rerun_identical_failure_keeps_slice(
     tns_sandbox: TnsSandbox, warehouse: SqlDatabase
 ) -> None:
-    with dg.instance_for_test() as instance:
-        _discover(tns_sandbox, warehouse, instance)
-        with warehouse.connect() as conn:
-            company = conn.execute(sa.select(tns_companies).where(tns_companies.c.company_year == SMALL)).one()
+    server, archivo = _company(tns_sandbox, SMALL)
+    with ephemeral_instance() as instance:
+        # No discovery run: the partition is located by discovering on the fly (as after the sensor).
+        instance.add_dynamic_partitions("tns_company_years", [SMALL])
         result = _extract(tns_sandbox, warehouse, instance, SMALL, fetch_size=97)  # many chunks
         first = _slice(warehouse, SMALL)
         meta = result.get_asset_materialization_events()[0].materialization.metadata
@@ -95,61 +106,48 @@ def test_extraction_totals_equal_source_sums_and_rerun_is_identical(
         _extract(tns_sandbox, warehouse, instance, SMALL)
         second = _slice(warehouse, SMALL)
 
-    lines = tns_sandbox.source_lines(company.server, company.archivo)
-    n, qty, total = tns_sandbox.source_sums(company.server, company.archivo)
-    assert len(first) == n == len(lines) > 500
-    assert sum(r[17] for r in first) == qty == sum(line[3] for line in lines)
-    assert sum(r[22] for r in first) == total == sum(line[4] for line in lines)
-    assert [r[5] for r in first] == [line[0] for line in lines]  # the very lines, in order: voided excluded
-    assert all(isinstance(r[17], Decimal) and isinstance(r[22], Decimal) for r in first)
-    assert first == second
-    assert meta["lines_skipped_unknown_type"].value == 3
-    assert meta["unknown_document_codes"].value == {"NC": 2, "XX": 1}
-    assert checks == {"loaded_lines_match_read": True, "no_unknown_document_types": False}
-    names = {r[12] for r in first} | {r[16] for r in first}
-    assert any("ñ" in (x or "") or "Ñ" in (x or "") for x in names)
-    with warehouse.connect() as conn:
-        others = conn.execute(sa.select(sa.func.count()).where(T.c.company_year != SMALL)).scalar_one()
-    assert others == 0
-
-
-def test_failure_mid_load_leaves_previous_slice_intact(tns_sandbox: TnsSandbox, warehouse: SqlDatabase) -> None:
-    with dg.instance_for_test() as instance:
-        _discover(tns_sandbox, warehouse, instance)
+        lines = tns_sandbox.source_lines(server, archivo)
+        n, qty, total = tns_sandbox.source_sums(server, archivo)
+        assert len(first) == n == len(lines) > 500
+        assert sum(r[17] for r in first) == qty == sum(line[3] for line in lines)
+        assert sum(r[22] for r in first) == total == sum(line[4] for line in lines)
+        assert [r[5] for r in first] == [line[0] for line in lines]  # the very lines, in order: voided excluded
+        assert all(isinstance(r[17], Decimal) and isinstance(r[22], Decimal) for r in first)
+        assert first == second
+        assert meta["lines_skipped_unknown_type"].value == 3
+        assert meta["unknown_document_codes"].value == {"NC": 2, "XX": 1}
+        assert checks == {"loaded_lines_match_read": True, "no_unknown_document_types": False}
+        names = {r[12] for r in first} | {r[16] for r in first}
+        assert any("ñ" in (x or "") or "Ñ" in (x or "") for x in names)
         with warehouse.connect() as conn:
-            company = conn.execute(sa.select(tns_companies).where(tns_companies.c.company_year == SMALL)).one()
-        _extract(tns_sandbox, warehouse, instance, SMALL)
-        before = _slice(warehouse, SMALL)
+            assert conn.execute(sa.select(sa.func.count()).where(T.c.company_year != SMALL)).scalar_one() == 0
+
         # A line late in the stream pointing at an article that does not exist: the load fails after
-        # thousands of rows were already written inside the transaction.
-        conn = tns_sandbox.raw_connect(company.server, company.archivo)
+        # most rows were already written inside the transaction; the previous slice must survive.
+        conn = tns_sandbox.raw_connect(server, archivo)
         cursor = conn.cursor()
-        cursor.execute("SELECT MAX(DEKARDEXID), MAX(KARDEXID) FROM DEKARDEX")
-        max_line, kardex = cursor.fetchone()
-        cursor.execute("SELECT KARDEXID FROM KARDEX WHERE CODCOMP = 'FV' AND FECASENTAD IS NOT NULL AND FECANULADO IS NULL")
-        kardex = cursor.fetchall()[-1][0]
-        cursor.execute(
-            "INSERT INTO DEKARDEX (DEKARDEXID, KARDEXID, MATID, BODID, CANMAT, PRECIOBASE, PRECIOIVA, PRECIONETO, "
-            "PARCVTA, DESCUENTO) VALUES (?, ?, 99999, 1, 1, 1, 0, 1, 1, 0)",
-            (max_line + 1, kardex),
-        )
+        cursor.execute("SELECT MAX(DEKARDEXID) FROM DEKARDEX")
+        bad_line = cursor.fetchone()[0] + 1
+        cursor.execute("INSERT INTO DEKARDEX (DEKARDEXID, KARDEXID, MATID, BODID, CANMAT, PRECIOBASE, PRECIOIVA, "
+                       "PRECIONETO, PARCVTA, DESCUENTO) VALUES (?, ?, 99999, 1, 1, 1, 0, 1, 1, 0)",
+                       (bad_line, lines[-1][1]))
         conn.commit()
         try:
-            result = _extract(tns_sandbox, warehouse, instance, SMALL, raise_on_error=False, fetch_size=100)
+            failed = _extract(tns_sandbox, warehouse, instance, SMALL, raise_on_error=False, fetch_size=100)
         finally:
-            cursor.execute("DELETE FROM DEKARDEX WHERE DEKARDEXID = ?", (max_line + 1,))
+            cursor.execute("DELETE FROM DEKARDEX WHERE DEKARDEXID = ?", (bad_line,))
             conn.commit()
             conn.close()
-        assert not result.success
-        failure = result.get_step_failure_events()[0].event_specific_data.error
-        assert f"DEKARDEX line {max_line + 1}" in str(failure) and "MATID 99999" in str(failure)
-        assert _slice(warehouse, SMALL) == before
+        assert not failed.success
+        error = str(failed.get_step_failure_events()[0].event_specific_data.error)
+        assert f"DEKARDEX line {bad_line}" in error and "MATID 99999" in error
+        assert _slice(warehouse, SMALL) == first
 
 
 @pytest.mark.parametrize("warehouse_url", ["sqlite"], indirect=True)
 def test_server_pool_limits_extractions(sqlite_tns: TnsSandbox, warehouse: SqlDatabase) -> None:
     with dg.instance_for_test() as instance:
-        _discover(sqlite_tns, warehouse, instance)
+        instance.add_dynamic_partitions("tns_company_years", [SMALL])
         server = sqlite_tns.source().server("sucursal")
         storage = instance.event_log_storage
         _extract(sqlite_tns, warehouse, instance, SMALL)
@@ -163,7 +161,3 @@ def test_server_pool_limits_extractions(sqlite_tns: TnsSandbox, warehouse: SqlDa
         assert SlotTimeout.__name__ in str(result.get_step_failure_events()[0].event_specific_data.error)
         storage.free_concurrency_slot_for_step("other-run", "other-step")
         assert _extract(sqlite_tns, warehouse, instance, SMALL).success
-        # The other server's pool is independent.
-        principal = sqlite_tns.source().server("principal")
-        assert _extract(sqlite_tns, warehouse, instance, "860512330_2023").success
-        assert storage.get_concurrency_info(principal.pool).active_slot_count == 0

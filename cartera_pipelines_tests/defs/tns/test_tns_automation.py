@@ -15,7 +15,7 @@ from cartera_pipelines.defs.tns.automation import tns_companies_sensor, tns_extr
 from cartera_pipelines.defs.tns.concurrency import SERVER_TAG
 from cartera_pipelines.resources.database import SqlDatabase
 
-from .conftest import TnsSandbox
+from .conftest import TnsSandbox, ephemeral_instance
 
 
 def _tick(instance: dg.DagsterInstance, sandbox: TnsSandbox, cursor: str | None):
@@ -28,7 +28,7 @@ def _tick(instance: dg.DagsterInstance, sandbox: TnsSandbox, cursor: str | None)
 
 @pytest.mark.parametrize("warehouse_url", ["sqlite"], indirect=True)
 def test_sensor_adds_partitions_requests_runs_and_remembers(sqlite_tns: TnsSandbox, warehouse: SqlDatabase) -> None:
-    with dg.instance_for_test() as instance:
+    with ephemeral_instance() as instance:
         # One partition already extracted before the sensor is turned on: not requested again.
         instance.add_dynamic_partitions("tns_company_years", ["860512330_2023"])
         assert dg.materialize(
@@ -71,7 +71,7 @@ def test_sensor_waits_when_the_first_server_is_unreachable(sqlite_tns: TnsSandbo
     broken = tmp_path / "servers.yaml"
     text = sqlite_tns.servers_file.read_text(encoding="utf-8")
     broken.write_text(text.replace("principal/ADMIN.db", "principal/MISSING.db"), encoding="utf-8")
-    with dg.instance_for_test() as instance:
+    with ephemeral_instance() as instance:
         context = dg.build_sensor_context(instance=instance, resources={"tns": tns_assets.TnsSource(servers_file=str(broken))})
         result = tns_companies_sensor(context)
         assert isinstance(result, dg.SkipReason)
@@ -79,7 +79,7 @@ def test_sensor_waits_when_the_first_server_is_unreachable(sqlite_tns: TnsSandbo
 
 @pytest.mark.parametrize("warehouse_url", ["sqlite", "postgresql"], indirect=True)
 def test_nightly_schedule_reextracts_each_companys_latest_year(sqlite_tns: TnsSandbox, warehouse: SqlDatabase) -> None:
-    with dg.instance_for_test() as instance:
+    with ephemeral_instance() as instance:
         with dg.build_schedule_context(instance=instance, resources={"warehouse_db": warehouse},
                                        scheduled_execution_time=dt.datetime(2026, 1, 2, 2, 0)) as context:
             assert isinstance(tns_nightly_schedule(context), dg.SkipReason)
