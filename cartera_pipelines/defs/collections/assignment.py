@@ -28,7 +28,7 @@ contracts and a summary per house. The rules (DESIGN §3 "collections"):
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -213,24 +213,15 @@ def weighted_totals(
 def _interleave(pool: Sequence[tuple[int, int]], needs: Mapping[int, int], turn: Sequence[int]) -> list[tuple[int, int, int]]:
     """Hand out ``pool`` (contract, days; highest arrears first) so each house's slice has a similar mix.
 
-    Item k goes to the house furthest behind its proportional pace (need·k/total − given), ties by turn.
+    A house that needs n contracts takes the pool positions closest to (j + ½)/n of the way down,
+    j = 0…n−1: the houses' shares are spread evenly over the arrears ranking (ties by turn). Computed as
+    one sort of slot keys, not a per-contract loop.
     """
-    total = sum(needs.values())
     houses = [h for h in turn if needs.get(h, 0) > 0]
-    need = [needs[h] for h in houses]
-    given = [0] * len(houses)
-    out: list[tuple[int, int, int]] = []
-    append = out.append
-    for k, (contract_id, days) in enumerate(pool, start=1):
-        best, best_lag = -1, None
-        for i in range(len(houses)):  # a handful of houses: a plain loop beats max() with a key
-            if given[i] < need[i]:
-                lag = need[i] * k - given[i] * total
-                if best_lag is None or lag > best_lag:
-                    best, best_lag = i, lag
-        given[best] += 1
-        append((contract_id, houses[best], days))
-    return out
+    slots = sorted(
+        ((2 * j + 1) / (2 * needs[h]), rank) for rank, h in enumerate(houses) for j in range(needs[h])
+    )
+    return [(contract_id, houses[rank], days) for (contract_id, days), (_, rank) in zip(pool, slots, strict=True)]
 
 
 def plan_assignment(
@@ -263,26 +254,25 @@ def plan_assignment(
     other_users: set[int] = set()
 
     # 1. current holdings: one per contract (a legacy duplicate keeps the fixed house, else the oldest)
-    by_contract: dict[int, list[Holding]] = defaultdict(list)
+    held: dict[int, Holding] = {}
+    duplicates: dict[int, list[Holding]] = {}
     for holding in holdings:
         if holding.user_id in house_set:
-            by_contract[holding.contract_id].append(holding)
             before[holding.user_id] += 1
+            first = held.setdefault(holding.contract_id, holding)
+            if first is not holding:
+                duplicates.setdefault(holding.contract_id, [first]).append(holding)
         else:
             other_users.add(holding.contract_id)
-    held: dict[int, Holding] = {}
-    for contract_id, rows in by_contract.items():
-        if contract_id in other_users:
-            # a house shares the contract with another user: the house lets it go
-            for row in rows:
-                removals.append(Change(contract_id, row.user_id, arrears.get(contract_id, 0), REMOVE_DUPLICATE))
-            continue
-        if len(rows) > 1:
-            owner = fixed.get(contract_id)
-            rows = sorted(rows, key=lambda r: (r.user_id != owner, r.assigned_date, houses.index(r.user_id)))
-            for row in rows[1:]:
-                removals.append(Change(contract_id, row.user_id, arrears.get(contract_id, 0), REMOVE_DUPLICATE))
+    for contract_id, rows in duplicates.items():
+        owner = fixed.get(contract_id)
+        rows.sort(key=lambda r: (r.user_id != owner, r.assigned_date, houses.index(r.user_id)))
         held[contract_id] = rows[0]
+        for row in rows[1:]:
+            removals.append(Change(contract_id, row.user_id, arrears.get(contract_id, 0), REMOVE_DUPLICATE))
+    for contract_id in other_users & held.keys():
+        # a house shares the contract with another user: the house lets it go
+        removals.append(Change(contract_id, held.pop(contract_id).user_id, arrears.get(contract_id, 0), REMOVE_DUPLICATE))
 
     # 2. fixed contracts and clean-up
     locked: dict[int, int] = {h: 0 for h in houses}
@@ -344,27 +334,20 @@ def plan_assignment(
 
     # 5. the result per house
     final_holdings: dict[int, list[int]] = {h: [] for h in houses}
-    removed_pairs = {(c.contract_id, c.user_id) for c in removals}
-    for contract_id, rows in by_contract.items():
-        for row in rows:
-            if (contract_id, row.user_id) not in removed_pairs:
-                final_holdings[row.user_id].append(contract_id)
+    # every removal other than a duplicate row takes the contract from its (single) held row
+    released = {c.contract_id for c in removals if c.reason != REMOVE_DUPLICATE}
+    for contract_id, holding in held.items():
+        if contract_id not in released:
+            final_holdings[holding.user_id].append(contract_id)
     for change in additions:
         final_holdings[change.user_id].append(change.contract_id)
     for contracts in final_holdings.values():
         contracts.sort()
     grand_total = sum(len(v) for v in final_holdings.values())
     weight_sum = sum(weights.values())
-    removed_by = defaultdict(int)
-    for change in removals:
-        removed_by[change.user_id] += 1
-    added_by = defaultdict(int)
-    for change in additions:
-        added_by[change.user_id] += 1
-    fixed_by = defaultdict(int)
-    for f in fixed_out:
-        if f.action in ("kept", "added", "moved"):
-            fixed_by[f.user_id] += 1
+    removed_by = Counter(c.user_id for c in removals)
+    added_by = Counter(c.user_id for c in additions)
+    fixed_by = Counter(f.user_id for f in fixed_out if f.action in ("kept", "added", "moved"))
     summary = tuple(
         HouseSummary(
             user_id=h,
