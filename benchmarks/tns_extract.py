@@ -73,7 +73,6 @@ def end_to_end(servers_file: str, path: str, pg_url: str, fetch_size: int, out: 
     with warehouse.begin() as conn:
         create_tables(conn, [tns_inventory_movements])
     company = CompanyContext("900999001_2025", "900999001", 2025, "001", dt.datetime.now(dt.timezone.utc))
-    last = [time.perf_counter()]
 
     def progress(stats) -> None:  # noqa: ANN001
         print(f"    e2e: {stats.lines_read:,} lines, {stats.lines_per_second:,.0f}/s, rss {_rss_mb():.0f} MB", flush=True)
@@ -82,7 +81,6 @@ def end_to_end(servers_file: str, path: str, pg_url: str, fetch_size: int, out: 
     with tns.connect(server, path) as source, warehouse.begin() as conn:
         stats = extract_into(conn, read_chunks(source, "firebird", fetch_size), company, "firebird", progress=progress)
     seconds = time.perf_counter() - started
-    del last
     warehouse.dispose()
     out.put({
         "rows": stats.lines_read, "loaded": stats.lines_loaded, "seconds": seconds,

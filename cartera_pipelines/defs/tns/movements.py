@@ -31,7 +31,7 @@ class MovementError(ValueError):
 
 
 def _text(expr: str) -> str:
-    # Codes in TNS are often CHAR (blank-padded); empty means "none". Done by the server, not per row here.
+    # TNS text columns are often CHAR (blank-padded); empty means "none". Done by the server, not per row here.
     return f"NULLIF(TRIM({expr}), '')"
 
 
@@ -49,7 +49,8 @@ def movements_query(driver: str) -> str:
         fecha = "CAST(K.FECHA AS DATE)"  # TNS versions differ: DATE or TIMESTAMP
     return f"""
 SELECT D.DEKARDEXID, K.KARDEXID, TRIM(K.CODCOMP), {_text('K.CODPREFIJO')}, {_text('K.NUMERO')}, {fecha},
-       {_text('M.CODIGO')}, M.DESCRIP, {_text('B.CODIGO')}, B.NOMBRE, {_text('T.NIT')}, T.NOMBRE,
+       {_text('M.CODIGO')}, {_text('M.DESCRIP')}, {_text('B.CODIGO')}, {_text('B.NOMBRE')},
+       {_text('T.NIT')}, {_text('T.NOMBRE')},
        {num('D.CANMAT')}, {num('D.PRECIOBASE')}, {num('D.PRECIOIVA')}, {num('D.PRECIONETO')},
        {num('D.DESCUENTO')}, {num('D.PARCVTA')}, D.MATID
 FROM DEKARDEX D
