@@ -71,7 +71,6 @@ class MlflowTracking(dg.ConfigurableResource):
                     f"is not reachable ({reason}). Start the server or fix the variable; unset "
                     "MLFLOW_TRACKING_URI to use the embedded store under CARTERA_HOME instead."
                 ),
-                allow_retry=True,
             ) from exc
 
     def _probe(self, timeout: float) -> None:

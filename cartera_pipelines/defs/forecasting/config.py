@@ -27,8 +27,9 @@ class TrainingConfig(dg.Config):
     prophet_yearly_order: int = Field(default=6, ge=1, le=10, description="Fourier order of the yearly seasonality.")
     prophet_seasonality_mode: str = Field(default="additive", pattern="^(additive|multiplicative)$")
     prophet_changepoint_prior_scale: float = Field(default=0.05, gt=0)
-    xgboost_n_estimators: int = Field(default=300, ge=10)
-    xgboost_max_depth: int = Field(default=4, ge=1)
+    xgboost_n_estimators: int = Field(default=60, ge=10)
+    xgboost_max_depth: int = Field(default=3, ge=1)
+    xgboost_min_child_weight: float = Field(default=20, ge=0)
     xgboost_learning_rate: float = Field(default=0.05, gt=0)
     plot_articles: int = Field(default=4, ge=0, le=8, description="Top articles (by sales value) in the forecast plot.")
 
@@ -49,6 +50,7 @@ class TrainingConfig(dg.Config):
                 "n_estimators": self.xgboost_n_estimators,
                 "max_depth": self.xgboost_max_depth,
                 "learning_rate": self.xgboost_learning_rate,
+                "min_child_weight": self.xgboost_min_child_weight,
             },
         )
 

@@ -45,7 +45,8 @@ def movement_groups(conn: sa.Connection, nit: str) -> Iterator[MovementGroup]:
         .group_by(movements.c.article_code, year, month, movements.c.document_type, movements.c.warehouse_code)
         .order_by(movements.c.article_code, year, month)
     )
-    result = conn.execution_options(stream_results=True, yield_per=5_000).execute(query)
+    # options on this statement only: Connection.execution_options() would stream the DDL that follows too
+    result = conn.execute(query, execution_options={"stream_results": True, "yield_per": 5_000})
     for code, name, y, m, doc, warehouse, qty, value in result:
         yield MovementGroup(code, name, int(y), int(m), doc, warehouse, _dec(qty), _dec(value))
 

@@ -38,7 +38,7 @@ demand_backtest = sa.Table(
     warehouse,
     sa.Column("nit", sa.String(20), nullable=False),
     sa.Column("article_code", sa.String(40), nullable=False),
-    sa.Column("model", sa.String(20), nullable=False, comment="prophet, xgboost, seasonal_naive"),
+    sa.Column("model", sa.String(20), nullable=False, comment="prophet, xgboost, ensemble (their mean), seasonal_naive"),
     sa.Column("holdout_start", sa.Date, nullable=False, comment="First month of the holdout"),
     sa.Column("holdout_months", sa.Integer, nullable=False),
     sa.Column("mae", sa.Float, nullable=False),

@@ -98,7 +98,7 @@ class TrainingResult:
             "mae_chosen": float(np.nanmean(self.chosen_scores("mae"))) if self.scored.any() else float("nan"),
             "mae_seasonal_naive": float(np.nanmean(self.scores["seasonal_naive"]["mae"])) if self.scored.any() else float("nan"),
         }
-        for model in ("xgboost", "prophet"):
+        for model in ("xgboost", "prophet", "ensemble"):
             out[f"mase_{model}"] = aggregate_mase(self.scores[model]["mase"][comparable])
         return out
 
@@ -146,8 +146,10 @@ def _prophet_window(
 def _baseline_and_xgboost(panel: Panel, cutoff: int, length: int, settings: TrainingSettings) -> tuple[dict[str, np.ndarray], XgbFit]:
     observed = panel.demand[:, :cutoff]
     naive = seasonal_naive_panel(observed, length)
-    xgb = fit_xgboost(panel.demand, panel.price, panel.months, cutoff, settings.xgboost_params, settings.xgboost_threads, settings.seed)
-    predictions = {"seasonal_naive": naive, "xgboost": forecast_xgboost(xgb, panel.demand, panel.price, panel.months, length)}
+    xgb = fit_xgboost(
+        panel.demand, panel.price, panel.months, cutoff, length, settings.xgboost_params, settings.xgboost_threads, settings.seed
+    )
+    predictions = {"seasonal_naive": naive, "xgboost": forecast_xgboost(xgb, panel.demand, panel.price, panel.months)}
     # An article with no month before the cutoff has nothing to be predicted from.
     unseen = np.isnan(observed).all(axis=1)
     for values in predictions.values():
@@ -185,9 +187,11 @@ def _train(
     t0 = time.perf_counter()
     validation, _ = _baseline_and_xgboost(panel, validation_cut, H, settings)
     holdout, _ = _baseline_and_xgboost(panel, holdout_cut, H, settings)
-    xgb_final = fit_xgboost(panel.demand, panel.price, panel.months, T, settings.xgboost_params, settings.xgboost_threads, settings.seed)
+    xgb_final = fit_xgboost(
+        panel.demand, panel.price, panel.months, T, F, settings.xgboost_params, settings.xgboost_threads, settings.seed
+    )
     final = {
-        "xgboost": forecast_xgboost(xgb_final, panel.demand, panel.price, panel.months, F),
+        "xgboost": forecast_xgboost(xgb_final, panel.demand, panel.price, panel.months),
         "seasonal_naive": seasonal_naive_panel(panel.demand, F),
     }
     timings["xgboost_seconds"] = time.perf_counter() - t0
@@ -200,15 +204,20 @@ def _train(
     )
     validation["prophet"] = prophet_windows["validation"]
     holdout["prophet"] = prophet_windows["holdout"]
+    for window in (validation, holdout):
+        window["ensemble"] = (window["prophet"] + window["xgboost"]) / 2  # NaN where Prophet is absent
 
-    validation_mae = {}
+    validation_mase = {}
+    scales = np.array([mase_scale(panel.demand[i, :validation_cut]) for i in range(panel.n_articles)])
     for model in MODELS:
         errors_abs = np.abs(validation[model] - panel.demand[:, validation_cut:holdout_cut])
         with np.errstate(all="ignore"):
-            validation_mae[model] = np.where(np.isnan(errors_abs).any(axis=1), np.nan, errors_abs.mean(axis=1))
-    chosen = choose_models(validation_mae)
+            mae_v = np.where(np.isnan(errors_abs).any(axis=1), np.nan, errors_abs.mean(axis=1))
+            # articles without a MASE scale (flat history) are judged on plain MAE
+            validation_mase[model] = np.where(np.isfinite(scales), mae_v / scales, mae_v)
+    chosen = choose_models(validation_mase)
 
-    chosen_prophet = np.array([m == "prophet" for m in chosen])
+    chosen_prophet = np.array([m in ("prophet", "ensemble") for m in chosen])
     final_prophet, prophet_json, final_errors = _prophet_window(
         panel, chosen_prophet, {"final": T}, F, settings, pool, log, keep_models=True
     )
@@ -217,6 +226,7 @@ def _train(
         if np.isnan(final_prophet["final"][i]).any():
             chosen[i] = "xgboost"  # the final fit failed (listed in prophet_errors): fall back
     final["prophet"] = final_prophet["final"]
+    final["ensemble"] = (final["prophet"] + final["xgboost"]) / 2
     timings["prophet_seconds"] = time.perf_counter() - t0
 
     actual = panel.demand[:, holdout_cut:]
@@ -260,7 +270,7 @@ def _train(
         lower=lower,
         upper=upper,
         xgboost_final=xgb_final,
-        prophet_models={panel.articles[i]: s for i, s in prophet_json.items() if chosen[i] == "prophet"},
+        prophet_models={panel.articles[i]: s for i, s in prophet_json.items() if chosen[i] in ("prophet", "ensemble")},
         prophet_errors=errors,
         timings=timings,
         counts=counts,

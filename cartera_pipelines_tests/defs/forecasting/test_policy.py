@@ -44,15 +44,23 @@ def test_seasonal_naive_repeats_last_year():
     assert list(seasonal_naive(np.array([np.nan]), 2)) == [0.0, 0.0]
 
 
-def test_selection_takes_the_lowest_validation_error_and_prefers_simpler_on_ties():
+def test_selection_on_own_evidence_takes_the_lowest_error_and_prefers_simpler_on_ties():
     chosen = choose_models(
         {
             "seasonal_naive": np.array([3.0, 1.0, 2.0, np.nan]),
             "xgboost": np.array([2.0, 1.0, 2.5, np.nan]),
             "prophet": np.array([1.0, 1.0, np.nan, np.nan]),
-        }
+        },
+        own_weight=1.0,
     )
     assert chosen == ["prophet", "seasonal_naive", "seasonal_naive", "xgboost"]
+
+
+def test_selection_shrinks_towards_the_overall_best_model():
+    scores = {"seasonal_naive": np.array([1.0, 1.0, 1.0, 0.9]), "xgboost": np.array([0.5, 0.5, 0.5, 1.0])}
+    assert choose_models(scores, own_weight=1.0)[3] == "seasonal_naive"
+    # article 3 is only slightly better with naive; overall xgboost wins by far
+    assert choose_models(scores, own_weight=0.25) == ["xgboost"] * 4
 
 
 def test_abc_by_cumulative_value():
