@@ -251,6 +251,7 @@ class OutboxConfig(dg.Config):
     kinds={"postgres", "python"},
     pool="operations_db",
     deps=[outbox_source.key],
+    metadata=table_metadata(t.outbox_events),
 )
 def outbox_deliveries(
     context: dg.AssetExecutionContext,
