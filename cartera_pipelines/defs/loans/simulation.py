@@ -70,6 +70,13 @@ def simulate_schedule(context: dg.OpExecutionContext, config: SimulationConfig) 
         None,
         metadata={
             "schedule": dg.MetadataValue.md(table),
+            "schedule_table": dg.MetadataValue.table(
+                records=[
+                    dg.TableRecord({k: v.isoformat() if isinstance(v, dt.date) else str(v) for k, v in r.items()})
+                    for r in shown
+                ],
+                schema=dg.TableSchema(columns=[dg.TableColumn(name, "string") for name in rows[0]._fields]),
+            ),
             "summary": dg.MetadataValue.text(summary),
             "installments": sums.installments,
             "first_payment": dg.MetadataValue.text(f"{rows[0].monto_cuota:,.2f}"),

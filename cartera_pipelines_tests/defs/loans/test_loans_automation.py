@@ -112,6 +112,8 @@ def test_simulation_with_defaults_shows_the_schedule_and_writes_nothing() -> Non
     assert table.count("\n") == 12 + 1  # header, separator, 12 installments
     assert "945,595.97" in table
     assert metadata["installments"].value == 12
+    records = metadata["schedule_table"].value.records
+    assert len(records) == 12 and records[0].data["monto_cuota"] == "945595.97"
     assert metadata["total_capital"].value == "10,000,000.00"
     assert not result.get_asset_materialization_events()
 
