@@ -101,10 +101,23 @@ def test_dockerfile_installs_exactly_the_lock(docker: list[tuple[str, str]]) -> 
     assert syncs and all("--frozen" in s and "--no-dev" in s for s in syncs)
     assert not any("--extra" in s or "--all-extras" in s for s in syncs), "test/bench extras do not belong in the image"
     assert not any(op == "RUN" and re.search(r"\bpip install\b", arg) for op, arg in docker)
+
     # the same uv as the Makefile
     uv = re.search(r"ghcr\.io/astral-sh/uv:([\d.]+)", copies)
     makefile = re.search(r"^UV_VERSION := ([\d.]+)", (ROOT / "Makefile").read_text(), re.MULTILINE)
     assert uv and makefile and uv.group(1) == makefile.group(1)
+
+
+def test_dockerfile_keeps_the_project_root_next_to_the_package(docker: list[tuple[str, str]]) -> None:
+    """``dg.load_from_defs_folder`` locates the project by its pyproject.toml, a parent of the package: a
+    copy of the package in site-packages (``--no-editable``) would not load in the container."""
+    syncs = [arg for op, arg in docker if op == "RUN" and "uv sync" in arg]
+    assert not any("--no-editable" in s for s in syncs)
+    build_copies = [arg for op, arg in docker if op == "COPY" and "--from" not in arg]
+    assert any("pyproject.toml" in c for c in build_copies) and any(c.startswith("cartera_pipelines") for c in build_copies)
+    workdir = next(arg for op, arg in docker if op == "WORKDIR")
+    runtime_copy = [arg for op, arg in final_stage(docker) if op == "COPY" and "--from=build" in arg]
+    assert any(arg.split()[-2:] == [workdir, workdir] for arg in runtime_copy), "the runtime needs the whole project dir"
 
 
 def test_dockerfile_has_the_firebird_client(docker: list[tuple[str, str]]) -> None:
