@@ -67,8 +67,10 @@ def fit_one(task: ProphetTask, params: dict[str, Any]) -> ProphetOutcome:
     import pandas as pd
     from prophet import Prophet
 
-    # cmdstanpy installs its own INFO handler when imported: switch it off after the import.
+    # cmdstanpy and prophet set their loggers up when imported: quiet them again after the import
+    # (e.g. Prophet warns on every validation fit with < 2 years of history; we know).
     logging.getLogger("cmdstanpy").disabled = True
+    logging.getLogger("prophet").setLevel(logging.ERROR)
     try:
         months = _month_starts(task.start, len(task.history) + task.horizon)
         frame = pd.DataFrame({"ds": pd.to_datetime(months[: len(task.history)]), "y": list(task.history)})
