@@ -399,7 +399,8 @@ def write_data_file(
     return counts
 
 
-def data_file_matches(path: Path, *, scale: float, seed: int) -> bool:
+def data_file_matches(path: Path, *, scale: float | None, seed: int | None) -> bool:
+    """Whether ``path`` holds records of this data version (and of ``scale``/``seed`` unless None)."""
     if not path.exists():
         return False
     try:
@@ -412,8 +413,8 @@ def data_file_matches(path: Path, *, scale: float, seed: int) -> bool:
         return False
     return (
         meta.get("version") == DATA_VERSION
-        and meta.get("seed") == str(seed)
-        and meta.get("scale") == str(scale)
+        and (seed is None or meta.get("seed") == str(seed))
+        and (scale is None or meta.get("scale") == str(scale))
     )
 
 

@@ -403,12 +403,16 @@ def make_server(
     seed: int = 42,
     total: int | None = None,
     faults: FaultConfig | None = None,
+    reuse_existing: bool = False,
 ) -> SimulatorServer:
-    """A simulator bound to host:port (0 = a free port), serving ``data_file`` (generated when
-    missing or built for another scale/seed; a temporary file when None)."""
+    """A simulator bound to host:port (0 = a free port), serving ``data_file``: generated when
+    missing (``total`` records, or volumes for ``scale``), regenerated when built for another
+    scale/seed unless ``reuse_existing`` or ``total`` is given; a temporary file when None."""
     if data_file is None:
         data_file = Path(tempfile.mkdtemp(prefix="contifico-sim-")) / "records.sqlite"
-    if total is not None:
+    if reuse_existing and data_file_matches(data_file, scale=None, seed=None):
+        pass
+    elif total is not None:
         if not data_file.exists():
             write_data_file(data_file, seed=seed, total=total)
     elif not data_file_matches(data_file, scale=scale, seed=seed):
@@ -425,7 +429,7 @@ def serve_forever(
     data_file = home / "contifico" / "records.sqlite"
     if data_file.exists() and (scale, seed) == (1, 42):
         # The defaults serve whatever ``cartera sandbox build`` wrote (at any --scale).
-        server = make_server(host, port, data_file=data_file, total=-1)
+        server = make_server(host, port, data_file=data_file, reuse_existing=True)
     else:
         server = make_server(host, port, data_file=data_file, scale=scale, seed=seed)
     log(

@@ -146,3 +146,18 @@ def test_faults_by_http_configuration(server: SimulatorServer) -> None:
         server.base_url + "_sim/mutate", json={"changed": 0.5, "paths": ["v1/marca/"]}, headers=KEY
     )
     assert len(mutated.json()["v1/marca/"]["changed"]) == 8
+
+
+def test_serve_reuses_what_the_builder_wrote(tmp_path: Path) -> None:
+    data_file = tmp_path / "records.sqlite"
+    counts = write_data_file(data_file, scale=2, seed=42)
+    reused = make_server("127.0.0.1", 0, data_file=data_file, reuse_existing=True)
+    try:
+        assert reused.sim.count() == sum(counts.values())
+    finally:
+        reused.server_close()
+    regenerated = make_server("127.0.0.1", 0, data_file=data_file, scale=1, seed=42)
+    try:
+        assert regenerated.sim.count() == sum(counts_for_scale(1).values())
+    finally:
+        regenerated.server_close()

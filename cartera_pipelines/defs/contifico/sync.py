@@ -112,6 +112,8 @@ def sync_resource(
         ):
             stats.pages += 1
             stats.retries += page.retries
+            if page.retries:
+                log(f"{resource.name}: page {page.number} needed {page.retries} retries (429/5xx/timeouts)")
             if page.count is not None:
                 stats.api_count = page.count
             try:
