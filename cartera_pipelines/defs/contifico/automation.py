@@ -35,7 +35,7 @@ contifico_hourly_schedule = dg.ScheduleDefinition(
     cron_schedule="0 * * * *",
     execution_timezone=TIMEZONE,
     description="Hourly incremental sync (records modified since the cursor, minus the overlap).",
-    default_status=dg.DefaultScheduleStatus.STOPPED,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
 )
 
 contifico_weekly_full_refresh_schedule = dg.ScheduleDefinition(
@@ -45,5 +45,5 @@ contifico_weekly_full_refresh_schedule = dg.ScheduleDefinition(
     execution_timezone=TIMEZONE,
     run_config=full_refresh_run_config(),
     description="Sunday 02:30 full scan of every resource: detects deletions (marked deleted_at).",
-    default_status=dg.DefaultScheduleStatus.STOPPED,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
 )
