@@ -16,10 +16,11 @@ thin and the benchmark drives the same code. How nothing is lost:
 from __future__ import annotations
 
 import datetime as dt
+import queue
 import statistics
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -226,23 +227,37 @@ def deliver_pending(
         return sender.deliver(row.event_id, row.type, body)
 
     rows = _pages(db, now, respect_backoff, page_size, limit)
+    # Workers hand results back through a queue (cheaper than polling every future with ``wait``).
+    finished: queue.SimpleQueue[tuple[Any, Future[DeliveryOutcome]]] = queue.SimpleQueue()
     in_flight: dict[Future[DeliveryOutcome], Any] = {}
     exhausted = False
     executor = ThreadPoolExecutor(max_workers=max(1, sender.concurrency), thread_name_prefix="outbox")
+
+    def collect(item: tuple[Any, Future[DeliveryOutcome]]) -> None:
+        row, future = item
+        in_flight.pop(future, None)
+        record(row, future.result())
+
     try:
         while True:
-            while not exhausted and len(in_flight) < sender.concurrency * 2:
+            # A queue deeper than the pool keeps every worker busy while the main thread commits.
+            while not exhausted and len(in_flight) < sender.concurrency * 4:
                 row = next(rows, None)
                 if row is None:
                     exhausted = True
                     break
                 stats.considered += 1
-                in_flight[executor.submit(send, row)] = row
+                future = executor.submit(send, row)
+                in_flight[future] = row
+                future.add_done_callback(lambda f, r=row: finished.put((r, f)))
             if not in_flight:
                 break
-            done, _ = wait(in_flight, timeout=0.5, return_when=FIRST_COMPLETED)
-            for future in done:
-                record(in_flight.pop(future), future.result())
+            try:
+                collect(finished.get(timeout=0.5))
+                while True:
+                    collect(finished.get_nowait())
+            except queue.Empty:
+                pass
             if len(buffer) >= commit_every or time.perf_counter() - last_flush > 0.5:
                 flush()
             if time.perf_counter() - last_log > 5:
@@ -252,8 +267,13 @@ def deliver_pending(
     finally:
         # Whatever was delivered is recorded, even when the run is being interrupted.
         executor.shutdown(wait=True, cancel_futures=True)
-        for future, row in in_flight.items():
-            if future.done() and not future.cancelled() and future.exception() is None:
+        while True:
+            try:
+                row, future = finished.get_nowait()
+            except queue.Empty:
+                break
+            in_flight.pop(future, None)
+            if not future.cancelled() and future.exception() is None:
                 record(row, future.result())
         flush()
         stats.elapsed_seconds = time.perf_counter() - started
