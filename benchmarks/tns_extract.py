@@ -54,7 +54,8 @@ def bare_read(dsn: str, user: str, password: str, fetch_size: int, out: mp.Queue
     while rows := cursor.fetchmany(fetch_size):
         n += len(rows)
     conn.close()
-    out.put({"rows": n, "seconds": time.perf_counter() - started, "peak_rss_mb": _rss_mb()})
+    out.put({"rows": n, "seconds": time.perf_counter() - started, "cpu_seconds": time.process_time(),
+             "peak_rss_mb": _rss_mb()})
 
 
 def end_to_end(servers_file: str, path: str, pg_url: str, fetch_size: int, out: mp.Queue) -> None:
@@ -85,6 +86,7 @@ def end_to_end(servers_file: str, path: str, pg_url: str, fetch_size: int, out: 
     out.put({
         "rows": stats.lines_read, "loaded": stats.lines_loaded, "seconds": seconds,
         "writer_waited_for_reader_seconds": stats.read_wait_seconds, "peak_rss_mb": _rss_mb(),
+        "cpu_seconds": time.process_time(),
     })
 
 
@@ -197,6 +199,11 @@ def main() -> None:
         "end_to_end_peak_rss_mb": round(e2e["peak_rss_mb"]),
         "bare_read_peak_rss_mb": round(read["peak_rss_mb"]),
         "target_peak_rss_mb": 500,
+        # CPU seconds of each client process (all threads): less sensitive than wall time to other
+        # work on a shared machine. Python work shares one GIL, so this is what overlap cannot hide.
+        "bare_read_client_cpu_s": round(read["cpu_seconds"], 1),
+        "end_to_end_client_cpu_s": round(e2e["cpu_seconds"], 1),
+        "client_cpu_ratio_read_over_e2e": round(read["cpu_seconds"] / e2e["cpu_seconds"], 3),
         "load_average_1m_at_end": os.getloadavg()[0],
         "cpus": os.cpu_count(),
     }

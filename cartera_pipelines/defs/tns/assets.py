@@ -1,6 +1,5 @@
 """tns assets: company discovery, inventory movements per company-year, API key links."""
 
-
 import datetime as dt
 from collections import Counter
 from decimal import Decimal

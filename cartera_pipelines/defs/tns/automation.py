@@ -1,6 +1,6 @@
 """tns automation: the discovery sensor, the nightly re-extraction and the daily discovery."""
 
-
+import hashlib
 import json
 import time
 
@@ -95,7 +95,8 @@ def tns_companies_sensor(context: dg.SensorEvaluationContext, tns: TnsSource) ->
     new_nits = sorted({c.nit.number for c in found.companies} - known_nits)
     if new_keys or new_nits:
         # Refresh tns_companies (and the API key links) so the table matches the new partitions.
-        requests.insert(0, dg.RunRequest(run_key=f"discover:{','.join(sorted(new_keys))}", job_name=tns_discover_job.name))
+        digest = hashlib.sha1(",".join(sorted(new_keys) + new_nits).encode()).hexdigest()[:16]
+        requests.insert(0, dg.RunRequest(run_key=f"discover:{digest}", job_name=tns_discover_job.name))
     partition_requests = []
     if new_keys:
         partition_requests.append(company_year_partitions.build_add_request(sorted(new_keys)))

@@ -1,6 +1,5 @@
 """Checks on the tns tables (the movements' per-partition checks are computed by the asset itself)."""
 
-
 import datetime as dt
 
 import dagster as dg
