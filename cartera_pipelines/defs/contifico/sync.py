@@ -74,8 +74,22 @@ class SyncStats:
 
 
 def ensure_tables(db: SqlDatabase) -> None:
-    with db.begin() as conn:
-        create_tables(conn, ALL_TABLES)
+    """Create the family's warehouse tables when missing.
+
+    Several resource assets start at once on a fresh warehouse: two may both see a table missing
+    and one CREATE then fails because the other won. Checking again settles it (each round at
+    least one more table exists); a real DDL error fails every round and is raised.
+    """
+    races = (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.IntegrityError)
+    for attempt in range(len(ALL_TABLES) + 1):
+        try:
+            with db.begin() as conn:
+                create_tables(conn, ALL_TABLES)
+            return
+        except races:
+            if attempt == len(ALL_TABLES):
+                raise
+            time.sleep(0.05)
 
 
 def _utcnow() -> dt.datetime:

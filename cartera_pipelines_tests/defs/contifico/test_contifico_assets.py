@@ -247,3 +247,27 @@ def test_since_overrides_the_cursor(
         )
     )
     assert stats.mode == "incremental" and stats.fetched == sum(modified.values()) and stats.written == 0
+
+
+def test_assets_starting_together_on_a_fresh_warehouse_create_the_tables_once(warehouse: SqlDatabase) -> None:
+    import threading
+
+    errors: list[BaseException] = []
+
+    def create() -> None:
+        db = SqlDatabase(url=warehouse.url, store="warehouse")
+        try:
+            ensure_tables(db)
+        except BaseException as error:  # noqa: BLE001 - collected for the assertion
+            errors.append(error)
+        finally:
+            db.dispose()
+
+    threads = [threading.Thread(target=create) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with warehouse.connect() as conn:
+        assert {RESOURCE_TABLES[r.name].name for r in CATALOG} <= set(sa.inspect(conn).get_table_names())
