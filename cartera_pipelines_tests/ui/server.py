@@ -212,7 +212,8 @@ def start_ui_server(base: Path, screenshot_dirs: tuple[Path, ...], extra_env: di
     shutil.copy(ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
 
     sim_port, ui_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if k not in {v.name for v in VARIABLES}}
+    ours = {variable.name for variable in VARIABLES}
+    env = {name: value for name, value in os.environ.items() if name not in ours}
     env.update(
         CARTERA_HOME=str(home),
         DAGSTER_HOME=str(dagster_home),
