@@ -16,6 +16,7 @@ from pathlib import Path
 import dagster as dg
 
 SANDBOX_CONTIFICO_PORT = 8765
+SANDBOX_WEBHOOK_PORT = 8766
 # The simulator's key: not a secret, it guards nothing but the local sandbox.
 SANDBOX_CONTIFICO_API_KEY = "sandbox-contifico-key"
 
@@ -68,8 +69,17 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable("DAGSTER_HOME", "$CARTERA_HOME/dagster_home", "Dagster instance directory (dagster.yaml, run storage)."),
     Variable("DAGSTER_PG_URL", "", "PostgreSQL URL of the Dagster instance in production (deploy/dagster.yaml).", True),
-    Variable("CARTERA_WEBHOOK_URLS", "", "Comma-separated endpoints that receive factoring outbox events."),
-    Variable("CARTERA_WEBHOOK_SECRET", "", "HMAC-SHA256 secret that signs outbox webhooks.", True),
+    Variable(
+        "CARTERA_WEBHOOK_URLS",
+        f"http://127.0.0.1:{SANDBOX_WEBHOOK_PORT}/webhooks/cartera",
+        "Comma-separated endpoints that receive factoring outbox events (default: the sandbox receiver).",
+    ),
+    Variable(
+        "CARTERA_WEBHOOK_SECRET",
+        "sandbox-webhook-secret",
+        "HMAC-SHA256 secret that signs outbox webhooks (the default only fits the sandbox receiver).",
+        True,
+    ),
 )
 
 VARIABLE_NAMES = frozenset(v.name for v in VARIABLES)

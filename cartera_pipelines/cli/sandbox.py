@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cartera_pipelines.settings import SANDBOX_CONTIFICO_PORT, load_settings
+from cartera_pipelines.settings import SANDBOX_CONTIFICO_PORT, SANDBOX_WEBHOOK_PORT, load_settings
 
 
 @click.group()
@@ -32,9 +32,24 @@ def build(scale: int, seed: int, families: tuple[str, ...]) -> None:
 @click.option("--port", default=SANDBOX_CONTIFICO_PORT, show_default=True, type=int)
 @click.option("--scale", default=1, show_default=True, type=int)
 @click.option("--seed", default=42, show_default=True, type=int)
-def serve(host: str, port: int, scale: int, seed: int) -> None:
-    """Serve the Contifico API simulator on HOST:PORT until interrupted."""
+@click.option(
+    "--webhook-port", default=SANDBOX_WEBHOOK_PORT, show_default=True, type=int,
+    help="Port of the sandbox webhook receiver for the factoring outbox (0: do not start it).",
+)
+def serve(host: str, port: int, scale: int, seed: int, webhook_port: int) -> None:
+    """Serve the Contifico API simulator on HOST:PORT (and the outbox webhook receiver) until interrupted."""
+    from contextlib import ExitStack
+
     from cartera_pipelines.sandbox.contifico_simulator import serve_forever
+    from cartera_pipelines.sandbox.factoring import WebhookReceiver
 
     settings = load_settings()
-    serve_forever(host=host, port=port, home=settings.home, scale=scale, seed=seed, log=click.echo)
+    with ExitStack() as stack:
+        if webhook_port and settings.is_default("CARTERA_WEBHOOK_URLS"):
+            try:
+                receiver = stack.enter_context(WebhookReceiver(settings.webhook_secret, port=webhook_port))
+            except OSError as exc:
+                click.echo(f"webhook receiver not started on port {webhook_port}: {exc.strerror}")
+            else:
+                click.echo(f"webhook receiver on {receiver.url}")
+        serve_forever(host=host, port=port, home=settings.home, scale=scale, seed=seed, log=click.echo)

@@ -308,7 +308,13 @@ class WebhookReceiver:
     """
 
     def __init__(
-        self, secret: str, *, fail_rate: float = 0.0, seed: int = 7, latency_seconds: float = 0.0
+        self,
+        secret: str,
+        *,
+        fail_rate: float = 0.0,
+        seed: int = 7,
+        latency_seconds: float = 0.0,
+        port: int = 0,
     ) -> None:
         import threading
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -364,7 +370,7 @@ class WebhookReceiver:
             def log_message(self, *_args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, daemon=True, name="webhook-receiver"
