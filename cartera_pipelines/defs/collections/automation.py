@@ -21,6 +21,7 @@ collections_assign_job = dg.define_asset_job(
     job=collections_assign_job,
     cron_schedule="0 7 * * *",
     execution_timezone="America/Bogota",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Every day at 07:00 Bogotá: the assignment as of that day.",
 )
 def collections_daily_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:

@@ -42,6 +42,7 @@ def _cursor_max_id(cursor: str | None) -> int:
     name="approved_loans_sensor",
     job=loans_schedule_job,
     minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
     description="Requests a schedule run when loans with a new, higher id are APROBADO.",
 )
 def approved_loans_sensor(context: dg.SensorEvaluationContext, operations_db: SqlDatabase) -> dg.SensorResult:
@@ -74,6 +75,7 @@ def approved_loans_sensor(context: dg.SensorEvaluationContext, operations_db: Sq
     job=loans_schedule_job,
     cron_schedule="0 5 * * *",
     execution_timezone="America/Bogota",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Daily: schedule any approved loan still missing one and refresh installment estado as of today.",
 )
 def loans_daily_sweep_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
