@@ -10,7 +10,6 @@ from decimal import Decimal
 from typing import Any
 
 import dagster as dg
-import sqlalchemy as sa
 
 from cartera_pipelines.defs.forecasting import model_files as files
 from cartera_pipelines.defs.forecasting import tables as t

@@ -6,7 +6,6 @@ from decimal import Decimal
 import dagster as dg
 import mlflow
 import numpy as np
-import pytest
 
 from cartera_pipelines.defs.forecasting import tables as t
 from cartera_pipelines.defs.forecasting.demand import add_months
