@@ -32,7 +32,7 @@ def _wait_port(port: int, seconds: float) -> bool:
     return False
 
 
-def materialize_everything(log: Callable[[str], None]) -> list[tuple[str, bool, str]]:
+def materialize_everything(log: Callable[[str], None]) -> list[tuple[str, str, str]]:
     """Materialize every asset on the Dagster instance (DAGSTER_HOME), in dependency order.
 
     Unpartitioned assets first (one run), then each partitioned set for every partition it has
@@ -46,9 +46,11 @@ def materialize_everything(log: Callable[[str], None]) -> list[tuple[str, bool, 
     instance = dg.DagsterInstance.get()
     graph = definitions.resolve_asset_graph()
     materializable = [k for k in graph.toposorted_asset_keys if graph.get(k).is_materializable]
-    all_assets = list(definitions.assets or [])
+    # checks too: blocking checks must be able to stop their downstream assets, as in a real run
+    all_assets = [*(definitions.assets or []), *(definitions.asset_checks or [])]
     resources = definitions.resources or {}
-    results: list[tuple[str, bool, str]] = []
+    results: list[tuple[str, str, str]] = []
+    """(what ran, its status, run id)"""
 
     def run(keys: list[dg.AssetKey], partition_key: str | None, label: str) -> None:
         started = time.perf_counter()
@@ -61,9 +63,21 @@ def materialize_everything(log: Callable[[str], None]) -> list[tuple[str, bool, 
             raise_on_error=False,
             tags={"cartera/demo": "true"},
         )
-        status = "ok" if result.success else "FAILED"
+        blocked = sorted(
+            {
+                f"{e.asset_key.to_user_string()}:{e.check_name}"
+                for e in result.get_asset_check_evaluations()
+                if not e.passed and e.blocking
+            }
+        )
+        if result.success:
+            status = "ok"
+        elif blocked:
+            status = f"stopped by blocking check {', '.join(blocked)} (downstream assets not published)"
+        else:
+            status = "FAILED"
         log(f"  {label}: {status} in {time.perf_counter() - started:.1f}s")
-        results.append((label, result.success, result.run_id))
+        results.append((label, status, result.run_id))
 
     unpartitioned = [k for k in materializable if graph.get(k).partitions_def is None]
     if unpartitioned:
@@ -130,10 +144,15 @@ def demo(rebuild: bool, no_materialize: bool, no_ui: bool, port: int) -> None:
             click.echo(f"Contifico simulator on 127.0.0.1:{SANDBOX_CONTIFICO_PORT}")
         if not no_materialize:
             results = materialize_everything(click.echo)
-            failed = [label for label, ok, _ in results if not ok]
+            failed = [label for label, status, _ in results if status == "FAILED"]
+            blocked = [label for label, status, _ in results if status.startswith("stopped by")]
+            ok = len(results) - len(failed) - len(blocked)
             click.echo("")
-            click.echo(f"{len(results) - len(failed)} of {len(results)} runs succeeded"
-                       + (f"; failed: {', '.join(failed)}" if failed else ""))
+            click.echo(
+                f"{ok} of {len(results)} runs succeeded"
+                + (f"; {len(blocked)} stopped by a blocking check (see above)" if blocked else "")
+                + (f"; failed: {', '.join(failed)}" if failed else "")
+            )
             click.echo(f"stores:  {settings.home}/*.db   reports: {settings.reports_dir}   models: {settings.models_dir}")
         if no_ui:
             return
