@@ -318,3 +318,21 @@ def test_instance_configs_agree_on_queue_semantics() -> None:
     assert keys(local) - {("tns/server", '{"applyLimitPerUniqueValue": true}')} <= keys(deploy)
     assert deploy["storage"]["postgres"]["postgres_url"] == {"env": "DAGSTER_PG_URL"}
     assert deploy["run_retries"]["retry_on_asset_or_op_failure"] is False
+
+
+def test_heavy_jobs_carry_their_k8s_resources() -> None:
+    """The per-job requests docs/production.md promises are on the jobs themselves."""
+    import json
+
+    from cartera_pipelines.definitions import defs
+
+    repo = defs().get_repository_def()
+    expected = {
+        "forecasting_train_job": ("2", "3Gi", "6Gi"),
+        "tns_extract_job": ("500m", "1Gi", "2Gi"),
+        "contifico_sync_job": ("250m", "512Mi", "1Gi"),
+    }
+    for job, (cpu, memory, limit) in expected.items():
+        config = json.loads(repo.get_job(job).tags["dagster-k8s/config"])
+        resources = config["container_config"]["resources"]
+        assert resources == {"requests": {"cpu": cpu, "memory": memory}, "limits": {"memory": limit}}, job

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dagster as dg
 
 from cartera_pipelines.defs.contifico.catalog import CATALOG
+from cartera_pipelines.lib.k8s import k8s_resources
 
 SYNC_SELECTION = dg.AssetSelection.groups("contifico")
 TIMEZONE = "America/Guayaquil"
@@ -15,7 +16,7 @@ contifico_sync_job = dg.define_asset_job(
     selection=SYNC_SELECTION,
     description="Sync every Contifico resource into the warehouse (incremental by default; see run config).",
     # Two syncs of the same resources at once would race on the cursor: one at a time.
-    tags={"singleton": "contifico_sync"},
+    tags={"singleton": "contifico_sync", **k8s_resources(cpu="250m", memory="512Mi", memory_limit="1Gi")},
 )
 
 

@@ -4,12 +4,15 @@ import dagster as dg
 
 from cartera_pipelines.defs.forecasting.assets import MOVEMENTS
 from cartera_pipelines.defs.tns.partitions import nit_partitions, split_company_year_key
+from cartera_pipelines.lib.k8s import k8s_resources
 
 forecasting_train_job = dg.define_asset_job(
     "forecasting_train_job",
     selection=dg.AssetSelection.groups("forecasting"),
     partitions_def=nit_partitions,
     description="Demand, models, backtest, forecasts and purchase recommendations of one NIT.",
+    # Prophet fits run in parallel processes: give the run pod two cores (docs/production.md)
+    tags=k8s_resources(cpu="2", memory="3Gi", memory_limit="6Gi"),
 )
 
 

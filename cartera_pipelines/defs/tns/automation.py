@@ -13,6 +13,7 @@ from cartera_pipelines.defs.tns.concurrency import SERVER_TAG
 from cartera_pipelines.defs.tns.partitions import company_year_partitions, nit_partitions
 from cartera_pipelines.resources.database import SqlDatabase
 from cartera_pipelines.resources.tns import TnsSource
+from cartera_pipelines.lib.k8s import k8s_resources
 
 COMPANIES = dg.AssetKey(["warehouse", "tns_companies"])
 MOVEMENTS = dg.AssetKey(["warehouse", "tns_inventory_movements"])
@@ -28,6 +29,8 @@ tns_extract_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(MOVEMENTS),
     partitions_def=company_year_partitions,
     description="Extract the inventory movements of one company-year partition.",
+    # streaming keeps memory bounded by the fetch size and queue depth (docs/production.md)
+    tags=k8s_resources(cpu="500m", memory="1Gi", memory_limit="2Gi"),
 )
 
 SENSOR_BUDGET_SECONDS = 30.0
