@@ -89,7 +89,8 @@ def check_tns(settings: Settings) -> Iterator[Finding]:
 
 
 def check_contifico(settings: Settings) -> Finding:
-    url = settings.contifico_base_url.rstrip("/") + "/categoria/"
+    # the cheapest list endpoint, one record (paths are <version>/<endpoint>, as the sync uses them)
+    url = settings.contifico_base_url.rstrip("/") + "/v1/categoria/"
     try:
         response = httpx.get(
             url,
