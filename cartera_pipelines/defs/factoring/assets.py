@@ -133,7 +133,8 @@ def facturas_vencidas(
             "as_of": as_of.isoformat(),
             "facturas_marcadas": marked,
             "clientes_afectados": len(rows),
-            "monto_marcado": float(sum((r["monto"] for r in rows), Decimal(0))),
+            # money stays exact: shown as text to the cent, never as a float
+            "monto_marcado": f"{sum((r['monto'] for r in rows), Decimal(0)).quantize(Decimal('0.01')):,}",
             "por_cliente": dg.MetadataValue.md(markdown_table(rows, limit=50)),
         }
     )
