@@ -6,7 +6,7 @@ measured step's own):
 1. bare read: fdb executes the extraction's own query and fetches every row (nothing else);
 2. bare COPY: PostgreSQL ``COPY FROM`` of the very rows the extraction loaded (exported beforehand
    to a CSV file, so only the load is timed), into a table with the same primary key;
-3. end to end: the code the asset runs (``extract_into``: ordered streamed read in one thread,
+3. end to end: the code the asset runs (``source_chunks`` + ``extract_into``: ordered streamed read in a child process,
    convert + ``COPY`` in the other, one transaction) from connect to commit.
 
 Target: end-to-end throughput ≥ 80 % of the slower of (1) and (2); peak memory of (3) < 500 MB.
@@ -61,7 +61,7 @@ def bare_read(dsn: str, user: str, password: str, fetch_size: int, out: mp.Queue
 def end_to_end(servers_file: str, path: str, pg_url: str, fetch_size: int, out: mp.Queue) -> None:
     import datetime as dt
 
-    from cartera_pipelines.defs.tns.extract import extract_into, read_chunks
+    from cartera_pipelines.defs.tns.extract import extract_into, source_chunks
     from cartera_pipelines.defs.tns.movements import CompanyContext
     from cartera_pipelines.defs.tns.tables import tns_inventory_movements
     from cartera_pipelines.lib.bulk import create_tables
@@ -79,14 +79,18 @@ def end_to_end(servers_file: str, path: str, pg_url: str, fetch_size: int, out: 
         print(f"    e2e: {stats.lines_read:,} lines, {stats.lines_per_second:,.0f}/s, rss {_rss_mb():.0f} MB", flush=True)
 
     started = time.perf_counter()
-    with tns.connect(server, path) as source, warehouse.begin() as conn:
-        stats = extract_into(conn, read_chunks(source, "firebird", fetch_size), company, "firebird", progress=progress)
+    # the asset's own entry point: Firebird into PostgreSQL reads in a child process (its own core)
+    with source_chunks(tns, server, path, fetch_size, bulk=True) as (chunks, row_format), warehouse.begin() as conn:
+        stats = extract_into(conn, chunks, company, row_format, progress=progress)
     seconds = time.perf_counter() - started
     warehouse.dispose()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     out.put({
         "rows": stats.lines_read, "loaded": stats.lines_loaded, "seconds": seconds,
-        "writer_waited_for_reader_seconds": stats.read_wait_seconds, "peak_rss_mb": _rss_mb(),
-        "cpu_seconds": time.process_time(),
+        "writer_waited_for_reader_seconds": stats.read_wait_seconds,
+        # parent + reader child, both counted: the extraction's whole footprint
+        "peak_rss_mb": _rss_mb() + children.ru_maxrss / 1024,
+        "cpu_seconds": time.process_time() + children.ru_utime + children.ru_stime,
     })
 
 

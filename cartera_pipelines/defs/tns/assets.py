@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from cartera_pipelines.defs.tns import tables as t
 from cartera_pipelines.defs.tns.companies import CompanyYear, Discovery, EmpresaRow, discover
 from cartera_pipelines.defs.tns.concurrency import server_slot
-from cartera_pipelines.defs.tns.extract import ExtractStats, extract_into, read_chunks
+from cartera_pipelines.defs.tns.extract import ExtractStats, extract_into, source_chunks
 from cartera_pipelines.defs.tns.movements import CompanyContext
 from cartera_pipelines.defs.tns.nit import Nit
 from cartera_pipelines.defs.tns.partitions import company_year_partitions, nit_partitions, split_company_year_key
@@ -244,12 +244,19 @@ def tns_inventory_movements(
     table = t.tns_inventory_movements
     with server_slot(context, server, timeout=config.slot_timeout_seconds):
         context.log.info(f"extracting {key} from {server.name}: {path}")
-        with tns.connect(server, path) as source, warehouse_db.begin() as conn:
+        bulk = warehouse_db.dialect == "postgresql"
+        with (
+            source_chunks(tns, server, path, config.fetch_size, bulk=bulk, depth=config.queue_chunks) as (
+                chunks,
+                row_format,
+            ),
+            warehouse_db.begin() as conn,
+        ):
             stats = extract_into(
                 conn,
-                read_chunks(source, server.driver, config.fetch_size),
+                chunks,
                 ctx,
-                server.driver,
+                row_format,
                 queue_chunks=config.queue_chunks,
                 progress=progress,
             )
