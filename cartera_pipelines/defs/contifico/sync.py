@@ -72,6 +72,19 @@ class SyncStats:
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
 
+    def counts(self) -> dict[str, int | float]:
+        """What a sync did, as stored in the sync state and shown in the asset's metadata."""
+        return {
+            "fetched": self.fetched,
+            "new": self.new,
+            "changed": self.changed,
+            "unchanged": self.unchanged,
+            "deleted": self.deleted,
+            "pages": self.pages,
+            "retries": self.retries,
+            "seconds": round(self.seconds, 3),
+        }
+
 
 def ensure_tables(db: SqlDatabase) -> None:
     """Create the family's warehouse tables when missing.
@@ -222,12 +235,5 @@ def _state_values(
         "last_finished_at": _utcnow(),
         "last_status": "success" if success else "failed",
         "last_error": None,
-        "fetched": stats.fetched,
-        "new": stats.new,
-        "changed": stats.changed,
-        "unchanged": stats.unchanged,
-        "deleted": stats.deleted,
-        "pages": stats.pages,
-        "retries": stats.retries,
-        "seconds": round(stats.seconds, 3),
+        **stats.counts(),
     }
