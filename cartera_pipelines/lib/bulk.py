@@ -7,9 +7,9 @@ everything else the asset wrote.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
-from collections.abc import Iterable, Mapping, Sequence
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from itertools import chain, islice
 from typing import Any
@@ -19,20 +19,45 @@ import sqlalchemy as sa
 DEFAULT_BATCH = 10_000
 
 
-def _copy_value(value: Any) -> Any:
-    if value is None:
-        return r"\N"
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, (dict, list)):
-        import json
+NULL = r"\N"
+COPY_OPTIONS = "FORMAT csv, DELIMITER E'\\t', NULL '\\N', QUOTE '\"'"
+"""The one COPY text format every bulk path writes: tab-separated CSV, a backslash-N for NULL."""
 
+
+def _json_or_text(value: Any) -> Any:
+    if value is None:
+        return NULL
+    if isinstance(value, (dict, list)):
         return json.dumps(value, ensure_ascii=False, default=str)
     return value
+
+
+def column_encoder(column: sa.Column[Any]) -> Callable[[Any], Any]:
+    """Value → COPY text for one column, chosen once per column rather than per value."""
+    kind = column.type
+    if isinstance(kind, sa.Boolean):
+        return lambda v: NULL if v is None else ("t" if v else "f")
+    if isinstance(kind, (sa.Date, sa.DateTime)):
+        return lambda v: NULL if v is None else (v if isinstance(v, str) else v.isoformat())
+    if isinstance(kind, (sa.Numeric, sa.Integer)):
+        # format(…, "f"): a Decimal never goes out in exponent notation
+        return lambda v: NULL if v is None else (format(v, "f") if isinstance(v, Decimal) else str(v))
+    return _json_or_text
+
+
+def copy_encoded(
+    conn: sa.Connection, target: str, columns: Sequence[str], encoded_rows: Iterable[Sequence[Any]]
+) -> None:
+    """``COPY target (columns) FROM STDIN`` of rows already encoded (``column_encoder``), on the caller's
+    connection and transaction. ``target`` is a table name of ours, never input."""
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter="\t", quotechar='"', lineterminator="\n").writerows(encoded_rows)
+    buffer.seek(0)
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.copy_expert(f"COPY {target} ({', '.join(columns)}) FROM STDIN WITH ({COPY_OPTIONS})", buffer)
+    finally:
+        cursor.close()
 
 
 def copy_rows(
@@ -43,24 +68,14 @@ def copy_rows(
     batch_size: int = 50_000,
 ) -> int:
     """``COPY table (columns) FROM STDIN`` in chunks of ``batch_size`` rows (PostgreSQL only)."""
-    raw = conn.connection.dbapi_connection
-    cursor = raw.cursor()
-    target = f"{table.fullname} ({', '.join(columns)})"
+    encoders = [column_encoder(table.c[name]) for name in columns]
     total = 0
     iterator = iter(rows)
-    try:
-        while chunk := list(islice(iterator, batch_size)):
-            buffer = io.StringIO()
-            writer = csv.writer(buffer, delimiter="\t", quotechar='"', lineterminator="\n")
-            for row in chunk:
-                writer.writerow([_copy_value(v) for v in row])
-            buffer.seek(0)
-            cursor.copy_expert(
-                f"COPY {target} FROM STDIN WITH (FORMAT csv, DELIMITER E'\\t', NULL '\\N', QUOTE '\"')", buffer
-            )
-            total += len(chunk)
-    finally:
-        cursor.close()
+    while chunk := list(islice(iterator, batch_size)):
+        copy_encoded(
+            conn, table.fullname, columns, ([enc(v) for enc, v in zip(encoders, row)] for row in chunk)
+        )
+        total += len(chunk)
     return total
 
 

@@ -8,9 +8,7 @@ session-temporary staging table, SQLite/MySQL with a multi-row insert).
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -18,6 +16,8 @@ from itertools import islice
 from typing import Any
 
 import sqlalchemy as sa
+
+from cartera_pipelines.lib.bulk import column_encoder, copy_encoded
 
 _LOOKUP_BATCH = 5_000
 
@@ -70,21 +70,6 @@ def _upsert_generic(conn: sa.Connection, table: sa.Table, rows: list[dict[str, A
     )
 
 
-_NULL = "\\N"
-
-
-def _copy_converter(column: sa.Column[Any]) -> Callable[[Any], Any]:
-    """Value → COPY text for one column, chosen once per column rather than per value."""
-    kind = column.type
-    if isinstance(kind, sa.Boolean):
-        return lambda v: _NULL if v is None else ("t" if v else "f")
-    if isinstance(kind, (sa.Date, sa.DateTime)):
-        return lambda v: _NULL if v is None else (v if isinstance(v, str) else v.isoformat())
-    if isinstance(kind, (sa.Numeric, sa.Integer)):
-        return lambda v: _NULL if v is None else str(v)
-    return lambda v: _NULL if v is None else v
-
-
 def _upsert_postgres(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
     """``COPY`` the rows into a session-temporary twin of ``table``, then one ``INSERT … SELECT …
     ON CONFLICT (id) DO UPDATE``: the fastest idempotent bulk upsert PostgreSQL offers."""
@@ -96,26 +81,17 @@ def _upsert_postgres(conn: sa.Connection, table: sa.Table, rows: list[dict[str, 
         f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage_name} (LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
     )
     columns = [c.name for c in table.columns]
-    converters = [(c.name, _copy_converter(c)) for c in table.columns]
+    converters = [(c.name, column_encoder(c)) for c in table.columns]
     stamp = rows[0]["fetched_at"].isoformat()  # one timestamp per page: format it once
     rows = [row | {"first_seen_at": stamp, "fetched_at": stamp} for row in rows]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter="\t", quotechar='"', lineterminator="\n")
+    conn.exec_driver_sql(f"TRUNCATE {stage_name}")
     # ``raw`` goes as the canonical JSON text already computed for the hash (no second encoding).
-    writer.writerows(
-        [convert(row["raw_json"] if name == "raw" else row[name]) for name, convert in converters]
-        for row in rows
+    copy_encoded(
+        conn,
+        stage_name,
+        columns,
+        ([convert(row["raw_json"] if name == "raw" else row[name]) for name, convert in converters] for row in rows),
     )
-    buffer.seek(0)
-    cursor = conn.connection.dbapi_connection.cursor()
-    try:
-        cursor.execute(f"TRUNCATE {stage_name}")
-        cursor.copy_expert(
-            f"COPY {stage_name} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, DELIMITER E'\\t', NULL '\\N', QUOTE '\"')",
-            buffer,
-        )
-    finally:
-        cursor.close()
     stage = sa.Table(stage_name, sa.MetaData(), *(sa.Column(c.name, c.type) for c in table.columns))
     statement = insert(table).from_select(columns, sa.select(*(stage.c[c] for c in columns)))
     conn.execute(
