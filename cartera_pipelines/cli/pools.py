@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import click
-import yaml
 
+from cartera_pipelines.lib.config_files import read_yaml_section
 from cartera_pipelines.resources.tns import TnsConfigError, load_servers
 from cartera_pipelines.settings import Settings, load_settings
 
@@ -57,15 +57,7 @@ def _check_limit(pool: object, value: object, where: str) -> int:
 
 def load_pools_file(path: Path) -> dict[str, int]:
     """The ``pools:`` mapping of a YAML file (``{pool: limit}``)."""
-    if not path.exists():
-        raise PoolConfigError(f"pools file {path} does not exist")
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise PoolConfigError(f"pools file {path} is not valid YAML: {exc}") from exc
-    pools = doc.get("pools") if isinstance(doc, dict) else None
-    if not isinstance(pools, dict):
-        raise PoolConfigError(f"pools file {path} must have a top-level 'pools' mapping of pool name to limit")
+    pools = read_yaml_section(path, "pools", dict, PoolConfigError, "pools file")
     return {str(pool): _check_limit(pool, value, str(path)) for pool, value in pools.items()}
 
 

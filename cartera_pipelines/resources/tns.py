@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import yaml
 
+from cartera_pipelines.lib.config_files import read_yaml_section
 from cartera_pipelines.settings import secret_from_env
 
 
@@ -64,15 +64,9 @@ class TnsServer:
 
 
 def load_servers(path: Path) -> list[TnsServer]:
-    if not path.exists():
-        raise TnsConfigError(f"TNS servers file {path} does not exist (set CARTERA_TNS_SERVERS)")
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise TnsConfigError(f"TNS servers file {path} is not valid YAML: {exc}") from exc
-    entries = doc.get("servers") if isinstance(doc, dict) else None
-    if not isinstance(entries, list):
-        raise TnsConfigError(f"TNS servers file {path} must have a top-level 'servers' list")
+    entries = read_yaml_section(
+        path, "servers", list, TnsConfigError, "TNS servers file", hint=" (set CARTERA_TNS_SERVERS)"
+    )
     servers: list[TnsServer] = []
     for i, entry in enumerate(entries):
         if not isinstance(entry, dict) or not entry.get("name") or not entry.get("admin_path"):
