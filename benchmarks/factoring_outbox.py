@@ -22,16 +22,18 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
-DATABASE = "cartera_bench_factoring_outbox"
 PG_ADMIN = os.environ.get("CARTERA_BENCH_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+
+from cartera_pipelines_tests import engines  # noqa: E402
+
 SECRET = "benchmark-not-a-secret"
 TARGET_SECONDS = 30.0
 
@@ -117,15 +119,15 @@ def _receiver(fail_rate: float, ready: mp.Queue, stop: mp.Event, stats: mp.Queue
         )
 
 
-def store_url(kind: str) -> str:
+@contextmanager
+def store_url(kind: str) -> Iterator[str]:
+    """The operations store: a temporary SQLite file, or a throwaway database on the test PostgreSQL
+    server (engines.py), dropped even when the run fails."""
     if kind == "sqlite":
-        return f"sqlite:///{tempfile.mkdtemp(prefix='factoring_outbox_')}/operations.db"
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))
-        conn.execute(sa.text(f"CREATE DATABASE {DATABASE}"))
-    admin.dispose()
-    return make_url(PG_ADMIN).set(database=DATABASE).render_as_string(hide_password=False)
+        yield f"sqlite:///{tempfile.mkdtemp(prefix='factoring_outbox_')}/operations.db"
+        return
+    with engines.ServerDatabase(PG_ADMIN, "PostgreSQL (CARTERA_BENCH_PG_URL)") as url:
+        yield url
 
 
 def main() -> None:
@@ -136,7 +138,11 @@ def main() -> None:
     parser.add_argument("--receiver", choices=("uvicorn", "http.server"), default="uvicorn",
                         help="uvicorn+httptools (default) or the sandbox's ThreadingHTTPServer receiver")
     args = parser.parse_args()
+    with store_url(args.store) as url:
+        measure(args, url)
 
+
+def measure(args: argparse.Namespace, url: str) -> None:
     import dagster as dg
 
     from cartera_pipelines.defs.factoring import tables as t
@@ -147,7 +153,6 @@ def main() -> None:
     from cartera_pipelines.sandbox.db import recreate_tables
     from cartera_pipelines.sandbox.factoring import outbox_rows
 
-    url = store_url(args.store)
     recreate_tables(url, t.OPERATIONS_TABLES).dispose()
     db = SqlDatabase(url=url, store="operations")
     with db.begin() as conn:
@@ -206,11 +211,6 @@ def main() -> None:
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(figures, indent=2))
     print(json.dumps(figures, indent=2))
-    if args.store == "postgresql":
-        admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))
-        admin.dispose()
 
 
 if __name__ == "__main__":

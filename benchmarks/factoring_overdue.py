@@ -23,24 +23,15 @@ import time
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
-DATABASE = "cartera_bench_factoring_overdue"
-AS_OF = dt.date(2026, 3, 9)
 PG_ADMIN = os.environ.get("CARTERA_BENCH_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+
+from cartera_pipelines_tests import engines  # noqa: E402
+
+AS_OF = dt.date(2026, 3, 9)
 TARGET_SECONDS = 20.0
-
-
-def fresh_database() -> str:
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))
-        conn.execute(sa.text(f"CREATE DATABASE {DATABASE}"))
-    admin.dispose()
-    return make_url(PG_ADMIN).set(database=DATABASE).render_as_string(hide_password=False)
 
 
 def load(url: str, invoices: int) -> dict[str, float]:
@@ -103,10 +94,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--invoices", type=int, default=1_000_000)
     args = parser.parse_args()
-    url = fresh_database()
-    figures: dict[str, object] = {"invoices": args.invoices, "as_of": AS_OF.isoformat()}
-    print(f"loading {args.invoices:,} invoices into PostgreSQL …", flush=True)
-    figures |= load(url, args.invoices)
+    # a throwaway database on the test server (engines.py), dropped even when the run fails
+    with engines.ServerDatabase(PG_ADMIN, "PostgreSQL (CARTERA_BENCH_PG_URL)") as url:
+        measure(url, args.invoices)
+
+
+def measure(url: str, invoices: int) -> None:
+    figures: dict[str, object] = {"invoices": invoices, "as_of": AS_OF.isoformat()}
+    print(f"loading {invoices:,} invoices into PostgreSQL …", flush=True)
+    figures |= load(url, invoices)
     print(f"  loaded in {figures['load_seconds']} s", flush=True)
     wall, first = run_batch(url)
     figures |= {"batch_wall_seconds": round(wall, 2), "batch_step_seconds": first["step_seconds"],
@@ -125,10 +121,6 @@ def main() -> None:
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(figures, indent=2))
     print(json.dumps(figures, indent=2))
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))
-    admin.dispose()
 
 
 if __name__ == "__main__":
