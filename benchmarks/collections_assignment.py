@@ -54,7 +54,9 @@ def ensure_database(admin_url: str) -> None:
     engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         if engine.dialect.name == "postgresql":
-            exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": DATABASE}).first()
+            exists = conn.execute(
+                sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": DATABASE}
+            ).first()
             if not exists:
                 conn.execute(sa.text(f"CREATE DATABASE {DATABASE}"))
         else:
@@ -81,7 +83,10 @@ def build(lending_url: str, operations_url: str, scale: int, parts: tuple[str, .
 
     home = Path(tempfile.gettempdir()) / "cartera_bench_collections"
     targets = SandboxTargets(
-        home=home, lending_url=lending_url, operations_url=operations_url, warehouse_url="sqlite://",
+        home=home,
+        lending_url=lending_url,
+        operations_url=operations_url,
+        warehouse_url="sqlite://",
         tns_servers_file=home / "unused.yaml",
     )
     return sandbox.build(targets, scale=scale, seed=SEED, today=AS_OF, parts=parts)
@@ -156,7 +161,9 @@ def old_style(lending_url: str, operations_url: str, n: int) -> dict[str, float]
     engine = sa.create_engine(operations_url)
     with engine.begin() as conn:
         conn.exec_driver_sql("DROP TABLE IF EXISTS contract_advisors_old_style")
-        conn.exec_driver_sql("CREATE TABLE contract_advisors_old_style (LIKE contract_advisors INCLUDING ALL)")
+        conn.exec_driver_sql(
+            "CREATE TABLE contract_advisors_old_style (LIKE contract_advisors INCLUDING ALL)"
+        )
     raw = engine.raw_connection()
     try:
         cursor = raw.cursor()
@@ -179,7 +186,9 @@ def old_style(lending_url: str, operations_url: str, n: int) -> dict[str, float]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--scale", type=int, default=250, help="sandbox scale (250 = 1 M contracts)")
     parser.add_argument("--rebuild", action="store_true", help="reload the lending data even if present")
     parser.add_argument("--child", nargs=3, metavar=("LENDING", "OPERATIONS", "HOME"), help=argparse.SUPPRESS)
@@ -192,11 +201,18 @@ def main() -> None:
     ensure_database(MYSQL_ADMIN)
     ensure_database(PG_ADMIN)
     contracts = 4_000 * args.scale
-    report: dict[str, object] = {"scale": args.scale, "contracts": contracts, "installments": contracts * 5, "as_of": AS_OF.isoformat()}
+    report: dict[str, object] = {
+        "scale": args.scale,
+        "contracts": contracts,
+        "installments": contracts * 5,
+        "as_of": AS_OF.isoformat(),
+    }
 
     started = time.perf_counter()
     if args.rebuild or not lending_ready(lending_url, contracts):
-        print(f"building lending ({contracts:,} contracts) and operations … (minutes at scale 250)", flush=True)
+        print(
+            f"building lending ({contracts:,} contracts) and operations … (minutes at scale 250)", flush=True
+        )
         counts = build(lending_url, operations_url, args.scale, ("lending", "operations"))
         report["build_seconds"] = round(time.perf_counter() - started, 1)
     else:
@@ -209,7 +225,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as home:
         child = subprocess.run(
             [sys.executable, __file__, "--child", lending_url, operations_url, home],
-            capture_output=True, text=True, check=False, cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=ROOT,
         )
     line = next((ln for ln in reversed(child.stdout.splitlines()) if ln.startswith("{")), None)
     if child.returncode != 0 or line is None:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import re
 import statistics
 import subprocess
 import sys
@@ -38,10 +37,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 RESULTS = Path(__file__).parent / "results"
 
-import sqlalchemy as sa  # noqa: E402
+import sqlalchemy as sa
 
-from cartera_pipelines_tests import engines  # noqa: E402
-from cartera_pipelines_tests.deploy.stack import BIN, Stack, clean_environment, write_instance  # noqa: E402
+from cartera_pipelines_tests import engines
+from cartera_pipelines_tests.deploy.stack import BIN, Stack, clean_environment, write_instance
 
 SERVERS = ("norte", "centro", "sur")
 YEARS = (2024, 2025)
@@ -61,18 +60,38 @@ def build_tns(
 
     # files land in the Firebird server's own directory (it must be able to write there), as
     # <server>_BENCH<i>_<year>.fdb; they are dropped at the end
-    target = TnsTarget(driver="firebird", directory=fb.data_dir, host=fb.host, port=fb.port,
-                       user=fb.user, password=fb.password, password_env=PASSWORD_ENV, servers=SERVERS)
-    targets = SandboxTargets(home=home, lending_url="", operations_url="", warehouse_url="",
-                             tns_servers_file=home / "tns_servers.yaml", tns=target)
+    target = TnsTarget(
+        driver="firebird",
+        directory=fb.data_dir,
+        host=fb.host,
+        port=fb.port,
+        user=fb.user,
+        password=fb.password,
+        password_env=PASSWORD_ENV,
+        servers=SERVERS,
+    )
+    targets = SandboxTargets(
+        home=home,
+        lending_url="",
+        operations_url="",
+        warehouse_url="",
+        tns_servers_file=home / "tns_servers.yaml",
+        tns=target,
+    )
     admin: dict[str, list[tuple]] = {s: [] for s in SERVERS}
     keys, lines = [], 0
     companies = math.ceil(partitions / len(YEARS))
     started = time.perf_counter()
     for i in range(companies):
         number = str(900_100_000 + 7919 * i)
-        company = sandbox_tns.Company(f"bench{i:03d}", f"Distribuidora Benchmark {i:03d} S.A.S.",
-                                      f"{number}-{check_digit(number)}", YEARS, i % len(SERVERS), 24)
+        company = sandbox_tns.Company(
+            f"bench{i:03d}",
+            f"Distribuidora Benchmark {i:03d} S.A.S.",
+            f"{number}-{check_digit(number)}",
+            YEARS,
+            i % len(SERVERS),
+            24,
+        )
         server = SERVERS[company.server]
         for year in YEARS:
             if len(keys) == partitions:
@@ -85,8 +104,15 @@ def build_tns(
             finally:
                 writer.close()
             lines += counts["DEKARDEX"]
-            admin[server].append((f"{len(admin[server]) + 1:03d}", company.name, company.nit, year,
-                                  sandbox_tns.database_path(target, server, name)))
+            admin[server].append(
+                (
+                    f"{len(admin[server]) + 1:03d}",
+                    company.name,
+                    company.nit,
+                    year,
+                    sandbox_tns.database_path(target, server, name),
+                )
+            )
             keys.append(f"{number}_{year}")
     for server in SERVERS:
         created.append(sandbox_tns.database_path(target, server, "ADMIN"))
@@ -96,14 +122,16 @@ def build_tns(
             writer.insert(EMPRESAS, admin[server])
         finally:
             writer.close()
-    print(f"built {len(keys)} company-years ({lines:,} DEKARDEX lines) on Firebird in "
-          f"{time.perf_counter() - started:.0f}s")
+    print(
+        f"built {len(keys)} company-years ({lines:,} DEKARDEX lines) on Firebird in "
+        f"{time.perf_counter() - started:.0f}s"
+    )
     return sandbox_tns.write_servers_file(targets, max_concurrent=2), keys, lines
 
 
 def drop_databases(fb: engines.FirebirdServer, paths: list[str]) -> None:
-    from cartera_pipelines.sandbox.tns import drop_firebird_databases
     from cartera_pipelines.sandbox.targets import TnsTarget
+    from cartera_pipelines.sandbox.tns import drop_firebird_databases
 
     drop_firebird_databases(
         TnsTarget(driver="firebird", host=fb.host, port=fb.port, user=fb.user, password=fb.password), paths
@@ -146,17 +174,29 @@ class Sampler(threading.Thread):
 
     def sample(self) -> dict:
         with self.instance.connect() as conn:
-            statuses = dict(conn.execute(sa.text(
-                "SELECT status, count(*) FROM runs WHERE status IN ('STARTING', 'STARTED', 'QUEUED') GROUP BY status"
-            )).all())
-            slots = dict(conn.execute(sa.text(
-                "SELECT concurrency_key, count(*) FROM concurrency_slots WHERE run_id IS NOT NULL "
-                "AND deleted = false GROUP BY concurrency_key"
-            )).all())
+            statuses = dict(
+                conn.execute(
+                    sa.text(
+                        "SELECT status, count(*) FROM runs WHERE status IN ('STARTING', 'STARTED', 'QUEUED') GROUP BY status"
+                    )
+                ).all()
+            )
+            slots = dict(
+                conn.execute(
+                    sa.text(
+                        "SELECT concurrency_key, count(*) FROM concurrency_slots WHERE run_id IS NOT NULL "
+                        "AND deleted = false GROUP BY concurrency_key"
+                    )
+                ).all()
+            )
         with self.admin.connect() as conn:
-            per_db = dict(conn.execute(sa.text(
-                "SELECT coalesce(datname, '(background)'), count(*) FROM pg_stat_activity GROUP BY 1"
-            )).all())
+            per_db = dict(
+                conn.execute(
+                    sa.text(
+                        "SELECT coalesce(datname, '(background)'), count(*) FROM pg_stat_activity GROUP BY 1"
+                    )
+                ).all()
+            )
         return {
             "t": time.time(),
             "in_progress": statuses.get("STARTING", 0) + statuses.get("STARTED", 0),
@@ -171,12 +211,22 @@ class Sampler(threading.Thread):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--partitions", type=int, default=50)
-    parser.add_argument("--scale", type=int, default=4, help="sandbox scale: lines per company-year grow with it")
-    parser.add_argument("--executor", choices=("in_process", "multiprocess"), default="in_process",
-                        help="run executor (in_process: one process per run, as the 2-core reference machine affords)")
+    parser.add_argument(
+        "--scale", type=int, default=4, help="sandbox scale: lines per company-year grow with it"
+    )
+    parser.add_argument(
+        "--executor",
+        choices=("in_process", "multiprocess"),
+        default="in_process",
+        help="run executor (in_process: one process per run, as the 2-core reference machine affords)",
+    )
     parser.add_argument("--timeout", type=float, default=1500)
-    parser.add_argument("--workdir", type=Path, default=None,
-                        help="keep the processes' logs and the sandbox here (default: a temporary directory)")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=None,
+        help="keep the processes' logs and the sandbox here (default: a temporary directory)",
+    )
     args = parser.parse_args()
 
     fb = engines.firebird_server()
@@ -211,14 +261,16 @@ def run(args: argparse.Namespace, fb: engines.FirebirdServer, work: Path, stack_
     created: list[str] = []
     stack_exit.callback(drop_databases, fb, created)
     servers_file, keys, lines_written = build_tns(fb, home, args.partitions, args.scale, created)
-    env = clean_environment({
-        "CARTERA_HOME": str(home),
-        "DAGSTER_HOME": str(work / "dagster_home"),
-        "DAGSTER_PG_URL": instance_url.replace("postgresql+psycopg2://", "postgresql://", 1),
-        "CARTERA_WAREHOUSE_URL": warehouse_url,
-        "CARTERA_TNS_SERVERS": str(servers_file),
-        PASSWORD_ENV: fb.password,
-    })
+    env = clean_environment(
+        {
+            "CARTERA_HOME": str(home),
+            "DAGSTER_HOME": str(work / "dagster_home"),
+            "DAGSTER_PG_URL": instance_url.replace("postgresql+psycopg2://", "postgresql://", 1),
+            "CARTERA_WAREHOUSE_URL": warehouse_url,
+            "CARTERA_TNS_SERVERS": str(servers_file),
+            PASSWORD_ENV: fb.password,
+        }
+    )
     write_instance(work / "dagster_home")
     stack = Stack(workdir=work, env=env)
     stack_exit.callback(stack.stop)
@@ -235,9 +287,15 @@ def run(args: argparse.Namespace, fb: engines.FirebirdServer, work: Path, stack_
     discover = stack.launch_run("tns_discover_job", run_config={"execution": {"config": {"in_process": {}}}})
     assert stack.wait_for_runs([discover], timeout=300)[0]["status"] == "SUCCESS", stack.log_tail()
 
-    db = lambda url: sa.engine.make_url(url).database  # noqa: E731
-    sampler = Sampler(instance_url, engines.PG_ADMIN_URL, fb.port,
-                      {"dagster_instance": db(instance_url), "warehouse": db(warehouse_url)})
+    def db(url: str) -> str | None:
+        return sa.engine.make_url(url).database
+
+    sampler = Sampler(
+        instance_url,
+        engines.PG_ADMIN_URL,
+        fb.port,
+        {"dagster_instance": db(instance_url), "warehouse": db(warehouse_url)},
+    )
     sampler.start()
     started = time.time()
     backfill = stack.launch_asset_backfill(MOVEMENTS, keys, run_config=run_config)
@@ -296,7 +354,8 @@ def run(args: argparse.Namespace, fb: engines.FirebirdServer, work: Path, stack_
         "max_firebird_connections": max((s["firebird"] for s in samples), default=0),
         "samples": len(samples),
         "timeline": [
-            {k: s[k] for k in ("in_progress", "queued", "pg_total", "firebird")} | {"t": round(s["t"] - started, 1)}
+            {k: s[k] for k in ("in_progress", "queued", "pg_total", "firebird")}
+            | {"t": round(s["t"] - started, 1)}
             for s in samples[:: max(1, len(samples) // 60)]
         ],
     }

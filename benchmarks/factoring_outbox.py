@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 PG_ADMIN = os.environ.get("CARTERA_BENCH_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 
-from cartera_pipelines_tests import engines  # noqa: E402
+from cartera_pipelines_tests import engines
 
 SECRET = "benchmark-not-a-secret"
 TARGET_SECONDS = 30.0
@@ -74,14 +74,22 @@ def _asgi_receiver(fail_rate: float, ready: mp.Queue, stop: mp.Event, stats: mp.
             key = headers.get("idempotency-key", "")
             deliveries[key] = deliveries.get(key, 0) + 1
             status = 200
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"2")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"2")],
+            }
+        )
         await send({"type": "http.response.body", "body": b"{}"})
 
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", http="httptools", loop="uvloop",
-                                           access_log=False, lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, log_level="warning", http="httptools", loop="uvloop", access_log=False, lifespan="off"
+        )
+    )
 
     def watch() -> None:
         stop.wait()
@@ -91,11 +99,14 @@ def _asgi_receiver(fail_rate: float, ready: mp.Queue, stop: mp.Event, stats: mp.
     ready.put(f"http://127.0.0.1:{sock.getsockname()[1]}/webhooks/cartera")
     server.run(sockets=[sock])
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    stats.put(counts | {
-        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
-        "distinct_events_received": len(deliveries),
-        "duplicate_deliveries": sum(deliveries.values()) - len(deliveries),
-    })
+    stats.put(
+        counts
+        | {
+            "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
+            "distinct_events_received": len(deliveries),
+            "duplicate_deliveries": sum(deliveries.values()) - len(deliveries),
+        }
+    )
 
 
 def _receiver(fail_rate: float, ready: mp.Queue, stop: mp.Event, stats: mp.Queue) -> None:
@@ -135,8 +146,12 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--fail-rate", type=float, default=0.2)
     parser.add_argument("--store", choices=("postgresql", "sqlite"), default="postgresql")
-    parser.add_argument("--receiver", choices=("uvicorn", "http.server"), default="uvicorn",
-                        help="uvicorn+httptools (default) or the sandbox's ThreadingHTTPServer receiver")
+    parser.add_argument(
+        "--receiver",
+        choices=("uvicorn", "http.server"),
+        default="uvicorn",
+        help="uvicorn+httptools (default) or the sandbox's ThreadingHTTPServer receiver",
+    )
     args = parser.parse_args()
     with store_url(args.store) as url:
         measure(args, url)
@@ -165,7 +180,10 @@ def measure(args: argparse.Namespace, url: str) -> None:
     child.start()
     hook = ready.get(timeout=60)
     sender = WebhookSender(urls=[hook], secret=SECRET)
-    print(f"delivering {args.events:,} events ({args.store}) to {hook}, failing {args.fail_rate:.0%} …", flush=True)
+    print(
+        f"delivering {args.events:,} events ({args.store}) to {hook}, failing {args.fail_rate:.0%} …",
+        flush=True,
+    )
     import resource
 
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
@@ -177,11 +195,18 @@ def measure(args: argparse.Namespace, url: str) -> None:
     stop.set()
     receiver_stats = stats_q.get(timeout=30)
     child.join(timeout=10)
-    md = {k: v.value for k, v in result.asset_materializations_for_node("operations__outbox_deliveries")[0].metadata.items()
-          if not isinstance(v.value, str) or len(v.value) < 200}
+    md = {
+        k: v.value
+        for k, v in result.asset_materializations_for_node("operations__outbox_deliveries")[
+            0
+        ].metadata.items()
+        if not isinstance(v.value, str) or len(v.value) < 200
+    }
     with db.connect() as conn:
         undelivered = conn.execute(
-            sa.select(sa.func.count()).select_from(t.outbox_events).where(t.outbox_events.c.delivered_at.is_(None))
+            sa.select(sa.func.count())
+            .select_from(t.outbox_events)
+            .where(t.outbox_events.c.delivered_at.is_(None))
         ).scalar_one()
     db.dispose()
     figures = {

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 PG_ADMIN = os.environ.get("CARTERA_BENCH_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 
-from cartera_pipelines_tests import engines  # noqa: E402
+from cartera_pipelines_tests import engines
 
 AS_OF = dt.date(2026, 3, 9)
 TARGET_SECONDS = 20.0
@@ -42,22 +42,27 @@ def load(url: str, invoices: int) -> dict[str, float]:
     started = time.perf_counter()
     with engine.begin() as conn:
         t.apply_storage_options(conn)
-        conn.execute(sa.text(
-            "INSERT INTO clientes (id, rut, razon_social, linea_credito, linea_disponible, estado, created_at) "
-            "SELECT g, '76.086.428-5', 'Cliente ' || g, 100000000, 100000000, 'activo', now() "
-            "FROM generate_series(1, 10000) AS g"
-        ))
+        conn.execute(
+            sa.text(
+                "INSERT INTO clientes (id, rut, razon_social, linea_credito, linea_disponible, estado, created_at) "
+                "SELECT g, '76.086.428-5', 'Cliente ' || g, 100000000, 100000000, 'activo', now() "
+                "FROM generate_series(1, 10000) AS g"
+            )
+        )
         # States by id: 0-3,9 disponible, 4 en_proceso, 5 cedida, 6 pagada, 7 anulada, 8 vencida;
         # due dates over a year centred on as_of (half of them past due).
-        conn.execute(sa.text(
-            "INSERT INTO facturas (id, cliente_id, numero_factura, rut_deudor, monto_total, fecha_emision, "
-            "fecha_vencimiento, estado, updated_at) "
-            "SELECT g, 1 + g % 10000, 'F' || g, '12.345.678-5', 100000 + (g % 997) * 1000.25, "
-            ":as_of - 200 + ((g::bigint * 7919) % 360)::int, :as_of - 180 + ((g::bigint * 7919) % 360)::int, "
-            "(ARRAY['disponible','disponible','disponible','disponible','en_proceso','cedida','pagada',"
-            "'anulada','vencida','disponible'])[1 + g % 10], now() "
-            "FROM generate_series(1, :n) AS g"
-        ), {"as_of": AS_OF, "n": invoices})
+        conn.execute(
+            sa.text(
+                "INSERT INTO facturas (id, cliente_id, numero_factura, rut_deudor, monto_total, fecha_emision, "
+                "fecha_vencimiento, estado, updated_at) "
+                "SELECT g, 1 + g % 10000, 'F' || g, '12.345.678-5', 100000 + (g % 997) * 1000.25, "
+                ":as_of - 200 + ((g::bigint * 7919) % 360)::int, :as_of - 180 + ((g::bigint * 7919) % 360)::int, "
+                "(ARRAY['disponible','disponible','disponible','disponible','en_proceso','cedida','pagada',"
+                "'anulada','vencida','disponible'])[1 + g % 10], now() "
+                "FROM generate_series(1, :n) AS g"
+            ),
+            {"as_of": AS_OF, "n": invoices},
+        )
         conn.execute(sa.text("SELECT setval(pg_get_serial_sequence('facturas', 'id'), :n)"), {"n": invoices})
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(sa.text("VACUUM ANALYZE facturas"))
@@ -105,10 +110,16 @@ def measure(url: str, invoices: int) -> None:
     figures |= load(url, invoices)
     print(f"  loaded in {figures['load_seconds']} s", flush=True)
     wall, first = run_batch(url)
-    figures |= {"batch_wall_seconds": round(wall, 2), "batch_step_seconds": first["step_seconds"],
-                "marked_vencida": first["marked"]}
-    print(f"batch: {first['marked']:,} invoices marked vencida; step {first['step_seconds']} s "
-          f"(target < {TARGET_SECONDS:.0f} s), materialize wall {wall:.2f} s", flush=True)
+    figures |= {
+        "batch_wall_seconds": round(wall, 2),
+        "batch_step_seconds": first["step_seconds"],
+        "marked_vencida": first["marked"],
+    }
+    print(
+        f"batch: {first['marked']:,} invoices marked vencida; step {first['step_seconds']} s "
+        f"(target < {TARGET_SECONDS:.0f} s), materialize wall {wall:.2f} s",
+        flush=True,
+    )
     wall2, second = run_batch(url)
     figures |= {"rerun_wall_seconds": round(wall2, 2), "rerun_marked": second["marked"]}
     print(f"re-run (idempotent): {second['marked']} marked, wall {wall2:.2f} s", flush=True)

@@ -20,10 +20,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cartera_pipelines.defs.forecasting.demand import month_range  # noqa: E402
-from cartera_pipelines.defs.forecasting.evaluation import aggregate_mase, mase, mase_scale  # noqa: E402
-from cartera_pipelines.defs.forecasting.panel import Panel  # noqa: E402
-from cartera_pipelines.defs.forecasting.training import TrainingSettings, train  # noqa: E402
+from cartera_pipelines.defs.forecasting.demand import month_range
+from cartera_pipelines.defs.forecasting.evaluation import aggregate_mase, mase, mase_scale
+from cartera_pipelines.defs.forecasting.panel import Panel
+from cartera_pipelines.defs.forecasting.training import TrainingSettings, train
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -59,7 +59,9 @@ def auto_ets(panel: Panel, cutoff: int, horizon: int) -> tuple[np.ndarray, float
         }
     )
     started = time.perf_counter()
-    forecast = StatsForecast(models=[AutoETS(season_length=12)], freq="MS", n_jobs=1).forecast(df=frame, h=horizon)
+    forecast = StatsForecast(models=[AutoETS(season_length=12)], freq="MS", n_jobs=1).forecast(
+        df=frame, h=horizon
+    )
     seconds = time.perf_counter() - started
     forecast = forecast.reset_index() if "unique_id" not in forecast.columns else forecast
     values = forecast.pivot(index="unique_id", columns="ds", values="AutoETS").loc[panel.articles].to_numpy()

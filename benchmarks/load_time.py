@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import statistics
 import subprocess
-import tempfile
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -50,7 +50,13 @@ def main() -> None:
         floor_file = Path(tmp) / "floor_defs.py"
         floor_file.write_text(FLOOR)
         floor = timed([sys.executable, "-m", "dagster", "definitions", "validate", "-f", str(floor_file)])
-    build = timed([sys.executable, "-c", "from cartera_pipelines.definitions import defs; defs().get_repository_def().asset_graph"])
+    build = timed(
+        [
+            sys.executable,
+            "-c",
+            "from cartera_pipelines.definitions import defs; defs().get_repository_def().asset_graph",
+        ]
+    )
     bare = timed([sys.executable, "-c", "import dagster"])
     figures = {
         "dagster_definitions_validate_workspace_s": round(validate, 2),

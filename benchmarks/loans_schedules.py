@@ -149,17 +149,34 @@ def phase_old(url: str, loans: int) -> dict[str, float]:
             existing = session.query(Cuota).filter(Cuota.prestamo_id == loan_id).count()
             if existing:
                 continue
-            terms = parse_terms(loan.total_financiamiento, loan.tasa_interes, loan.numero_cuotas,
-                                loan.modalidad_pago, loan.metodo_amortizacion, loan.fecha_base_calculo)
+            terms = parse_terms(
+                loan.total_financiamiento,
+                loan.tasa_interes,
+                loan.numero_cuotas,
+                loan.modalidad_pago,
+                loan.metodo_amortizacion,
+                loan.fecha_base_calculo,
+            )
             for i in schedule(terms):  # type: ignore[arg-type]
-                session.add(Cuota(
-                    prestamo_id=loan_id, numero_cuota=i.numero_cuota, fecha_vencimiento=i.fecha_vencimiento,
-                    monto_cuota=i.monto_cuota, monto_capital=i.monto_capital, monto_interes=i.monto_interes,
-                    saldo_capital_inicial=i.saldo_capital_inicial, saldo_capital_final=i.saldo_capital_final,
-                    capital_pagado=zero, interes_pagado=zero, mora_pagada=zero, total_pagado=zero,
-                    capital_pendiente=i.monto_capital, interes_pendiente=i.monto_interes,
-                    estado="ATRASADO" if i.fecha_vencimiento < AS_OF else "PENDIENTE",
-                ))
+                session.add(
+                    Cuota(
+                        prestamo_id=loan_id,
+                        numero_cuota=i.numero_cuota,
+                        fecha_vencimiento=i.fecha_vencimiento,
+                        monto_cuota=i.monto_cuota,
+                        monto_capital=i.monto_capital,
+                        monto_interes=i.monto_interes,
+                        saldo_capital_inicial=i.saldo_capital_inicial,
+                        saldo_capital_final=i.saldo_capital_final,
+                        capital_pagado=zero,
+                        interes_pagado=zero,
+                        mora_pagada=zero,
+                        total_pagado=zero,
+                        capital_pendiente=i.monto_capital,
+                        interes_pendiente=i.monto_interes,
+                        estado="ATRASADO" if i.fecha_vencimiento < AS_OF else "PENDIENTE",
+                    )
+                )
             session.commit()
             session.expunge_all()
     seconds = time.perf_counter() - started
@@ -178,8 +195,14 @@ def phase_copy(url: str, loans: int) -> dict[str, float]:
     with tempfile.NamedTemporaryFile("w+", suffix=".csv", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         for loan in _loans(loans):
-            terms = parse_terms(loan["total_financiamiento"], loan["tasa_interes"], loan["numero_cuotas"],
-                                loan["modalidad_pago"], loan["metodo_amortizacion"], loan["fecha_base_calculo"])
+            terms = parse_terms(
+                loan["total_financiamiento"],
+                loan["tasa_interes"],
+                loan["numero_cuotas"],
+                loan["modalidad_pago"],
+                loan["metodo_amortizacion"],
+                loan["fecha_base_calculo"],
+            )
             for row in installment_rows(int(loan["id"]), schedule(terms), AS_OF):  # type: ignore[arg-type]
                 columns = columns or list(row)
                 writer.writerow(row.values())
@@ -200,7 +223,9 @@ def phase_copy(url: str, loans: int) -> dict[str, float]:
 def _child(phase: str, url: str, loans: int) -> dict[str, float]:
     output = subprocess.run(
         [sys.executable, __file__, "--phase", phase, "--url", url, "--loans", str(loans)],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     return json.loads(output.strip().splitlines()[-1])
 
@@ -213,8 +238,11 @@ def main() -> None:
     parser.add_argument("--url")
     args = parser.parse_args()
     if args.phase:
-        run = {"ours": lambda: phase_ours(args.url), "old": lambda: phase_old(args.url, args.loans),
-               "copy": lambda: phase_copy(args.url, args.loans)}[args.phase]
+        run = {
+            "ours": lambda: phase_ours(args.url),
+            "old": lambda: phase_old(args.url, args.loans),
+            "copy": lambda: phase_copy(args.url, args.loans),
+        }[args.phase]
         print(json.dumps(run()))
         return
 
@@ -234,12 +262,16 @@ def main() -> None:
         old = _child("old", url, args.old_loans)
         assert count(url) == args.old_loans * 36
         old_scaled = old["seconds"] * args.loans / args.old_loans
-        print(f"old style      {old['seconds']:8.1f} s for {args.old_loans:,} loans → {old_scaled:,.0f} s scaled")
+        print(
+            f"old style      {old['seconds']:8.1f} s for {args.old_loans:,} loans → {old_scaled:,.0f} s scaled"
+        )
         truncate(url)
         ours = _child("ours", url, args.loans)
         assert count(url) == rows
-        print(f"ours           {ours['seconds']:8.1f} s  ({rows / ours['seconds']:,.0f} rows/s), "
-              f"peak {ours['peak_mb']:,.0f} MB")
+        print(
+            f"ours           {ours['seconds']:8.1f} s  ({rows / ours['seconds']:,.0f} rows/s), "
+            f"peak {ours['peak_mb']:,.0f} MB"
+        )
         figures = {
             "loans": args.loans,
             "rows": rows,
@@ -252,11 +284,13 @@ def main() -> None:
             "speedup_vs_old": round(old_scaled / ours["seconds"], 1),
             "ratio_to_copy": round(ours["seconds"] / copy["seconds"], 2),
             "cpu_count": os.cpu_count(),
-            "measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }
-        print(f"speed-up vs old style: {figures['speedup_vs_old']}× (target ≥ 20×); "
-              f"ours / bare COPY: {figures['ratio_to_copy']}× (target ≤ 3×); "
-              f"peak {figures['ours_peak_mb']:,.0f} MB (target < 1024 MB)")
+        print(
+            f"speed-up vs old style: {figures['speedup_vs_old']}× (target ≥ 20×); "
+            f"ours / bare COPY: {figures['ratio_to_copy']}× (target ≤ 3×); "
+            f"peak {figures['ours_peak_mb']:,.0f} MB (target < 1024 MB)"
+        )
         RESULTS.mkdir(exist_ok=True)
         (RESULTS / "loans_schedules.json").write_text(json.dumps(figures, indent=2) + "\n")
     finally:

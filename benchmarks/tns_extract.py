@@ -54,8 +54,14 @@ def bare_read(dsn: str, user: str, password: str, fetch_size: int, out: mp.Queue
     while rows := cursor.fetchmany(fetch_size):
         n += len(rows)
     conn.close()
-    out.put({"rows": n, "seconds": time.perf_counter() - started, "cpu_seconds": time.process_time(),
-             "peak_rss_mb": _rss_mb()})
+    out.put(
+        {
+            "rows": n,
+            "seconds": time.perf_counter() - started,
+            "cpu_seconds": time.process_time(),
+            "peak_rss_mb": _rss_mb(),
+        }
+    )
 
 
 def end_to_end(servers_file: str, path: str, pg_url: str, fetch_size: int, out: mp.Queue) -> None:
@@ -73,25 +79,35 @@ def end_to_end(servers_file: str, path: str, pg_url: str, fetch_size: int, out: 
     warehouse = SqlDatabase(url=pg_url, store="warehouse")
     with warehouse.begin() as conn:
         create_tables(conn, [tns_inventory_movements])
-    company = CompanyContext("900999001_2025", "900999001", 2025, "001", dt.datetime.now(dt.timezone.utc))
+    company = CompanyContext("900999001_2025", "900999001", 2025, "001", dt.datetime.now(dt.UTC))
 
-    def progress(stats) -> None:  # noqa: ANN001
-        print(f"    e2e: {stats.lines_read:,} lines, {stats.lines_per_second:,.0f}/s, rss {_rss_mb():.0f} MB", flush=True)
+    def progress(stats) -> None:
+        print(
+            f"    e2e: {stats.lines_read:,} lines, {stats.lines_per_second:,.0f}/s, rss {_rss_mb():.0f} MB",
+            flush=True,
+        )
 
     started = time.perf_counter()
     # the asset's own entry point: Firebird into PostgreSQL reads in a child process (its own core)
-    with source_chunks(tns, server, path, fetch_size, bulk=True) as (chunks, row_format), warehouse.begin() as conn:
+    with (
+        source_chunks(tns, server, path, fetch_size, bulk=True) as (chunks, row_format),
+        warehouse.begin() as conn,
+    ):
         stats = extract_into(conn, chunks, company, row_format, progress=progress)
     seconds = time.perf_counter() - started
     warehouse.dispose()
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    out.put({
-        "rows": stats.lines_read, "loaded": stats.lines_loaded, "seconds": seconds,
-        "writer_waited_for_reader_seconds": stats.read_wait_seconds,
-        # parent + reader child, both counted: the extraction's whole footprint
-        "peak_rss_mb": _rss_mb() + children.ru_maxrss / 1024,
-        "cpu_seconds": time.process_time() + children.ru_utime + children.ru_stime,
-    })
+    out.put(
+        {
+            "rows": stats.lines_read,
+            "loaded": stats.lines_loaded,
+            "seconds": seconds,
+            "writer_waited_for_reader_seconds": stats.read_wait_seconds,
+            # parent + reader child, both counted: the extraction's whole footprint
+            "peak_rss_mb": _rss_mb() + children.ru_maxrss / 1024,
+            "cpu_seconds": time.process_time() + children.ru_utime + children.ru_stime,
+        }
+    )
 
 
 def bare_copy(pg_url: str, out: mp.Queue) -> None:
@@ -99,8 +115,13 @@ def bare_copy(pg_url: str, out: mp.Queue) -> None:
     from sqlalchemy.engine import make_url
 
     url = make_url(pg_url)
-    conn = psycopg2.connect(host=url.host, port=url.port or 5432, user=url.username, password=url.password or None,
-                            dbname=url.database)
+    conn = psycopg2.connect(
+        host=url.host,
+        port=url.port or 5432,
+        user=url.username,
+        password=url.password or None,
+        dbname=url.database,
+    )
     cur = conn.cursor()
     with tempfile.TemporaryFile("w+", encoding="utf-8") as f:
         cur.copy_expert("COPY tns_inventory_movements TO STDOUT WITH (FORMAT csv)", f)
@@ -117,7 +138,7 @@ def bare_copy(pg_url: str, out: mp.Queue) -> None:
     out.put({"rows": n, "seconds": seconds, "peak_rss_mb": _rss_mb()})
 
 
-def _child(target, *args):  # noqa: ANN001, ANN202
+def _child(target, *args):
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     proc = ctx.Process(target=target, args=(*args, queue))
@@ -147,7 +168,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--fetch-size", type=int, default=5000)
-    parser.add_argument("--rebuild", action="store_true", help="Rebuild the Firebird database even if present.")
+    parser.add_argument(
+        "--rebuild", action="store_true", help="Rebuild the Firebird database even if present."
+    )
     args = parser.parse_args()
 
     import yaml
@@ -157,8 +180,16 @@ def main() -> None:
     from cartera_pipelines_tests import engines
 
     fb = engines.firebird_server()
-    target = TnsTarget(driver="firebird", directory=fb.data_dir, host=fb.host, port=fb.port, user=fb.user,
-                       password=fb.password, password_env=PASSWORD_ENV, servers=(SERVER,))
+    target = TnsTarget(
+        driver="firebird",
+        directory=fb.data_dir,
+        host=fb.host,
+        port=fb.port,
+        user=fb.user,
+        password=fb.password,
+        password_env=PASSWORD_ENV,
+        servers=(SERVER,),
+    )
     name = f"TNS_BENCH_{args.lines}"
     path = database_path(target, SERVER, name)
     dsn = fb.dsn(path)
@@ -171,10 +202,25 @@ def main() -> None:
     os.environ[PASSWORD_ENV] = fb.password  # the servers file names the variable, as in production
     with tempfile.TemporaryDirectory() as tmp:
         servers_file = Path(tmp) / "tns_servers.yaml"
-        servers_file.write_text(yaml.safe_dump({"servers": [{
-            "name": SERVER, "driver": "firebird", "host": fb.host, "port": fb.port, "admin_path": path,
-            "user": fb.user, "password_env": PASSWORD_ENV, "charset": "WIN1252", "max_concurrent": 1,
-        }]}))
+        servers_file.write_text(
+            yaml.safe_dump(
+                {
+                    "servers": [
+                        {
+                            "name": SERVER,
+                            "driver": "firebird",
+                            "host": fb.host,
+                            "port": fb.port,
+                            "admin_path": path,
+                            "user": fb.user,
+                            "password_env": PASSWORD_ENV,
+                            "charset": "WIN1252",
+                            "max_concurrent": 1,
+                        }
+                    ]
+                }
+            )
+        )
         with engines.postgres_database() as pg_url:
             print("1/3 bare fdb read …", flush=True)
             read = _child(bare_read, dsn, fb.user, fb.password, args.fetch_size)
@@ -212,8 +258,12 @@ def main() -> None:
         "cpus": os.cpu_count(),
     }
     print(json.dumps(results, indent=2))
-    print(f"end to end = {ratio:.0%} of the slower bare figure (target ≥ 80%): {'MET' if ratio >= 0.8 else 'MISSED'}")
-    print(f"peak memory {e2e['peak_rss_mb']:.0f} MB (target < 500 MB): {'MET' if e2e['peak_rss_mb'] < 500 else 'MISSED'}")
+    print(
+        f"end to end = {ratio:.0%} of the slower bare figure (target ≥ 80%): {'MET' if ratio >= 0.8 else 'MISSED'}"
+    )
+    print(
+        f"peak memory {e2e['peak_rss_mb']:.0f} MB (target < 500 MB): {'MET' if e2e['peak_rss_mb'] < 500 else 'MISSED'}"
+    )
     out = Path(__file__).resolve().parent / "results"
     out.mkdir(exist_ok=True)
     (out / "tns_extract.json").write_text(json.dumps(results, indent=2))

@@ -59,16 +59,29 @@ VARIABLES: tuple[Variable, ...] = (
         f"http://127.0.0.1:{SANDBOX_CONTIFICO_PORT}/sistema/api/",
         "Contifico REST API. Production: https://api.contifico.com/sistema/api/",
     ),
-    Variable("CONTIFICO_API_KEY", SANDBOX_CONTIFICO_API_KEY, "Contifico API key (raw Authorization header).", True),
-    Variable("CONTIFICO_API_TOKEN", "", "Contifico API token (for write endpoints; unused by the sync).", True),
+    Variable(
+        "CONTIFICO_API_KEY", SANDBOX_CONTIFICO_API_KEY, "Contifico API key (raw Authorization header).", True
+    ),
+    Variable(
+        "CONTIFICO_API_TOKEN", "", "Contifico API token (for write endpoints; unused by the sync).", True
+    ),
     Variable("CONTIFICO_PAGE_SIZE", "200", "Records per page requested from Contifico."),
     Variable(
         "MLFLOW_TRACKING_URI",
         "sqlite:///$CARTERA_HOME/mlflow.db",
         "MLflow tracking server; unset means the embedded store with artifacts under $CARTERA_HOME/mlruns.",
     ),
-    Variable("DAGSTER_HOME", "$CARTERA_HOME/dagster_home", "Dagster instance directory (dagster.yaml, run storage)."),
-    Variable("DAGSTER_PG_URL", "", "PostgreSQL URL of the Dagster instance in production (deploy/dagster.yaml).", True),
+    Variable(
+        "DAGSTER_HOME",
+        "$CARTERA_HOME/dagster_home",
+        "Dagster instance directory (dagster.yaml, run storage).",
+    ),
+    Variable(
+        "DAGSTER_PG_URL",
+        "",
+        "PostgreSQL URL of the Dagster instance in production (deploy/dagster.yaml).",
+        True,
+    ),
     Variable(
         "CARTERA_WEBHOOK_URLS",
         f"http://127.0.0.1:{SANDBOX_WEBHOOK_PORT}/webhooks/cartera",
@@ -130,9 +143,9 @@ class Settings:
 
 def _defaults(home: Path) -> dict[str, str]:
     absolute = home.resolve()
-    return {
-        v.name: v.default.replace("$CARTERA_HOME", str(absolute)) for v in VARIABLES
-    } | {"CARTERA_HOME": str(absolute)}
+    return {v.name: v.default.replace("$CARTERA_HOME", str(absolute)) for v in VARIABLES} | {
+        "CARTERA_HOME": str(absolute)
+    }
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

@@ -119,6 +119,6 @@ def firebird_server() -> FirebirdServer:
     try:
         conn = server.create_database(_unique("probe"))
         conn.drop_database()
-    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable" for the skip/fail decision
+    except Exception as exc:
         unavailable("Firebird 3 (CARTERA_TEST_FIREBIRD_*)", exc)
     return server

@@ -51,7 +51,10 @@ def describe(definitions: dg.Definitions) -> dict[str, object]:
 def test_definitions_validate_with_the_dagster_cli() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Validation successful" in result.stdout + result.stderr
@@ -105,7 +108,9 @@ def test_loading_does_no_io_and_no_heavy_imports(tmp_path: Path) -> None:
         "CARTERA_WAREHOUSE_URL": "postgresql+psycopg2://u:p@127.0.0.1:1/x",
         "CONTIFICO_API_BASE_URL": "http://127.0.0.1:1/",
     }
-    result = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     heavy = result.stdout.strip().rsplit("HEAVY=", 1)[1]
     assert heavy in ("", "httpx"), f"imported at load time: {heavy}"

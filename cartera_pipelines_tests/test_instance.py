@@ -46,8 +46,11 @@ def test_materialize_on_postgres_backed_instance(
 
     with postgres_database() as operations_url:
         targets = SandboxTargets(
-            home=tmp_path, lending_url=f"sqlite:///{tmp_path}/l.db", operations_url=operations_url,
-            warehouse_url=f"sqlite:///{tmp_path}/w.db", tns_servers_file=tmp_path / "tns.yaml",
+            home=tmp_path,
+            lending_url=f"sqlite:///{tmp_path}/l.db",
+            operations_url=operations_url,
+            warehouse_url=f"sqlite:///{tmp_path}/w.db",
+            tns_servers_file=tmp_path / "tns.yaml",
         )
         factoring.build(targets, scale=1, seed=3)
         monkeypatch.setenv("DAGSTER_PG_URL", postgres_url.replace("postgresql+psycopg2", "postgresql"))
@@ -61,6 +64,8 @@ def test_materialize_on_postgres_backed_instance(
             )
             operations_db.dispose()
             assert result.success
-            event = instance.get_latest_materialization_event(dg.AssetKey(["operations", "facturas_vencidas"]))
+            event = instance.get_latest_materialization_event(
+                dg.AssetKey(["operations", "facturas_vencidas"])
+            )
             assert event is not None
             assert event.asset_materialization.metadata["dagster/row_count"].value >= 0

@@ -49,8 +49,17 @@ def test_bad_page_size_names_the_variable(tmp_path: Path, value: str) -> None:
 def test_every_design_variable_is_known() -> None:
     names = {v.name for v in VARIABLES}
     design = {
-        "CARTERA_LENDING_URL", "CARTERA_OPERATIONS_URL", "CARTERA_WAREHOUSE_URL", "CARTERA_TNS_SERVERS",
-        "CONTIFICO_API_BASE_URL", "CONTIFICO_API_KEY", "CONTIFICO_API_TOKEN", "CONTIFICO_PAGE_SIZE",
-        "MLFLOW_TRACKING_URI", "CARTERA_HOME", "DAGSTER_HOME", "DAGSTER_PG_URL",
+        "CARTERA_LENDING_URL",
+        "CARTERA_OPERATIONS_URL",
+        "CARTERA_WAREHOUSE_URL",
+        "CARTERA_TNS_SERVERS",
+        "CONTIFICO_API_BASE_URL",
+        "CONTIFICO_API_KEY",
+        "CONTIFICO_API_TOKEN",
+        "CONTIFICO_PAGE_SIZE",
+        "MLFLOW_TRACKING_URI",
+        "CARTERA_HOME",
+        "DAGSTER_HOME",
+        "DAGSTER_PG_URL",
     }
     assert design <= names

@@ -21,7 +21,7 @@ def _engine() -> sa.Engine:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 @click.group("api-keys")
@@ -59,25 +59,35 @@ def issue(nit: str, client_name: str, days: int) -> None:
             create_tables(conn, [table])
             conn.execute(
                 table.insert().values(
-                    prefix=key.prefix, key_hash=key.key_hash, nit=parsed.number, client_name=client_name.strip(),
-                    expires_at=expires, active=True, created_at=now,
+                    prefix=key.prefix,
+                    key_hash=key.key_hash,
+                    nit=parsed.number,
+                    client_name=client_name.strip(),
+                    expires_at=expires,
+                    active=True,
+                    created_at=now,
                 )
             )
     finally:
         engine.dispose()
-    click.echo(f"API key for {client_name.strip()} (NIT {parsed.formatted}), valid until {expires:%Y-%m-%d %H:%M} UTC:")
+    click.echo(
+        f"API key for {client_name.strip()} (NIT {parsed.formatted}), valid until {expires:%Y-%m-%d %H:%M} UTC:"
+    )
     click.echo("")
     click.echo(f"    {key.key}")
     click.echo("")
     click.echo(f"Store it now: it is not kept and cannot be shown again. Its prefix is {key.prefix}.")
-    click.echo("Run the tns_discover_job (or wait for the nightly discovery) to link it to the NIT's companies.")
+    click.echo(
+        "Run the tns_discover_job (or wait for the nightly discovery) to link it to the NIT's companies."
+    )
 
 
 @api_keys.command("revoke")
 @click.argument("prefix")
 def revoke(prefix: str) -> None:
     """Deactivate the key whose prefix is PREFIX (see ``list``) and unlink it at once."""
-    from cartera_pipelines.defs.tns.tables import api_key_companies, api_keys as table
+    from cartera_pipelines.defs.tns.tables import api_key_companies
+    from cartera_pipelines.defs.tns.tables import api_keys as table
     from cartera_pipelines.lib.bulk import create_tables
 
     engine = _engine()
@@ -88,7 +98,8 @@ def revoke(prefix: str) -> None:
             if row is None:
                 raise click.ClickException(f"no API key with prefix {prefix!r} (see `cartera api-keys list`)")
             conn.execute(
-                table.update().where(table.c.id == row.id)
+                table.update()
+                .where(table.c.id == row.id)
                 .values(active=False, revoked_at=sa.func.coalesce(table.c.revoked_at, _now()))
             )
             conn.execute(api_key_companies.delete().where(api_key_companies.c.api_key_id == row.id))
@@ -122,6 +133,8 @@ def list_keys(show_all: bool) -> None:
     now = _now().replace(tzinfo=None)
     click.echo(f"{'prefix':<12} {'nit':<12} {'expires (UTC)':<17} {'status':<8} client")
     for r in rows:
-        expires = r.expires_at.astimezone(dt.timezone.utc).replace(tzinfo=None) if r.expires_at.tzinfo else r.expires_at
+        expires = (
+            r.expires_at.astimezone(dt.UTC).replace(tzinfo=None) if r.expires_at.tzinfo else r.expires_at
+        )
         status = "revoked" if not r.active else ("expired" if expires <= now else "active")
         click.echo(f"{r.prefix:<12} {r.nit:<12} {expires:%Y-%m-%d %H:%M}  {status:<8} {r.client_name}")

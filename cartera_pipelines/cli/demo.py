@@ -137,10 +137,14 @@ def demo(rebuild: bool, no_materialize: bool, no_ui: bool, port: int) -> None:
             click.echo("building the sandbox …")
             subprocess.run([*cartera, "sandbox", "build"], check=True)
         if settings.is_default("CONTIFICO_API_BASE_URL") and not _port_open(SANDBOX_CONTIFICO_PORT):
-            log_file = open(settings.home / "contifico_simulator.log", "ab")  # noqa: SIM115 - lives with the child
-            children.append(subprocess.Popen([*cartera, "sandbox", "serve"], stdout=log_file, stderr=log_file))
+            log_file = open(settings.home / "contifico_simulator.log", "ab")
+            children.append(
+                subprocess.Popen([*cartera, "sandbox", "serve"], stdout=log_file, stderr=log_file)
+            )
             if not _wait_port(SANDBOX_CONTIFICO_PORT, 30):
-                raise click.ClickException("the Contifico simulator did not start; see contifico_simulator.log")
+                raise click.ClickException(
+                    "the Contifico simulator did not start; see contifico_simulator.log"
+                )
             click.echo(f"Contifico simulator on 127.0.0.1:{SANDBOX_CONTIFICO_PORT}")
         if not no_materialize:
             results = materialize_everything(click.echo)
@@ -153,13 +157,25 @@ def demo(rebuild: bool, no_materialize: bool, no_ui: bool, port: int) -> None:
                 + (f"; {len(blocked)} stopped by a blocking check (see above)" if blocked else "")
                 + (f"; failed: {', '.join(failed)}" if failed else "")
             )
-            click.echo(f"stores:  {settings.home}/*.db   reports: {settings.reports_dir}   models: {settings.models_dir}")
+            click.echo(
+                f"stores:  {settings.home}/*.db   reports: {settings.reports_dir}   models: {settings.models_dir}"
+            )
         if no_ui:
             return
         click.echo(f"Dagster UI on http://127.0.0.1:{port} (Ctrl-C to stop)")
         ui = subprocess.Popen(
-            [sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(port),
-             "-w", str(Path(__file__).resolve().parents[2] / "workspace.yaml")],
+            [
+                sys.executable,
+                "-m",
+                "dagster",
+                "dev",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-w",
+                str(Path(__file__).resolve().parents[2] / "workspace.yaml"),
+            ],
         )
         children.append(ui)
         ui.wait()

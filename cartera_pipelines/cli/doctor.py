@@ -36,8 +36,18 @@ def _sql_problem(exc: BaseException, url: str, variable: str) -> str:
         problem = f"wrong user or password for {where}"
     elif any(s in text for s in ("does not exist", "unknown database")):
         problem = f"database {parsed.database!r} does not exist on {where}"
-    elif any(s in text for s in ("connection refused", "can't connect", "could not connect", "timed out",
-                                 "name or service not known", "could not translate host", "no route")):
+    elif any(
+        s in text
+        for s in (
+            "connection refused",
+            "can't connect",
+            "could not connect",
+            "timed out",
+            "name or service not known",
+            "could not translate host",
+            "no route",
+        )
+    ):
         problem = f"cannot reach {where}"
     elif "unable to open database" in text:
         problem = f"cannot open {parsed.database}"
@@ -58,7 +68,7 @@ def check_sql(name: str, url: str, variable: str, *, read_only: bool, default: b
         with engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
         engine.dispose()
-    except Exception as exc:  # noqa: BLE001 - every failure becomes one line
+    except Exception as exc:
         return Finding(name, False, _sql_problem(exc, url, variable))
     mode = "read-only" if read_only else "read-write"
     return Finding(name, True, f"{mask_url(url)} ({mode})")
@@ -81,7 +91,7 @@ def check_tns(settings: Settings) -> Iterator[Finding]:
                 companies = cursor.fetchone()[0]
         except KeyError as exc:
             yield Finding(name, False, f"{exc.args[0]} — set it or fix password_env in CARTERA_TNS_SERVERS")
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             yield Finding(name, False, f"{server.describe()}: {first[:160]} — fix CARTERA_TNS_SERVERS")
         else:
@@ -99,26 +109,41 @@ def check_contifico(settings: Settings) -> Finding:
             timeout=10,
         )
     except httpx.HTTPError as exc:
-        hint = "start `cartera sandbox serve`" if settings.is_default("CONTIFICO_API_BASE_URL") else \
-            "fix CONTIFICO_API_BASE_URL"
-        return Finding("contifico", False, f"cannot reach {settings.contifico_base_url} ({type(exc).__name__}) — {hint}")
+        hint = (
+            "start `cartera sandbox serve`"
+            if settings.is_default("CONTIFICO_API_BASE_URL")
+            else "fix CONTIFICO_API_BASE_URL"
+        )
+        return Finding(
+            "contifico", False, f"cannot reach {settings.contifico_base_url} ({type(exc).__name__}) — {hint}"
+        )
     if response.status_code in (401, 403):
-        return Finding("contifico", False, f"API key rejected (HTTP {response.status_code}) — fix CONTIFICO_API_KEY")
+        return Finding(
+            "contifico", False, f"API key rejected (HTTP {response.status_code}) — fix CONTIFICO_API_KEY"
+        )
     if response.status_code >= 400:
-        return Finding("contifico", False, f"HTTP {response.status_code} from {url} — fix CONTIFICO_API_BASE_URL")
+        return Finding(
+            "contifico", False, f"HTTP {response.status_code} from {url} — fix CONTIFICO_API_BASE_URL"
+        )
     return Finding("contifico", True, f"{settings.contifico_base_url} answers with the configured key")
 
 
 def check_mlflow(settings: Settings) -> Finding:
     uri = settings.mlflow_tracking_uri
     if settings.is_default("MLFLOW_TRACKING_URI"):
-        return Finding("mlflow", True, f"embedded store {mask_url(uri)}, artifacts in {settings.mlflow_artifacts_dir}")
+        return Finding(
+            "mlflow", True, f"embedded store {mask_url(uri)}, artifacts in {settings.mlflow_artifacts_dir}"
+        )
     if uri.startswith(("http://", "https://")):
         try:
             response = httpx.get(uri.rstrip("/") + "/health", timeout=10)
             response.raise_for_status()
         except httpx.HTTPError as exc:
-            return Finding("mlflow", False, f"tracking server {uri} does not answer ({type(exc).__name__}) — fix MLFLOW_TRACKING_URI")
+            return Finding(
+                "mlflow",
+                False,
+                f"tracking server {uri} does not answer ({type(exc).__name__}) — fix MLFLOW_TRACKING_URI",
+            )
         return Finding("mlflow", True, f"tracking server {uri}")
     if "://" in uri and not uri.startswith("file:"):
         return check_sql("mlflow", uri, "MLFLOW_TRACKING_URI", read_only=False, default=False)
@@ -127,12 +152,27 @@ def check_mlflow(settings: Settings) -> Finding:
 
 def run_checks(settings: Settings) -> list[Finding]:
     checks: list[Callable[[], Finding | Iterator[Finding]]] = [
-        lambda: check_sql("lending", settings.lending_url, "CARTERA_LENDING_URL", read_only=True,
-                          default=settings.is_default("CARTERA_LENDING_URL")),
-        lambda: check_sql("operations", settings.operations_url, "CARTERA_OPERATIONS_URL", read_only=False,
-                          default=settings.is_default("CARTERA_OPERATIONS_URL")),
-        lambda: check_sql("warehouse", settings.warehouse_url, "CARTERA_WAREHOUSE_URL", read_only=False,
-                          default=settings.is_default("CARTERA_WAREHOUSE_URL")),
+        lambda: check_sql(
+            "lending",
+            settings.lending_url,
+            "CARTERA_LENDING_URL",
+            read_only=True,
+            default=settings.is_default("CARTERA_LENDING_URL"),
+        ),
+        lambda: check_sql(
+            "operations",
+            settings.operations_url,
+            "CARTERA_OPERATIONS_URL",
+            read_only=False,
+            default=settings.is_default("CARTERA_OPERATIONS_URL"),
+        ),
+        lambda: check_sql(
+            "warehouse",
+            settings.warehouse_url,
+            "CARTERA_WAREHOUSE_URL",
+            read_only=False,
+            default=settings.is_default("CARTERA_WAREHOUSE_URL"),
+        ),
         lambda: check_tns(settings),
         lambda: check_contifico(settings),
         lambda: check_mlflow(settings),

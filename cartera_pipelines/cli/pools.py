@@ -51,7 +51,9 @@ def _check_limit(pool: object, value: object, where: str) -> int:
     if not isinstance(pool, str) or not pool.strip():
         raise PoolConfigError(f"{where}: pool names must be non-empty strings, got {pool!r}")
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_LIMIT:
-        raise PoolConfigError(f"{where}: pool {pool!r} needs an integer limit from 1 to {MAX_LIMIT}, got {value!r}")
+        raise PoolConfigError(
+            f"{where}: pool {pool!r} needs an integer limit from 1 to {MAX_LIMIT}, got {value!r}"
+        )
     return value
 
 
@@ -68,7 +70,8 @@ def resolve_limits(settings: Settings, config_file: Path | None) -> tuple[list[P
     try:
         for server in load_servers(settings.tns_servers_file):
             limits[server.pool] = PoolLimit(
-                server.pool, _check_limit(server.pool, server.max_concurrent, str(settings.tns_servers_file)),
+                server.pool,
+                _check_limit(server.pool, server.max_concurrent, str(settings.tns_servers_file)),
                 "servers file",
             )
     except TnsConfigError as exc:
@@ -100,7 +103,10 @@ def pools() -> None:
 
 @pools.command("apply")
 @click.option(
-    "--config", "config_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
     help="YAML file with a `pools:` mapping of pool name to limit (e.g. deploy/pools.yaml).",
 )
 @click.option("--dry-run", is_flag=True, help="Print the limits without changing the instance.")
@@ -136,10 +142,14 @@ def list_command() -> None:
             info = storage.get_concurrency_info(key)
             limit = "-" if info.limit is None else str(info.limit)
             suffix = "  (instance default)" if info.using_default_limit else ""
-            click.echo(f"{key:<24} {limit:>5} {info.active_slot_count:>7} {info.pending_step_count:>8}{suffix}")
+            click.echo(
+                f"{key:<24} {limit:>5} {info.active_slot_count:>7} {info.pending_step_count:>8}{suffix}"
+            )
         if not keys:
             click.echo("no pools configured yet: run `cartera pools apply`")
-        click.echo(f"pools not listed use the instance default limit: {default if default is not None else 'none'}")
+        click.echo(
+            f"pools not listed use the instance default limit: {default if default is not None else 'none'}"
+        )
     finally:
         instance.dispose()
 

@@ -13,7 +13,9 @@ def sandbox() -> None:
 
 
 @sandbox.command("build")
-@click.option("--scale", default=1, show_default=True, type=int, help="Volume multiplier (benchmarks use 100+).")
+@click.option(
+    "--scale", default=1, show_default=True, type=int, help="Volume multiplier (benchmarks use 100+)."
+)
 @click.option("--seed", default=42, show_default=True, type=int, help="Random seed: same seed, same data.")
 @click.option("--family", "families", multiple=True, help="Only these families (default: all).")
 def build(scale: int, seed: int, families: tuple[str, ...]) -> None:
@@ -24,7 +26,9 @@ def build(scale: int, seed: int, families: tuple[str, ...]) -> None:
     settings = load_settings()
     targets = targets_from_settings(settings)
     built = build_sandbox(targets, scale=scale, seed=seed, families=families or BUILDERS, log=click.echo)
-    click.echo(f"sandbox ready in {settings.home}: {sum(b.rows for b in built):,} rows in {len(built)} tables")
+    click.echo(
+        f"sandbox ready in {settings.home}: {sum(b.rows for b in built):,} rows in {len(built)} tables"
+    )
 
 
 @sandbox.command("serve")
@@ -33,7 +37,10 @@ def build(scale: int, seed: int, families: tuple[str, ...]) -> None:
 @click.option("--scale", default=1, show_default=True, type=int)
 @click.option("--seed", default=42, show_default=True, type=int)
 @click.option(
-    "--webhook-port", default=SANDBOX_WEBHOOK_PORT, show_default=True, type=int,
+    "--webhook-port",
+    default=SANDBOX_WEBHOOK_PORT,
+    show_default=True,
+    type=int,
     help="Port of the sandbox webhook receiver for the factoring outbox (0: do not start it).",
 )
 def serve(host: str, port: int, scale: int, seed: int, webhook_port: int) -> None:

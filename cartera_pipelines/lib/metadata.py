@@ -67,7 +67,9 @@ def _cell(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "…"
 
 
-def markdown_table(rows: Iterable[Mapping[str, Any]], columns: Sequence[str] | None = None, limit: int = 10) -> str:
+def markdown_table(
+    rows: Iterable[Mapping[str, Any]], columns: Sequence[str] | None = None, limit: int = 10
+) -> str:
     """A Markdown table of the first ``limit`` rows (for ``preview`` metadata)."""
     rows = list(rows)[:limit]
     if not rows:
@@ -78,7 +80,9 @@ def markdown_table(rows: Iterable[Mapping[str, Any]], columns: Sequence[str] | N
     return "\n".join(lines)
 
 
-def preview(rows: Iterable[Mapping[str, Any]], columns: Sequence[str] | None = None, limit: int = 10) -> dg.MarkdownMetadataValue:
+def preview(
+    rows: Iterable[Mapping[str, Any]], columns: Sequence[str] | None = None, limit: int = 10
+) -> dg.MarkdownMetadataValue:
     return dg.MetadataValue.md(markdown_table(rows, columns, limit))
 
 

@@ -21,7 +21,9 @@ import sqlalchemy as sa
 from pydantic import PrivateAttr
 from sqlalchemy.engine import Connection, Engine, make_url
 
-_READ_STATEMENT = re.compile(r"^\s*(?:/\*.*?\*/\s*)*\(?\s*(select|with|show|pragma|explain|describe|values)\b", re.I | re.S)
+_READ_STATEMENT = re.compile(
+    r"^\s*(?:/\*.*?\*/\s*)*\(?\s*(select|with|show|pragma|explain|describe|values)\b", re.I | re.S
+)
 
 
 class ReadOnlyStoreError(RuntimeError):

@@ -63,7 +63,7 @@ class MlflowTracking(dg.ConfigurableResource):
             return
         try:
             self._probe(timeout)
-        except Exception as exc:  # noqa: BLE001 - every kind of failure gets the same clear message
+        except Exception as exc:
             reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
             raise dg.Failure(
                 description=(
@@ -84,7 +84,9 @@ class MlflowTracking(dg.ConfigurableResource):
         elif scheme in ("sqlite", "postgresql", "mysql", "mssql"):
             import sqlalchemy as sa
 
-            connect_args: dict[str, Any] = {} if scheme in ("sqlite", "mssql") else {"connect_timeout": int(timeout)}
+            connect_args: dict[str, Any] = (
+                {} if scheme in ("sqlite", "mssql") else {"connect_timeout": int(timeout)}
+            )
             engine = sa.create_engine(self.tracking_uri, connect_args=connect_args)
             try:
                 with engine.connect() as conn:

@@ -124,7 +124,9 @@ class TnsSource(dg.ConfigurableResource):
         with self.connect(server) as conn:
             cursor = conn.cursor()
             try:
-                cursor.execute("SELECT CODIGO, NOMBRE, NIT, ANOFIS, ARCHIVO FROM EMPRESAS WHERE NIT IS NOT NULL")
+                cursor.execute(
+                    "SELECT CODIGO, NOMBRE, NIT, ANOFIS, ARCHIVO FROM EMPRESAS WHERE NIT IS NOT NULL"
+                )
                 return [tuple(row) for row in cursor.fetchall()]
             finally:
                 cursor.close()

@@ -42,7 +42,9 @@ def _today() -> dt.date:
     return dt.datetime.now(ZoneInfo("America/Bogota")).date()
 
 
-def lending_frames(n: int, rng: np.random.Generator, today: dt.date) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+def lending_frames(
+    n: int, rng: np.random.Generator, today: dt.date
+) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
     """``contract_status`` and ``contract_amortization`` rows, plus each contract's intended days overdue."""
     ids = np.arange(1, n + 1, dtype=np.int64)
     status = rng.choice(
@@ -52,7 +54,11 @@ def lending_frames(n: int, rng: np.random.Generator, today: dt.date) -> tuple[pd
     days = np.where(
         category == 0,
         0,
-        np.where(category == 1, rng.integers(1, 61, size=n), 61 + np.minimum(rng.exponential(150, size=n), 840).astype(np.int64)),
+        np.where(
+            category == 1,
+            rng.integers(1, 61, size=n),
+            61 + np.minimum(rng.exponential(150, size=n), 840).astype(np.int64),
+        ),
     )
     first_unpaid = rng.integers(0, INSTALLMENTS, size=n)
     # a current contract's first unpaid installment is due today or within the month; 1 % are fully paid
@@ -110,12 +116,16 @@ def operations_frames(
     both_users = np.where(fixed_users[: fixed_count // 10] == HOUSES[0], HOUSES[1], HOUSES[0])
     others = rng.choice(ids, size=max(1, n // 100))
     contracts = np.concatenate([m_contracts, fixed_contracts, both, others])
-    users = np.concatenate([m_users, fixed_users, both_users, rng.choice(np.array(OTHER_USERS), size=others.size)])
+    users = np.concatenate(
+        [m_users, fixed_users, both_users, rng.choice(np.array(OTHER_USERS), size=others.size)]
+    )
     effects = np.concatenate(
         [m_effects, np.full(fixed_count + both.size + others.size, "pago_total", dtype=m_effects.dtype)]
     )
     minutes = rng.integers(60 * 24 * 10, 60 * 24 * 180, size=contracts.size)
-    minutes[m_count + fixed_count : m_count + fixed_count + both.size] = rng.integers(0, 60 * 24 * 10, size=both.size)
+    minutes[m_count + fixed_count : m_count + fixed_count + both.size] = rng.integers(
+        0, 60 * 24 * 10, size=both.size
+    )
     management_df = pd.DataFrame(
         {
             "contract_id": contracts,
@@ -131,7 +141,10 @@ def operations_frames(
     under = ids[days < 61]
     from_over = min(over.size, a_count * 8 // 10)
     chosen = np.concatenate(
-        [rng.choice(over, size=from_over, replace=False), rng.choice(under, size=a_count - from_over, replace=False)]
+        [
+            rng.choice(over, size=from_over, replace=False),
+            rng.choice(under, size=a_count - from_over, replace=False),
+        ]
     )
     chosen.sort()
     holders = rng.choice(np.array(HOUSES + OTHER_USERS[:1]), size=chosen.size, p=[0.59, 0.40, 0.01])
@@ -218,12 +231,16 @@ def _load(engine: sa.Engine, table: sa.Table, frame: pd.DataFrame) -> int:
 def load_tables(url: str, tables: Sequence[sa.Table], frames: Sequence[pd.DataFrame]) -> dict[str, int]:
     engine = recreate_tables(url, tables)
     try:
-        counts = {table.name: _load(engine, table, frame) for table, frame in zip(tables, frames, strict=True)}
+        counts = {
+            table.name: _load(engine, table, frame) for table, frame in zip(tables, frames, strict=True)
+        }
         # fresh statistics, as a production table has them (the planner picks its joins from them)
         if engine.dialect.name in ("postgresql", "mysql"):
             with engine.begin() as conn:
                 for table in tables:
-                    conn.exec_driver_sql(("ANALYZE " if engine.dialect.name == "postgresql" else "ANALYZE TABLE ") + table.name)
+                    conn.exec_driver_sql(
+                        ("ANALYZE " if engine.dialect.name == "postgresql" else "ANALYZE TABLE ") + table.name
+                    )
         return counts
     finally:
         engine.dispose()
@@ -254,5 +271,7 @@ def build(
     del amort_df, status_df
     if "operations" in parts:
         management_df, advisors_df, history_df = operations_frames(n, days, rng, today)
-        counts |= load_tables(targets.operations_url, OPERATIONS_TABLES, [management_df, advisors_df, history_df])
+        counts |= load_tables(
+            targets.operations_url, OPERATIONS_TABLES, [management_df, advisors_df, history_df]
+        )
     return counts

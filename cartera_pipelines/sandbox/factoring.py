@@ -19,13 +19,13 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from stdnum.cl.rut import calc_check_digit
 
 from cartera_pipelines.defs.factoring import pricing, tables
 from cartera_pipelines.defs.factoring.overdue import OPEN_OPERATIONS, chile_today
 from cartera_pipelines.lib.bulk import insert_rows
 from cartera_pipelines.sandbox.db import recreate_tables
 from cartera_pipelines.sandbox.targets import SandboxTargets
-from stdnum.cl.rut import calc_check_digit
 
 CLIENTS_PER_SCALE = 40
 INVOICES_PER_SCALE = 2_000
@@ -33,12 +33,36 @@ EVENTS_PER_SCALE = 60
 CENT = Decimal("0.01")
 
 _RAZONES = (
-    "Comercial", "Distribuidora", "Importadora", "Constructora", "Transportes", "Agrícola", "Inversiones",
-    "Servicios", "Ferretería", "Frutícola", "Maderas", "Textil",
+    "Comercial",
+    "Distribuidora",
+    "Importadora",
+    "Constructora",
+    "Transportes",
+    "Agrícola",
+    "Inversiones",
+    "Servicios",
+    "Ferretería",
+    "Frutícola",
+    "Maderas",
+    "Textil",
 )
 _APELLIDOS = (
-    "Andes", "Pacífico", "Maule", "Biobío", "Atacama", "Los Lagos", "Aconcagua", "Elqui", "Valdivia",
-    "Osorno", "Limarí", "Cachapoal", "Itata", "Ñuble", "Copiapó", "Tarapacá",
+    "Andes",
+    "Pacífico",
+    "Maule",
+    "Biobío",
+    "Atacama",
+    "Los Lagos",
+    "Aconcagua",
+    "Elqui",
+    "Valdivia",
+    "Osorno",
+    "Limarí",
+    "Cachapoal",
+    "Itata",
+    "Ñuble",
+    "Copiapó",
+    "Tarapacá",
 )
 _SUFIJOS = ("SpA", "Ltda.", "S.A.", "EIRL")
 
@@ -78,7 +102,7 @@ def build(
     """(Re)create the factoring tables in the operations store and fill them."""
     today = today or chile_today()
     rng = random.Random(seed)
-    now = dt.datetime.combine(today, dt.time(9, 0), tzinfo=dt.timezone.utc)
+    now = dt.datetime.combine(today, dt.time(9, 0), tzinfo=dt.UTC)
     n_clients = CLIENTS_PER_SCALE * scale
     n_invoices = INVOICES_PER_SCALE * scale
 
@@ -163,7 +187,7 @@ def build(
                     "monto_descuento": priced.monto_descuento,
                     "monto_a_desembolsar": priced.monto_a_desembolsar,
                     "estado": estado,
-                    "created_at": dt.datetime.combine(fecha, dt.time(10, 0), tzinfo=dt.timezone.utc),
+                    "created_at": dt.datetime.combine(fecha, dt.time(10, 0), tzinfo=dt.UTC),
                 }
             )
             invoice_state = {
@@ -183,7 +207,7 @@ def build(
                     "estado_anterior": "pendiente",
                     "estado_nuevo": estado,
                     "detalle": None,
-                    "created_at": dt.datetime.combine(fecha, dt.time(12, 0), tzinfo=dt.timezone.utc),
+                    "created_at": dt.datetime.combine(fecha, dt.time(12, 0), tzinfo=dt.UTC),
                 }
             )
         # Invoices never ceded: some paid or voided, some already marked vencida, the rest disponible.
@@ -200,9 +224,9 @@ def build(
     open_by_client: dict[int, Decimal] = {}
     for op in operations:
         if op["estado"] in OPEN_OPERATIONS:
-            open_by_client[op["cliente_id"]] = open_by_client.get(op["cliente_id"], Decimal(0)) + op[
-                "monto_total_facturas"
-            ]
+            open_by_client[op["cliente_id"]] = (
+                open_by_client.get(op["cliente_id"], Decimal(0)) + op["monto_total_facturas"]
+            )
     for c in clients:
         used_line = open_by_client.get(c["id"], Decimal(0))
         headroom = Decimal(rng.choice(("1.15", "1.4", "2", "3")))
@@ -222,7 +246,7 @@ def build(
             "origen": "facturas_vencidas",
             "run_id": None,
             "created_at": dt.datetime.combine(
-                inv["fecha_vencimiento"] + dt.timedelta(days=1), dt.time(3, 30), tzinfo=dt.timezone.utc
+                inv["fecha_vencimiento"] + dt.timedelta(days=1), dt.time(3, 30), tzinfo=dt.UTC
             ),
         }
         for inv in invoices
@@ -259,7 +283,7 @@ def outbox_rows(
 ) -> Iterator[dict[str, Any]]:
     """``n`` outbox events (ids from ``start_id``); ``delivered_share`` of them already delivered."""
     rng = random.Random(seed + 1)
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     kinds = ("operacion.aprobada", "operacion.desembolsada", "operacion.rechazada", "factura.cedida")
     for k in range(n):
         eid = start_id + k
@@ -339,7 +363,7 @@ class WebhookReceiver:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 import time as _time
 
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -358,8 +382,10 @@ class WebhookReceiver:
                         receiver.signatures[event_id] = self.headers.get(SIGNATURE_HEADER, "")
                 if receiver.latency_seconds:
                     _time.sleep(receiver.latency_seconds)
-                status, answer = (401, b'{"error":"bad signature"}') if not good else (
-                    (503, b'{"error":"try later"}') if fail else (200, b'{"ok":true}')
+                status, answer = (
+                    (401, b'{"error":"bad signature"}')
+                    if not good
+                    else ((503, b'{"error":"try later"}') if fail else (200, b'{"ok":true}'))
                 )
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -386,7 +412,7 @@ class WebhookReceiver:
         with self._lock:
             return sum(self.deliveries.values())
 
-    def __enter__(self) -> "WebhookReceiver":
+    def __enter__(self) -> WebhookReceiver:
         self._thread.start()
         return self
 

@@ -34,8 +34,18 @@ REFERENCE_DAY = dt.date(2026, 11, 1)
 
 _METHODS = [m.value for m in Method]
 _MODALITIES = [m.value for m in Modality]
-_INSTALLMENTS = {"MENSUAL": [1, 6, 12, 18, 24, 36, 48, 60], "QUINCENAL": [2, 12, 24, 48, 72], "SEMANAL": [4, 12, 26, 52, 104]}
-_MONTH_ENDS = [dt.date(2024, 1, 31), dt.date(2024, 2, 29), dt.date(2025, 1, 31), dt.date(2024, 8, 31), dt.date(2025, 10, 31)]
+_INSTALLMENTS = {
+    "MENSUAL": [1, 6, 12, 18, 24, 36, 48, 60],
+    "QUINCENAL": [2, 12, 24, 48, 72],
+    "SEMANAL": [4, 12, 26, 52, 104],
+}
+_MONTH_ENDS = [
+    dt.date(2024, 1, 31),
+    dt.date(2024, 2, 29),
+    dt.date(2025, 1, 31),
+    dt.date(2024, 8, 31),
+    dt.date(2025, 10, 31),
+]
 _OTHER_STATES = ["SOLICITADO", "SOLICITADO", "RECHAZADO", "ANULADO"]
 
 INVALID_TERMS: list[dict[str, Any]] = [
@@ -88,15 +98,19 @@ def generate(scale: int = 1, seed: int = 42) -> tuple[list[dict[str, Any]], list
     rng = random.Random(seed)
     loans = [_loan(rng, loan_id) for loan_id in range(1, LOANS_PER_SCALE * scale + 1)]
     approved = [loan for loan in loans if loan["estado"] == ESTADO_APROBADO]
-    for loan, broken in zip(approved[-len(INVALID_TERMS):], INVALID_TERMS):
+    for loan, broken in zip(approved[-len(INVALID_TERMS) :], INVALID_TERMS):
         loan.update(broken)
     schedulable = [loan for loan in approved[: -len(INVALID_TERMS)] if loan["numero_cuotas"] >= 4]
-    scheduled = schedulable[:: 7]  # ~15 % of approved loans already have a schedule
+    scheduled = schedulable[::7]  # ~15 % of approved loans already have a schedule
     installments: list[dict[str, Any]] = []
     for position, loan in enumerate(scheduled):
         terms = parse_terms(
-            loan["total_financiamiento"], loan["tasa_interes"], loan["numero_cuotas"],
-            loan["modalidad_pago"], loan["metodo_amortizacion"], loan["fecha_base_calculo"],
+            loan["total_financiamiento"],
+            loan["tasa_interes"],
+            loan["numero_cuotas"],
+            loan["modalidad_pago"],
+            loan["metodo_amortizacion"],
+            loan["fecha_base_calculo"],
         )
         assert isinstance(terms, LoanTerms), terms
         rows = list(installment_rows(loan["id"], schedule(terms), REFERENCE_DAY))
@@ -122,7 +136,9 @@ def build(targets: SandboxTargets, *, scale: int = 1, seed: int = 42) -> dict[st
             if conn.dialect.name == "postgresql":
                 # Explicit ids do not advance the serial: move it past them so new loans get fresh ids.
                 conn.execute(
-                    sa.text("SELECT setval(pg_get_serial_sequence('prestamos', 'id'), (SELECT max(id) FROM prestamos))")
+                    sa.text(
+                        "SELECT setval(pg_get_serial_sequence('prestamos', 'id'), (SELECT max(id) FROM prestamos))"
+                    )
                 )
     finally:
         engine.dispose()

@@ -12,6 +12,7 @@ The tables come from ``defs/tns/tables.py`` (the same definition the extraction 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 import random
@@ -74,25 +75,77 @@ DUPLICATE = ("andina", 2025)
 """Company-year whose stale copy also lives on the second server."""
 
 ARTICLE_WORDS = (
-    "Café molido", "Azúcar morena", "Harina de trigo", "Aceite de girasol", "Arroz premium", "Panela",
-    "Chocolate de mesa", "Piñata surtida", "Jabón de baño", "Champú anticaspa", "Crema dental",
-    "Tornillo galvanizado", "Tuerca hexagonal", "Pintura látex", "Brocha de cerdas", "Martillo",
-    "Guantes de nitrilo", "Cinta aislante", "Bombillo LED", "Cable eléctrico", "Mantequilla",
-    "Queso campesino", "Leche entera", "Yogur de fresa", "Pan tajado", "Galletas de avena",
-    "Té de manzanilla", "Atún en aceite", "Fríjol cargamanto", "Lenteja", "Garbanzo", "Maíz pira",
-    "Bocadillo veleño", "Arequipe", "Salsa de tomate", "Mayonesa", "Vinagre", "Sal refinada",
-    "Pasta spaghetti", "Cereal de maíz", "Avena en hojuelas", "Detergente en polvo",
+    "Café molido",
+    "Azúcar morena",
+    "Harina de trigo",
+    "Aceite de girasol",
+    "Arroz premium",
+    "Panela",
+    "Chocolate de mesa",
+    "Piñata surtida",
+    "Jabón de baño",
+    "Champú anticaspa",
+    "Crema dental",
+    "Tornillo galvanizado",
+    "Tuerca hexagonal",
+    "Pintura látex",
+    "Brocha de cerdas",
+    "Martillo",
+    "Guantes de nitrilo",
+    "Cinta aislante",
+    "Bombillo LED",
+    "Cable eléctrico",
+    "Mantequilla",
+    "Queso campesino",
+    "Leche entera",
+    "Yogur de fresa",
+    "Pan tajado",
+    "Galletas de avena",
+    "Té de manzanilla",
+    "Atún en aceite",
+    "Fríjol cargamanto",
+    "Lenteja",
+    "Garbanzo",
+    "Maíz pira",
+    "Bocadillo veleño",
+    "Arequipe",
+    "Salsa de tomate",
+    "Mayonesa",
+    "Vinagre",
+    "Sal refinada",
+    "Pasta spaghetti",
+    "Cereal de maíz",
+    "Avena en hojuelas",
+    "Detergente en polvo",
 )
 SIZES = ("250 g", "500 g", "1 kg", "2 kg", "x 12 und", "x 6 und", "1 L", "3 L", "caja", "bolsa")
 PERSON_NAMES = (
-    "José Muñoz", "María Peña", "Andrés Gómez", "Lucía Ibáñez", "Tienda La Niña", "Supermercado El Ñato",
-    "Almacén Éxito Norte", "Droguería San José", "Ferretería Ávila", "Cafetería Ramírez",
-    "Minimercado Doña Inés", "Distribuciones Suárez", "Panadería Begoña", "Granero Núñez",
-    "Comercial Gutiérrez", "Autoservicio Cañaveral", "Papelería Colón", "Restaurante El Fogón",
+    "José Muñoz",
+    "María Peña",
+    "Andrés Gómez",
+    "Lucía Ibáñez",
+    "Tienda La Niña",
+    "Supermercado El Ñato",
+    "Almacén Éxito Norte",
+    "Droguería San José",
+    "Ferretería Ávila",
+    "Cafetería Ramírez",
+    "Minimercado Doña Inés",
+    "Distribuciones Suárez",
+    "Panadería Begoña",
+    "Granero Núñez",
+    "Comercial Gutiérrez",
+    "Autoservicio Cañaveral",
+    "Papelería Colón",
+    "Restaurante El Fogón",
 )
 SUPPLIER_NAMES = (
-    "Alimentos Cárnicos S.A.S.", "Molinos Ñuble S.A.", "Industrias Químicas Peña", "Lácteos La Pradera",
-    "Distribuidora Ferretera Núñez", "Importadora Andrés & Cía.",
+    "Alimentos Cárnicos S.A.S.",
+    "Molinos Ñuble S.A.",
+    "Industrias Químicas Peña",
+    "Lácteos La Pradera",
+    "Distribuidora Ferretera Núñez",
+    "Importadora Andrés & Cía.",
 )
 
 
@@ -120,7 +173,8 @@ def _articles(rng: random.Random, n: int) -> list[Article]:
                 matid=i + 1,
                 code=f"ART-{i + 1:04d}",
                 name=f"{word} {rng.choice(SIZES)}",
-                price=Decimal(rng.randint(1_500, 180_000)).quantize(CENT) + Decimal(rng.choice((0, 50, 90))) / 100,
+                price=Decimal(rng.randint(1_500, 180_000)).quantize(CENT)
+                + Decimal(rng.choice((0, 50, 90))) / 100,
                 tax_rate=rng.choice((Decimal("0.19"), Decimal("0.19"), Decimal("0.05"), Decimal("0"))),
                 base_lines=rng.uniform(1.2, 3.5),
                 trend=rng.uniform(-0.10, 0.30),
@@ -246,12 +300,10 @@ def drop_firebird_databases(tns: TnsTarget, paths: Iterable[str]) -> None:
     import fdb
 
     for path in paths:
-        try:
+        with contextlib.suppress(fdb.DatabaseError):
             fdb.connect(
                 dsn=f"{tns.host}/{tns.port}:{path}", user=tns.user, password=tns.password, charset=tns.charset
             ).drop_database()
-        except fdb.DatabaseError:
-            pass
 
 
 def database_path(tns: TnsTarget, server: str, name: str) -> str:
@@ -282,15 +334,21 @@ def write_company_year(
     """Create the company-year tables and fill them, month by month (memory stays small at any scale)."""
     catalog_rng = random.Random(f"{seed}:{company.key}")  # same articles and parties every year
     articles = _articles(catalog_rng, company.articles)
-    customers = [(i + 1, _with_dv(str(catalog_rng.randint(10_000_000, 99_999_999))), name)
-                 for i, name in enumerate(PERSON_NAMES)]
-    suppliers = [(len(customers) + i + 1, _with_dv(str(catalog_rng.randint(800_000_000, 900_999_999))), name)
-                 for i, name in enumerate(SUPPLIER_NAMES)]
+    customers = [
+        (i + 1, _with_dv(str(catalog_rng.randint(10_000_000, 99_999_999))), name)
+        for i, name in enumerate(PERSON_NAMES)
+    ]
+    suppliers = [
+        (len(customers) + i + 1, _with_dv(str(catalog_rng.randint(800_000_000, 900_999_999))), name)
+        for i, name in enumerate(SUPPLIER_NAMES)
+    ]
     rng = random.Random(f"{seed}:{company.key}:{year}:{'stale' if stale else 'live'}")
     writer.create(COMPANY_TABLES)
     counts = {
         "MATERIAL": writer.insert(MATERIAL, [(a.matid, a.code, a.name) for a in articles]),
-        "BODEGA": writer.insert(BODEGA, [(1, "PPAL", "Bodega principal"), (2, "SUR", "Bodega Sur — Usaquén")]),
+        "BODEGA": writer.insert(
+            BODEGA, [(1, "PPAL", "Bodega principal"), (2, "SUR", "Bodega Sur — Usaquén")]
+        ),
         "TERCEROS": writer.insert(TERCEROS, [*customers, *suppliers]),
         "KARDEX": 0,
         "DEKARDEX": 0,
@@ -300,8 +358,14 @@ def write_company_year(
     numbers: dict[str, int] = {}
     months = range(1, 13) if not stale else range(1, 4)
 
-    def new_doc(code: str, date: dt.date, party: int | None, lines: list[tuple[Article, Decimal]],
-                kardex: list[tuple[Any, ...]], dekardex: list[tuple[Any, ...]]) -> None:
+    def new_doc(
+        code: str,
+        date: dt.date,
+        party: int | None,
+        lines: list[tuple[Article, Decimal]],
+        kardex: list[tuple[Any, ...]],
+        dekardex: list[tuple[Any, ...]],
+    ) -> None:
         nonlocal kardex_id, line_id
         kardex_id += 1
         numbers[code] = numbers.get(code, 0) + 1
@@ -320,11 +384,25 @@ def write_company_year(
             tax = (base * article.tax_rate).quantize(CENT, ROUND_HALF_UP)
             net = base + tax
             discount = (
-                (quantity * base * Decimal("0.05")).quantize(FOUR, ROUND_HALF_UP) if rng.random() < 0.1 else Decimal(0)
+                (quantity * base * Decimal("0.05")).quantize(FOUR, ROUND_HALF_UP)
+                if rng.random() < 0.1
+                else Decimal(0)
             )
             total = (quantity * net - discount).quantize(CENT, ROUND_HALF_UP)
-            dekardex.append((line_id, kardex_id, article.matid, rng.choice((1, 1, 1, 2)),
-                             quantity, base, tax, net, total, discount))
+            dekardex.append(
+                (
+                    line_id,
+                    kardex_id,
+                    article.matid,
+                    rng.choice((1, 1, 1, 2)),
+                    quantity,
+                    base,
+                    tax,
+                    net,
+                    total,
+                    discount,
+                )
+            )
 
     def amount(article: Article, value: float) -> Decimal:
         value = max(value, 0.5)
@@ -343,8 +421,8 @@ def write_company_year(
         dekardex: list[tuple[Any, ...]] = []
         days = (dt.date(year + (month == 12), month % 12 + 1, 1) - dt.date(year, month, 1)).days
 
-        def day() -> dt.date:
-            return dt.date(year, month, rng.randint(1, days))  # noqa: B023 - month of this loop
+        def day(month: int = month, days: int = days) -> dt.date:
+            return dt.date(year, month, rng.randint(1, days))
 
         sales: list[tuple[Article, Decimal]] = []
         for article in articles:
@@ -366,15 +444,24 @@ def write_company_year(
                 article, qty = doc_lines[0]
                 back = (qty / 2).quantize(Decimal("1") if not article.decimals else Decimal("0.001"))
                 if back > 0:
-                    new_doc("DV", min(date + dt.timedelta(days=3), dt.date(year, month, days)),
-                            kardex[-1][5], [(article, back)], kardex, dekardex)
-        purchases = [(a, quantity(a, 6 * a.base_lines * scale * _month_factor(a, year, month) * 1.1))
-                     for a in articles]
+                    new_doc(
+                        "DV",
+                        min(date + dt.timedelta(days=3), dt.date(year, month, days)),
+                        kardex[-1][5],
+                        [(article, back)],
+                        kardex,
+                        dekardex,
+                    )
+        purchases = [
+            (a, quantity(a, 6 * a.base_lines * scale * _month_factor(a, year, month) * 1.1)) for a in articles
+        ]
         for start in range(0, len(purchases), 6):
             new_doc("FC", day(), rng.choice(suppliers)[0], purchases[start : start + 6], kardex, dekardex)
         if rng.random() < 0.3:
             a = rng.choice(articles)
-            new_doc("DC", day(), rng.choice(suppliers)[0], [(a, Decimal(rng.randint(1, 5)))], kardex, dekardex)
+            new_doc(
+                "DC", day(), rng.choice(suppliers)[0], [(a, Decimal(rng.randint(1, 5)))], kardex, dekardex
+            )
         if month % 4 == 0:
             a = rng.choice(articles)
             new_doc("RE", day(), None, [(a, Decimal(rng.randint(5, 20)))], kardex, dekardex)
@@ -422,13 +509,17 @@ def build(targets: SandboxTargets, *, scale: int = 1, seed: int = 42) -> dict[st
     add(second, f"{len(admin_rows[second]) + 1:03d}", company, year, stale=True)
     # A company registered without NIT: discovery must ignore it.
     first = tns.servers[0]
-    admin_rows[first].append((f"{len(admin_rows[first]) + 1:03d}", "Empresa de prueba (sin NIT)", None, 2025, "PRUEBA.db"))
+    admin_rows[first].append(
+        (f"{len(admin_rows[first]) + 1:03d}", "Empresa de prueba (sin NIT)", None, 2025, "PRUEBA.db")
+    )
 
     for server in tns.servers:
         writer = _writer(tns, server, "ADMIN")
         try:
             writer.create(ADMIN_TABLES)
-            totals["tns.EMPRESAS"] = totals.get("tns.EMPRESAS", 0) + writer.insert(EMPRESAS, admin_rows[server])
+            totals["tns.EMPRESAS"] = totals.get("tns.EMPRESAS", 0) + writer.insert(
+                EMPRESAS, admin_rows[server]
+            )
         finally:
             writer.close()
     write_servers_file(targets)
@@ -439,10 +530,19 @@ def write_servers_file(targets: SandboxTargets, max_concurrent: int = 2) -> Path
     tns = targets.tns
     servers = []
     for name in tns.servers:
-        entry: dict[str, Any] = {"name": name, "driver": tns.driver, "admin_path": database_path(tns, name, "ADMIN")}
+        entry: dict[str, Any] = {
+            "name": name,
+            "driver": tns.driver,
+            "admin_path": database_path(tns, name, "ADMIN"),
+        }
         if tns.driver == "firebird":
-            entry |= {"host": tns.host, "port": tns.port, "user": tns.user, "password_env": tns.password_env,
-                      "charset": tns.charset}
+            entry |= {
+                "host": tns.host,
+                "port": tns.port,
+                "user": tns.user,
+                "password_env": tns.password_env,
+                "charset": tns.charset,
+            }
         entry["max_concurrent"] = max_concurrent
         servers.append(entry)
     path = Path(targets.tns_servers_file)
@@ -480,11 +580,17 @@ def build_large_company_year(
         for i in range(1, copies):
             k_sel = ", ".join(f"KARDEXID + {i * max_k}" if c == "KARDEXID" else c for c in k_cols)
             d_sel = ", ".join(
-                f"DEKARDEXID + {i * max_d}" if c == "DEKARDEXID" else f"KARDEXID + {i * max_k}" if c == "KARDEXID" else c
+                f"DEKARDEXID + {i * max_d}"
+                if c == "DEKARDEXID"
+                else f"KARDEXID + {i * max_k}"
+                if c == "KARDEXID"
+                else c
                 for c in d_cols
             )
             # Offsets are integers computed here, not data: the copies only shift ids.
-            cursor.execute(f"INSERT INTO KARDEX ({', '.join(k_cols)}) SELECT {k_sel} FROM KARDEX WHERE KARDEXID <= {max_k}")
+            cursor.execute(
+                f"INSERT INTO KARDEX ({', '.join(k_cols)}) SELECT {k_sel} FROM KARDEX WHERE KARDEXID <= {max_k}"
+            )
             cursor.execute(
                 f"INSERT INTO DEKARDEX ({', '.join(d_cols)}) SELECT {d_sel} FROM DEKARDEX WHERE DEKARDEXID <= {max_d}"
             )

@@ -18,11 +18,16 @@ from cartera_pipelines_tests.engines import MYSQL_ADMIN_URL, PG_ADMIN_URL
 
 
 def run_doctor(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("CARTERA_", "CONTIFICO_", "MLFLOW_"))}
+    full_env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("CARTERA_", "CONTIFICO_", "MLFLOW_"))
+    }
     full_env.update(env)
     return subprocess.run(
         [sys.executable, "-m", "cartera_pipelines.cli", "doctor"],
-        env=full_env, capture_output=True, text=True, timeout=120,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -41,10 +46,12 @@ def test_all_ok_on_the_built_sandbox(sandbox_home: Path) -> None:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        result = run_doctor({
-            "CARTERA_HOME": str(sandbox_home),
-            "CONTIFICO_API_BASE_URL": f"http://127.0.0.1:{server.server_port}/sistema/api/",
-        })
+        result = run_doctor(
+            {
+                "CARTERA_HOME": str(sandbox_home),
+                "CONTIFICO_API_BASE_URL": f"http://127.0.0.1:{server.server_port}/sistema/api/",
+            }
+        )
     finally:
         server.shutdown()
     assert result.returncode == 0, result.stdout + result.stderr
@@ -56,15 +63,17 @@ def test_all_ok_on_the_built_sandbox(sandbox_home: Path) -> None:
 def test_each_broken_store_is_one_clear_line(tmp_path: Path) -> None:
     pg_base = PG_ADMIN_URL.rsplit("/", 1)[0]
     mysql_host = MYSQL_ADMIN_URL.split("@", 1)[1].rsplit("/", 1)[0]
-    result = run_doctor({
-        "CARTERA_HOME": str(tmp_path),
-        "CARTERA_LENDING_URL": f"mysql+pymysql://root:not-the-password@{mysql_host}/test",
-        "CARTERA_OPERATIONS_URL": f"{pg_base}/cartera_no_such_database",
-        "CARTERA_WAREHOUSE_URL": "postgresql+psycopg2://postgres@127.0.0.1:1/warehouse",
-        "CARTERA_TNS_SERVERS": str(tmp_path / "nowhere.yaml"),
-        "CONTIFICO_API_BASE_URL": "http://127.0.0.1:1/sistema/api/",
-        "MLFLOW_TRACKING_URI": "http://127.0.0.1:1",
-    })
+    result = run_doctor(
+        {
+            "CARTERA_HOME": str(tmp_path),
+            "CARTERA_LENDING_URL": f"mysql+pymysql://root:not-the-password@{mysql_host}/test",
+            "CARTERA_OPERATIONS_URL": f"{pg_base}/cartera_no_such_database",
+            "CARTERA_WAREHOUSE_URL": "postgresql+psycopg2://postgres@127.0.0.1:1/warehouse",
+            "CARTERA_TNS_SERVERS": str(tmp_path / "nowhere.yaml"),
+            "CONTIFICO_API_BASE_URL": "http://127.0.0.1:1/sistema/api/",
+            "MLFLOW_TRACKING_URI": "http://127.0.0.1:1",
+        }
+    )
     out = result.stdout
     assert result.returncode == 1
     assert "Traceback" not in out + result.stderr
@@ -93,11 +102,13 @@ def test_rejected_contifico_key_names_the_variable(cartera_env: Path) -> None:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        result = run_doctor({
-            "CARTERA_HOME": str(cartera_env),
-            "CONTIFICO_API_BASE_URL": f"http://127.0.0.1:{server.server_port}/sistema/api/",
-            "CONTIFICO_API_KEY": "wrong-key",
-        })
+        result = run_doctor(
+            {
+                "CARTERA_HOME": str(cartera_env),
+                "CONTIFICO_API_BASE_URL": f"http://127.0.0.1:{server.server_port}/sistema/api/",
+                "CONTIFICO_API_KEY": "wrong-key",
+            }
+        )
     finally:
         server.shutdown()
     (line,) = lines_for(result.stdout, "contifico")

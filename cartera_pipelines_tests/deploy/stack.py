@@ -8,6 +8,7 @@ groups it started (the code server's run workers included), never anything else.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -90,28 +91,61 @@ class Stack:
     # -- processes -------------------------------------------------------------------------------
 
     def _spawn(self, name: str, command: Sequence[str]) -> None:
-        log = open(self.workdir / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+        log = open(self.workdir / f"{name}.log", "wb")
         self.processes[name] = subprocess.Popen(
-            list(command), cwd=self.workdir, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            list(command),
+            cwd=self.workdir,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 
     def start_code_server(self) -> None:
         self.workspace.write_text(
             yaml.safe_dump(
-                {"load_from": [{"grpc_server": {"host": "127.0.0.1", "port": self.code_port, "location_name": LOCATION}}]}
+                {
+                    "load_from": [
+                        {
+                            "grpc_server": {
+                                "host": "127.0.0.1",
+                                "port": self.code_port,
+                                "location_name": LOCATION,
+                            }
+                        }
+                    ]
+                }
             )
         )
         self._spawn(
             "code_server",
-            [str(BIN / "dagster"), "code-server", "start", "-m", "cartera_pipelines.definitions", "-h", "127.0.0.1",
-             "-p", str(self.code_port), "--location-name", LOCATION],
+            [
+                str(BIN / "dagster"),
+                "code-server",
+                "start",
+                "-m",
+                "cartera_pipelines.definitions",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.code_port),
+                "--location-name",
+                LOCATION,
+            ],
         )
 
     def start_webserver(self) -> None:
         self._spawn(
             "webserver",
-            [str(BIN / "dagster-webserver"), "-w", str(self.workspace), "-h", "127.0.0.1", "-p", str(self.web_port)],
+            [
+                str(BIN / "dagster-webserver"),
+                "-w",
+                str(self.workspace),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.web_port),
+            ],
         )
 
     def start_daemon(self) -> None:
@@ -121,16 +155,12 @@ class Stack:
         """Terminate every process group this stack started (then kill what is left)."""
         for proc in self.processes.values():
             if proc.poll() is None:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
         deadline = time.monotonic() + 15
         for proc in self.processes.values():
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
             try:  # the group may still hold run workers even when its leader exited
                 os.killpg(proc.pid, signal.SIGKILL)
             except ProcessLookupError:
@@ -153,8 +183,9 @@ class Stack:
     # -- GraphQL ---------------------------------------------------------------------------------
 
     def graphql(self, query: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        response = httpx.post(f"{self.url}/graphql", json={"query": query, "variables": dict(variables or {})},
-                              timeout=60)
+        response = httpx.post(
+            f"{self.url}/graphql", json={"query": query, "variables": dict(variables or {})}, timeout=60
+        )
         response.raise_for_status()
         body = response.json()
         if body.get("errors"):
@@ -224,7 +255,8 @@ class Stack:
         for sensor in repo["sensors"]:
             if sensor["sensorState"]["status"] == "RUNNING":
                 self.graphql(
-                    "mutation($id: String) { stopSensor(id: $id) { __typename } }", {"id": sensor["sensorState"]["id"]}
+                    "mutation($id: String) { stopSensor(id: $id) { __typename } }",
+                    {"id": sensor["sensorState"]["id"]},
                 )
                 stopped.append(sensor["name"])
         for schedule in repo["schedules"]:

@@ -44,7 +44,7 @@ def dockerfile_instructions(text: str) -> list[tuple[str, str]]:
 
 def final_stage(instructions: list[tuple[str, str]]) -> list[tuple[str, str]]:
     starts = [i for i, (op, _) in enumerate(instructions) if op == "FROM"]
-    return instructions[starts[-1]:]
+    return instructions[starts[-1] :]
 
 
 @pytest.fixture(scope="module")
@@ -65,9 +65,7 @@ def deployment(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _args(docker: list[tuple[str, str]]) -> dict[str, str]:
-    return {
-        a.split("=", 1)[0]: a.split("=", 1)[1] for op, a in docker if op == "ARG" and "=" in a
-    }
+    return {a.split("=", 1)[0]: a.split("=", 1)[1] for op, a in docker if op == "ARG" and "=" in a}
 
 
 def _project_version() -> str:
@@ -82,7 +80,9 @@ def _locked_version(package: str) -> str:
 def test_dockerfile_base_is_python_311_slim(docker: list[tuple[str, str]]) -> None:
     base = _args(docker)["PYTHON_IMAGE"]
     assert re.fullmatch(r"python:3\.11-slim(-\w+)?", base), base
-    assert all(arg == "${PYTHON_IMAGE}" or arg.startswith("${PYTHON_IMAGE} ") for op, arg in docker if op == "FROM")
+    assert all(
+        arg == "${PYTHON_IMAGE}" or arg.startswith("${PYTHON_IMAGE} ") for op, arg in docker if op == "FROM"
+    )
 
 
 def test_dockerfile_runs_as_non_root(docker: list[tuple[str, str]]) -> None:
@@ -99,7 +99,9 @@ def test_dockerfile_installs_exactly_the_lock(docker: list[tuple[str, str]]) -> 
     assert "uv.lock" in copies
     syncs = [arg for op, arg in docker if op == "RUN" and "uv sync" in arg]
     assert syncs and all("--frozen" in s and "--no-dev" in s for s in syncs)
-    assert not any("--extra" in s or "--all-extras" in s for s in syncs), "test/bench extras do not belong in the image"
+    assert not any("--extra" in s or "--all-extras" in s for s in syncs), (
+        "test/bench extras do not belong in the image"
+    )
     assert not any(op == "RUN" and re.search(r"\bpip install\b", arg) for op, arg in docker)
 
     # the same uv as the Makefile
@@ -114,10 +116,14 @@ def test_dockerfile_keeps_the_project_root_next_to_the_package(docker: list[tupl
     syncs = [arg for op, arg in docker if op == "RUN" and "uv sync" in arg]
     assert not any("--no-editable" in s for s in syncs)
     build_copies = [arg for op, arg in docker if op == "COPY" and "--from" not in arg]
-    assert any("pyproject.toml" in c for c in build_copies) and any(c.startswith("cartera_pipelines") for c in build_copies)
+    assert any("pyproject.toml" in c for c in build_copies) and any(
+        c.startswith("cartera_pipelines") for c in build_copies
+    )
     workdir = next(arg for op, arg in docker if op == "WORKDIR")
     runtime_copy = [arg for op, arg in final_stage(docker) if op == "COPY" and "--from=build" in arg]
-    assert any(arg.split()[-2:] == [workdir, workdir] for arg in runtime_copy), "the runtime needs the whole project dir"
+    assert any(arg.split()[-2:] == [workdir, workdir] for arg in runtime_copy), (
+        "the runtime needs the whole project dir"
+    )
 
 
 def test_dockerfile_has_the_firebird_client(docker: list[tuple[str, str]]) -> None:
@@ -139,7 +145,9 @@ def test_dockerfile_starts_the_code_server_on_the_helm_port(
     assert exposed == [str(deployment["port"])]
 
 
-def test_image_name_and_tag_agree_everywhere(docker: list[tuple[str, str]], deployment: dict[str, Any]) -> None:
+def test_image_name_and_tag_agree_everywhere(
+    docker: list[tuple[str, str]], deployment: dict[str, Any]
+) -> None:
     image = f"{deployment['image']['repository']}:{deployment['image']['tag']}"
     assert deployment["image"]["tag"] == _args(docker)["IMAGE_VERSION"] == _project_version()
     build = f"docker build -f deploy/Dockerfile -t {image} ."
@@ -149,8 +157,14 @@ def test_image_name_and_tag_agree_everywhere(docker: list[tuple[str, str]], depl
 
 def test_dockerignore_keeps_local_state_out(docker: list[tuple[str, str]]) -> None:
     ignore = (ROOT / "deploy" / "Dockerfile.dockerignore").read_text().split()
-    assert ignore[ignore.index("*") if "*" in ignore else 0] == "*"  # deny by default: .venv, .cartera, .git stay out
-    copied = [arg.split()[-2] if len(arg.split()) > 1 else arg for op, arg in docker if op == "COPY" and "--from" not in arg]
+    assert (
+        ignore[ignore.index("*") if "*" in ignore else 0] == "*"
+    )  # deny by default: .venv, .cartera, .git stay out
+    copied = [
+        arg.split()[-2] if len(arg.split()) > 1 else arg
+        for op, arg in docker
+        if op == "COPY" and "--from" not in arg
+    ]
     for source in " ".join(copied).split():
         if source.startswith("--") or source.startswith("/"):
             continue
@@ -164,59 +178,188 @@ ANY = object()  # a free-form mapping (env lists, Kubernetes resources, pod spec
 
 K8S_LISTS = ANY
 CHART_KEYS: dict[str, Any] = {
-    "global": {"postgresqlSecretName": None, "dagsterHome": None, "serviceAccountName": None,
-               "celeryConfigSecretName": None, "dagsterInstanceConfigMap": None},
+    "global": {
+        "postgresqlSecretName": None,
+        "dagsterHome": None,
+        "serviceAccountName": None,
+        "celeryConfigSecretName": None,
+        "dagsterInstanceConfigMap": None,
+    },
     "generatePostgresqlPasswordSecret": None,
     "generateCeleryConfigSecret": None,
-    "postgresql": {"image": ANY, "enabled": None, "postgresqlHost": None, "postgresqlUsername": None,
-                   "postgresqlPassword": None, "postgresqlDatabase": None, "postgresqlParams": ANY,
-                   "postgresqlScheme": None, "service": {"port": None}},
-    "dagsterWebserver": {k: ANY for k in (
-        "replicaCount image nameOverride pathPrefix service workspace env envConfigMaps envSecrets "
-        "deploymentLabels labels nodeSelector affinity tolerations podSecurityContext securityContext resources "
-        "readinessProbe livenessProbe startupProbe annotations enableReadOnly dbStatementTimeout dbPoolRecycle "
-        "logLevel schedulerName volumeMounts volumes").split()},
+    "postgresql": {
+        "image": ANY,
+        "enabled": None,
+        "postgresqlHost": None,
+        "postgresqlUsername": None,
+        "postgresqlPassword": None,
+        "postgresqlDatabase": None,
+        "postgresqlParams": ANY,
+        "postgresqlScheme": None,
+        "service": {"port": None},
+    },
+    "dagsterWebserver": {
+        k: ANY
+        for k in [
+            "replicaCount",
+            "image",
+            "nameOverride",
+            "pathPrefix",
+            "service",
+            "workspace",
+            "env",
+            "envConfigMaps",
+            "envSecrets",
+            "deploymentLabels",
+            "labels",
+            "nodeSelector",
+            "affinity",
+            "tolerations",
+            "podSecurityContext",
+            "securityContext",
+            "resources",
+            "readinessProbe",
+            "livenessProbe",
+            "startupProbe",
+            "annotations",
+            "enableReadOnly",
+            "dbStatementTimeout",
+            "dbPoolRecycle",
+            "logLevel",
+            "schedulerName",
+            "volumeMounts",
+            "volumes",
+        ]
+    },
     "dagster-user-deployments": {
-        "enabled": None, "enableSubchart": None, "imagePullSecrets": ANY,
-        "deployments": [{k: ANY for k in (
-            "name image dagsterApiGrpcArgs codeServerArgs includeConfigInLaunchedRuns port env envConfigMaps "
-            "envSecrets annotations nodeSelector affinity tolerations podSecurityContext securityContext resources "
-            "livenessProbe readinessProbe startupProbe labels volumeMounts volumes schedulerName").split()}],
+        "enabled": None,
+        "enableSubchart": None,
+        "imagePullSecrets": ANY,
+        "deployments": [
+            {
+                k: ANY
+                for k in [
+                    "name",
+                    "image",
+                    "dagsterApiGrpcArgs",
+                    "codeServerArgs",
+                    "includeConfigInLaunchedRuns",
+                    "port",
+                    "env",
+                    "envConfigMaps",
+                    "envSecrets",
+                    "annotations",
+                    "nodeSelector",
+                    "affinity",
+                    "tolerations",
+                    "podSecurityContext",
+                    "securityContext",
+                    "resources",
+                    "livenessProbe",
+                    "readinessProbe",
+                    "startupProbe",
+                    "labels",
+                    "volumeMounts",
+                    "volumes",
+                    "schedulerName",
+                ]
+            }
+        ],
     },
     "runLauncher": {
         "type": None,
         "config": {
             "k8sRunLauncher": {
-                **{k: ANY for k in (
-                    "image imagePullPolicy jobNamespace loadInclusterConfig kubeconfigFile envConfigMaps envSecrets "
-                    "envVars volumeMounts volumes labels failPodOnRunFailure resources schedulerName "
-                    "securityContext").split()},
-                "runK8sConfig": {k: ANY for k in (
-                    "containerConfig podSpecConfig podTemplateSpecMetadata jobSpecConfig jobMetadata").split()},
+                **{
+                    k: ANY
+                    for k in [
+                        "image",
+                        "imagePullPolicy",
+                        "jobNamespace",
+                        "loadInclusterConfig",
+                        "kubeconfigFile",
+                        "envConfigMaps",
+                        "envSecrets",
+                        "envVars",
+                        "volumeMounts",
+                        "volumes",
+                        "labels",
+                        "failPodOnRunFailure",
+                        "resources",
+                        "schedulerName",
+                        "securityContext",
+                    ]
+                },
+                "runK8sConfig": {
+                    k: ANY
+                    for k in [
+                        "containerConfig",
+                        "podSpecConfig",
+                        "podTemplateSpecMetadata",
+                        "jobSpecConfig",
+                        "jobMetadata",
+                    ]
+                },
             },
             "celeryK8sRunLauncher": ANY,
             "customRunLauncher": ANY,
         },
     },
     "dagsterDaemon": {
-        **{k: ANY for k in (
-            "schedulerName volumeMounts volumes enabled image heartbeatTolerance env envConfigMaps envSecrets "
-            "deploymentLabels labels nodeSelector affinity tolerations podSecurityContext securityContext "
-            "resources livenessProbe readinessProbe startupProbe annotations sensors schedules").split()},
+        **{
+            k: ANY
+            for k in [
+                "schedulerName",
+                "volumeMounts",
+                "volumes",
+                "enabled",
+                "image",
+                "heartbeatTolerance",
+                "env",
+                "envConfigMaps",
+                "envSecrets",
+                "deploymentLabels",
+                "labels",
+                "nodeSelector",
+                "affinity",
+                "tolerations",
+                "podSecurityContext",
+                "securityContext",
+                "resources",
+                "livenessProbe",
+                "readinessProbe",
+                "startupProbe",
+                "annotations",
+                "sensors",
+                "schedules",
+            ]
+        },
         "runCoordinator": {
-            "enabled": None, "type": None,
+            "enabled": None,
+            "type": None,
             "config": {
                 "queuedRunCoordinator": {
-                    "maxConcurrentRuns": None, "dequeueIntervalSeconds": None, "dequeueNumWorkers": None,
-                    "dequeueUseThreads": None, "blockOpConcurrencyLimitedRuns": ANY,
+                    "maxConcurrentRuns": None,
+                    "dequeueIntervalSeconds": None,
+                    "dequeueNumWorkers": None,
+                    "dequeueUseThreads": None,
+                    "blockOpConcurrencyLimitedRuns": ANY,
                     "tagConcurrencyLimits": [{"key": None, "value": ANY, "limit": None}],
                 },
                 "customRunCoordinator": ANY,
             },
         },
-        "runMonitoring": {k: None for k in (
-            "enabled startTimeoutSeconds cancelTimeoutSeconds maxResumeRunAttempts pollIntervalSeconds "
-            "freeSlotsAfterRunEndSeconds").split()},
+        "runMonitoring": {
+            k: None
+            for k in [
+                "enabled",
+                "startTimeoutSeconds",
+                "cancelTimeoutSeconds",
+                "maxResumeRunAttempts",
+                "pollIntervalSeconds",
+                "freeSlotsAfterRunEndSeconds",
+            ]
+        },
         "runRetries": {"enabled": None, "maxRetries": None},
     },
     "concurrency": {
@@ -225,9 +368,27 @@ CHART_KEYS: dict[str, Any] = {
         "runs": {"maxConcurrentRuns": None, "tagConcurrencyLimits": ANY},
     },
     "additionalInstanceConfig": ANY,
-    **{k: ANY for k in (
-        "rabbitmq redis flower ingress imagePullSecrets computeLogManager scheduler pythonLogs busybox migrate "
-        "telemetry serviceAccount retention nameOverride fullnameOverride rbacEnabled").split()},
+    **{
+        k: ANY
+        for k in [
+            "rabbitmq",
+            "redis",
+            "flower",
+            "ingress",
+            "imagePullSecrets",
+            "computeLogManager",
+            "scheduler",
+            "pythonLogs",
+            "busybox",
+            "migrate",
+            "telemetry",
+            "serviceAccount",
+            "retention",
+            "nameOverride",
+            "fullnameOverride",
+            "rbacEnabled",
+        ]
+    },
 }
 
 
@@ -239,7 +400,9 @@ def unknown_keys(value: Any, schema: Any, path: str = "") -> list[str]:
         return [e for i, item in enumerate(value) for e in unknown_keys(item, schema[0], f"{path}[{i}]")]
     assert isinstance(value, dict), f"{path} should be a mapping"
     errors = [f"{path}.{k}" for k in value if k not in schema]
-    return errors + [e for k, v in value.items() if k in schema for e in unknown_keys(v, schema[k], f"{path}.{k}")]
+    return errors + [
+        e for k, v in value.items() if k in schema for e in unknown_keys(v, schema[k], f"{path}.{k}")
+    ]
 
 
 def test_helm_values_use_only_chart_keys(values: dict[str, Any]) -> None:
@@ -256,7 +419,9 @@ def test_helm_chart_version_matches_the_locked_dagster(values: dict[str, Any]) -
 def test_helm_values_external_postgres_from_a_secret(values: dict[str, Any]) -> None:
     assert values["postgresql"]["enabled"] is False
     assert values["postgresql"]["postgresqlHost"]
-    assert "postgresqlPassword" not in values["postgresql"], "the password comes from the secret, never the values"
+    assert "postgresqlPassword" not in values["postgresql"], (
+        "the password comes from the secret, never the values"
+    )
     assert values["generatePostgresqlPasswordSecret"] is False
     assert values["global"]["postgresqlSecretName"]
 
@@ -266,7 +431,9 @@ def test_helm_values_user_code_secrets_and_variables(deployment: dict[str, Any])
 
     assert deployment["includeConfigInLaunchedRuns"]["enabled"] is True
     plain = {e["name"] for e in deployment["env"]}
-    secret_vars = {v.name for v in VARIABLES if v.secret} - {"DAGSTER_PG_URL"}  # the chart builds the instance's
+    secret_vars = {v.name for v in VARIABLES if v.secret} - {
+        "DAGSTER_PG_URL"
+    }  # the chart builds the instance's
     assert not plain & secret_vars, "secrets must come from envSecrets, not plain env"
     assert {s["name"] for s in deployment["envSecrets"]} >= {"cartera-stores", "cartera-apis"}
     assert deployment["podSecurityContext"]["runAsNonRoot"] is True
@@ -294,10 +461,16 @@ def test_helm_values_match_the_instance_config(values: dict[str, Any]) -> None:
     assert not values["concurrency"].get("runs")
     pools = instance["concurrency"]["pools"]
     assert values["concurrency"]["enabled"] is True
-    assert values["concurrency"]["pools"] == {"defaultLimit": pools["default_limit"], "granularity": pools["granularity"]}
+    assert values["concurrency"]["pools"] == {
+        "defaultLimit": pools["default_limit"],
+        "granularity": pools["granularity"],
+    }
     monitoring = daemon["runMonitoring"]
     assert monitoring["enabled"] is True
-    assert monitoring["freeSlotsAfterRunEndSeconds"] == instance["run_monitoring"]["free_slots_after_run_end_seconds"]
+    assert (
+        monitoring["freeSlotsAfterRunEndSeconds"]
+        == instance["run_monitoring"]["free_slots_after_run_end_seconds"]
+    )
     assert values["additionalInstanceConfig"]["run_retries"] == instance["run_retries"]
     assert daemon["runRetries"]["enabled"] is False  # else the chart would render run_retries twice
 
@@ -314,7 +487,13 @@ def test_secret_names_are_documented(values: dict[str, Any], deployment: dict[st
 def test_instance_configs_agree_on_queue_semantics() -> None:
     local = yaml.safe_load((ROOT / "dagster.yaml").read_text())
     deploy = yaml.safe_load((ROOT / "deploy" / "dagster.yaml").read_text())
-    keys = lambda c: {(t["key"], json.dumps(t.get("value"))) for t in c["concurrency"]["runs"]["tag_concurrency_limits"]}  # noqa: E731
+
+    def keys(config: dict) -> set:
+        return {
+            (t["key"], json.dumps(t.get("value")))
+            for t in config["concurrency"]["runs"]["tag_concurrency_limits"]
+        }
+
     assert keys(local) - {("tns/server", '{"applyLimitPerUniqueValue": true}')} <= keys(deploy)
     assert deploy["storage"]["postgres"]["postgres_url"] == {"env": "DAGSTER_PG_URL"}
     assert deploy["run_retries"]["retry_on_asset_or_op_failure"] is False

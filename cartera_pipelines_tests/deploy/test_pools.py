@@ -21,8 +21,12 @@ def _servers_file(home: Path, servers: dict[str, int]) -> Path:
     path = home / "tns_servers.yaml"
     path.write_text(
         yaml.safe_dump(
-            {"servers": [{"name": n, "driver": "sqlite", "admin_path": f"{n}/ADMIN.db", "max_concurrent": m}
-                         for n, m in servers.items()]}
+            {
+                "servers": [
+                    {"name": n, "driver": "sqlite", "admin_path": f"{n}/ADMIN.db", "max_concurrent": m}
+                    for n, m in servers.items()
+                ]
+            }
         )
     )
     return path
@@ -54,7 +58,9 @@ def test_apply_sets_defaults_and_one_pool_per_tns_server(cartera_env: Path, loca
     assert "tns_bogota" in result.output and "(servers file)" in result.output
 
 
-def test_config_file_overrides_and_list_shows_it(cartera_env: Path, local_instance: Path, tmp_path: Path) -> None:
+def test_config_file_overrides_and_list_shows_it(
+    cartera_env: Path, local_instance: Path, tmp_path: Path
+) -> None:
     _servers_file(cartera_env, {"bogota": 3})
     config = tmp_path / "pools.yaml"
     config.write_text("pools:\n  tns_bogota: 5\n  warehouse_db: 8\n  collections_assignment: 1\n")
@@ -94,8 +100,9 @@ def test_bad_pools_file_is_refused_with_the_reason(
     assert _limits(local_instance) == {}  # nothing half-applied
 
 
-def test_dry_run_needs_no_instance_and_warns_without_servers_file(cartera_env: Path, tmp_path: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dry_run_needs_no_instance_and_warns_without_servers_file(
+    cartera_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "nowhere"))
     result = CliRunner().invoke(main, ["pools", "apply", "--dry-run"])
     assert result.exit_code == 0, result.output
@@ -103,7 +110,9 @@ def test_dry_run_needs_no_instance_and_warns_without_servers_file(cartera_env: P
     assert "no TNS pools" in result.output and "CARTERA_TNS_SERVERS" in result.output
 
 
-def test_missing_instance_names_dagster_home(cartera_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_instance_names_dagster_home(
+    cartera_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "nowhere"))
     result = CliRunner().invoke(main, ["pools", "apply"])
     assert result.exit_code != 0

@@ -59,7 +59,8 @@ def _launch_times(dagster_home: Path, run_ids: list[str]) -> list[float]:
     instance = dg.DagsterInstance.from_config(str(dagster_home))
     try:
         return [
-            instance.all_logs(run_id, of_type=dg.DagsterEventType.RUN_STARTING)[0].timestamp for run_id in run_ids
+            instance.all_logs(run_id, of_type=dg.DagsterEventType.RUN_STARTING)[0].timestamp
+            for run_id in run_ids
         ]
     finally:
         instance.dispose()
@@ -103,9 +104,9 @@ def test_rehearsal(deployment: Stack, tmp_path: Path, monkeypatch: pytest.Monkey
     assert sensor_run["jobName"] == "loans_schedule_job"
 
     # (b) then that NIT's forecasting partition and another company-year's extraction at the same time
-    assert [r["status"] for r in stack.wait_for_runs(extracted, timeout=WAIT)] == ["SUCCESS"] * len(extracted), (
-        stack.log_tail()
-    )
+    assert [r["status"] for r in stack.wait_for_runs(extracted, timeout=WAIT)] == ["SUCCESS"] * len(
+        extracted
+    ), stack.log_tail()
     partition_runs = [
         stack.launch_run("forecasting_train_job", partition=FORECAST_NIT, run_config=IN_PROCESS),
         stack.launch_run("tns_extract_job", partition="900123456_2024", run_config=IN_PROCESS),

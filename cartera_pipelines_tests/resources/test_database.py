@@ -16,10 +16,9 @@ def test_begin_commits_and_rolls_back(any_store_url: str) -> None:
     with db.begin() as conn:
         metadata.create_all(conn)
         conn.execute(things.insert(), [{"id": 1, "amount": "10.05"}])
-    with pytest.raises(RuntimeError):
-        with db.begin() as conn:
-            conn.execute(things.insert(), [{"id": 2, "amount": "1.00"}])
-            raise RuntimeError("fails mid-transaction")
+    with pytest.raises(RuntimeError), db.begin() as conn:
+        conn.execute(things.insert(), [{"id": 2, "amount": "1.00"}])
+        raise RuntimeError("fails mid-transaction")
     with db.connect() as conn:
         rows = conn.execute(sa.select(things.c.id, things.c.amount)).all()
     assert [(r.id, str(r.amount)) for r in rows] == [(1, "10.05")]
@@ -53,9 +52,8 @@ def test_read_only_is_enforced_by_the_engine_too(postgres_url: str) -> None:
         metadata.create_all(conn)
     writer.dispose()
     reader = SqlDatabase(url=postgres_url, read_only=True)
-    with pytest.raises(sa.exc.DBAPIError, match="read-only transaction"):
-        with reader.begin() as conn:
-            conn.execute(sa.text("WITH x AS (INSERT INTO things (id) VALUES (9) RETURNING id) SELECT * FROM x"))
+    with pytest.raises(sa.exc.DBAPIError, match="read-only transaction"), reader.begin() as conn:
+        conn.execute(sa.text("WITH x AS (INSERT INTO things (id) VALUES (9) RETURNING id) SELECT * FROM x"))
     reader.dispose()
 
 

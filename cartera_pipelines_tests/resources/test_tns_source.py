@@ -23,7 +23,9 @@ def test_servers_file_errors_are_clear(tmp_path: Path) -> None:
     unknown = _write(tmp_path / "unknown.yaml", "servers:\n  - {name: a, admin_path: x.db, passwrd: oops}\n")
     with pytest.raises(TnsConfigError, match="unknown keys"):
         TnsSource(servers_file=str(unknown)).servers()
-    dup = _write(tmp_path / "dup.yaml", "servers:\n  - {name: a, admin_path: x}\n  - {name: a, admin_path: y}\n")
+    dup = _write(
+        tmp_path / "dup.yaml", "servers:\n  - {name: a, admin_path: x}\n  - {name: a, admin_path: y}\n"
+    )
     with pytest.raises(TnsConfigError, match="unique"):
         TnsSource(servers_file=str(dup)).servers()
 
@@ -33,7 +35,9 @@ def test_sqlite_server_is_read_only(tmp_path: Path) -> None:
     with sqlite3.connect(admin) as conn:
         conn.execute("CREATE TABLE EMPRESAS (CODIGO TEXT, NIT TEXT)")
         conn.execute("INSERT INTO EMPRESAS VALUES ('01', '900123456')")
-    servers = _write(tmp_path / "servers.yaml", "servers:\n  - {name: local, driver: sqlite, admin_path: ADMIN.db}\n")
+    servers = _write(
+        tmp_path / "servers.yaml", "servers:\n  - {name: local, driver: sqlite, admin_path: ADMIN.db}\n"
+    )
     source = TnsSource(servers_file=str(servers))
     (server,) = source.servers()
     assert server.admin_path == str(admin) and server.pool == "tns_local"

@@ -30,7 +30,11 @@ def test_sandbox_builds_in_sqlite_and_is_deterministic(cartera_env: Path) -> Non
 
 
 def test_sandbox_builds_in_the_real_engines(
-    tmp_path: Path, mysql_url: str, postgres_url: str, firebird: FirebirdServer, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    mysql_url: str,
+    postgres_url: str,
+    firebird: FirebirdServer,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from cartera_pipelines_tests.engines import postgres_database
 
@@ -43,8 +47,13 @@ def test_sandbox_builds_in_the_real_engines(
             warehouse_url=warehouse_url,
             tns_servers_file=tmp_path / "tns_servers.yaml",
             tns=TnsTarget(
-                driver="firebird", directory=firebird.data_dir, host=firebird.host, port=firebird.port,
-                user=firebird.user, password=firebird.password, password_env="TNS_SANDBOX_PASSWORD",
+                driver="firebird",
+                directory=firebird.data_dir,
+                host=firebird.host,
+                port=firebird.port,
+                user=firebird.user,
+                password=firebird.password,
+                password_env="TNS_SANDBOX_PASSWORD",
             ),
         )
         built = build_sandbox(targets, families=BUILDERS)

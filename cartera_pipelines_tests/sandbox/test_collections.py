@@ -24,7 +24,13 @@ TODAY = dt.date(2026, 11, 21)
 
 def _build(home: Path, lending: str, operations: str, seed: int = 42) -> dict[str, int]:
     home.mkdir(parents=True, exist_ok=True)
-    targets = SandboxTargets(home=home, lending_url=lending, operations_url=operations, warehouse_url="sqlite://", tns_servers_file=home / "t.yaml")
+    targets = SandboxTargets(
+        home=home,
+        lending_url=lending,
+        operations_url=operations,
+        warehouse_url="sqlite://",
+        tns_servers_file=home / "t.yaml",
+    )
     return sandbox.build(targets, scale=1, seed=seed, today=TODAY)
 
 
@@ -73,7 +79,13 @@ def test_realistic_spread(tmp_path: Path) -> None:
 
 def test_loads_into_every_engine(any_store_url: str, tmp_path: Path) -> None:
     counts = _build(tmp_path / "h", any_store_url, any_store_url)
-    for table in (contract_status, contract_amortization, managements, contract_advisors, contract_advisors_history):
+    for table in (
+        contract_status,
+        contract_amortization,
+        managements,
+        contract_advisors,
+        contract_advisors_history,
+    ):
         assert len(_rows(any_store_url, table)) == counts[table.name] > 0
     engine = sa.create_engine(any_store_url)
     with engine.connect() as conn:

@@ -127,7 +127,7 @@ def test_mutations_change_delete_and_add(server: SimulatorServer) -> None:
     assert (len(report["changed"]), len(report["deleted"]), len(report["added"])) == (30, 15, 6)
     since = get(server, "v1/producto/", result_size=1000, fecha_modificacion="15/01/2026").json()
     assert {r["id"] for r in since} == set(report["changed"]) | set(report["added"])
-    assert ANCHOR < today
+    assert today > ANCHOR
     every = {r["id"] for r in get(server, "v1/producto/", result_size=1000).json()}
     assert len(every) == 300 - 15 + 6 and not every & set(report["deleted"])
 

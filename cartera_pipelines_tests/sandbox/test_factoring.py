@@ -19,7 +19,11 @@ TODAY = dt.date(2026, 3, 9)
 
 def _build(url: str, tmp_path: Path, scale: int = 1, seed: int = 42) -> dict[str, int]:
     targets = SandboxTargets(
-        home=tmp_path, lending_url="", operations_url=url, warehouse_url="", tns_servers_file=tmp_path / "t.yaml"
+        home=tmp_path,
+        lending_url="",
+        operations_url=url,
+        warehouse_url="",
+        tns_servers_file=tmp_path / "t.yaml",
     )
     return factoring.build(targets, scale=scale, seed=seed, today=TODAY)
 
@@ -28,7 +32,9 @@ def _dump(url: str) -> dict[str, list[tuple]]:
     engine = create_store_engine(url)
     with engine.connect() as conn:
         dump = {
-            table.name: [tuple(r) for r in conn.execute(sa.select(table).order_by(*table.primary_key.columns))]
+            table.name: [
+                tuple(r) for r in conn.execute(sa.select(table).order_by(*table.primary_key.columns))
+            ]
             for table in t.OPERATIONS_TABLES
         }
     engine.dispose()
@@ -54,8 +60,15 @@ def test_consistent_and_varied(postgres_url: str, tmp_path: Path) -> None:
         links = conn.execute(sa.select(t.operacion_facturas)).all()
         outbox = conn.execute(sa.select(t.outbox_events)).all()
         # Sequences were moved past the explicit ids: the API's next insert works.
-        conn.execute(t.clientes.insert().values(rut="76.086.428-5", razon_social="Nueva SpA", linea_credito=1,
-                                                linea_disponible=1, estado="activo"))
+        conn.execute(
+            t.clientes.insert().values(
+                rut="76.086.428-5",
+                razon_social="Nueva SpA",
+                linea_credito=1,
+                linea_disponible=1,
+                estado="activo",
+            )
+        )
     engine.dispose()
 
     ruts = [c.rut for c in clients] + [i.rut_deudor for i in invoices.values()]
@@ -76,10 +89,16 @@ def test_consistent_and_varied(postgres_url: str, tmp_path: Path) -> None:
     for op in ops:
         members = per_op[op.id]
         assert sum(Decimal(m.monto_total) for m in members) == Decimal(op.monto_total_facturas)
-        expected = pricing.price(op.monto_total_facturas, op.tasa_descuento, op.fecha_solicitud,
-                                 [m.fecha_vencimiento for m in members])
+        expected = pricing.price(
+            op.monto_total_facturas,
+            op.tasa_descuento,
+            op.fecha_solicitud,
+            [m.fecha_vencimiento for m in members],
+        )
         assert (Decimal(op.monto_descuento), Decimal(op.monto_a_desembolsar)) == (
-            expected.monto_descuento, expected.monto_a_desembolsar)
+            expected.monto_descuento,
+            expected.monto_a_desembolsar,
+        )
         if op.estado in ("aprobada", "desembolsada"):
             open_by_client[op.cliente_id] += Decimal(op.monto_total_facturas)
             assert all(m.estado == "cedida" for m in members)

@@ -15,8 +15,13 @@ from cartera_pipelines.sandbox.targets import SandboxTargets
 
 
 def _targets(tmp_path: Path, url: str) -> SandboxTargets:
-    return SandboxTargets(home=tmp_path, lending_url="", operations_url=url, warehouse_url="",
-                          tns_servers_file=tmp_path / "tns.yaml")
+    return SandboxTargets(
+        home=tmp_path,
+        lending_url="",
+        operations_url=url,
+        warehouse_url="",
+        tns_servers_file=tmp_path / "tns.yaml",
+    )
 
 
 def test_generation_is_deterministic_and_scales() -> None:
@@ -50,7 +55,9 @@ def test_builds_into_sqlite_and_postgres(tmp_path: Path, postgres_url: str) -> N
         assert counts == {"prestamos": len(rows), "cuotas": len(installments)}
         engine = create_store_engine(url)
         with engine.begin() as conn:
-            assert conn.execute(sa.select(sa.func.count()).select_from(cuotas)).scalar_one() == len(installments)
+            assert conn.execute(sa.select(sa.func.count()).select_from(cuotas)).scalar_one() == len(
+                installments
+            )
             # new loans written after the build get fresh ids (the serial was moved past the explicit ones)
             new_id = conn.execute(
                 prestamos.insert().values(estado="SOLICITADO").returning(prestamos.c.id)

@@ -36,7 +36,11 @@ def test_content_covers_the_cases_the_family_must_handle(tmp_path: Path) -> None
     source = sandbox.source()
     empresas = [row for server in source.servers() for row in source.empresas(server)]
     names = [r[1] for r in empresas]
-    assert all(n.encode("cp1252") for n in names) and any("Ñ" in n for n in names) and any(set(n) & set("áéíóúÁÉÍÓÚ") for n in names)
+    assert (
+        all(n.encode("cp1252") for n in names)
+        and any("Ñ" in n for n in names)
+        and any(set(n) & set("áéíóúÁÉÍÓÚ") for n in names)
+    )
     statuses = {parse_nit(r[2]).status for r in empresas}
     assert statuses == {"valid", "invalid_check_digit", "no_check_digit"}
     keys = [(parse_nit(r[2]).number, r[3]) for r in empresas]

@@ -42,7 +42,9 @@ CALL_FAILED = pytest.StashKey[bool]()
 @pytest.fixture(scope="session")
 def chromium_path() -> Path:
     if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing: run `bash scripts/ensure_browser.sh` (apt-get install chromium) as root"
+        message = (
+            f"{CHROMIUM} is missing: run `bash scripts/ensure_browser.sh` (apt-get install chromium) as root"
+        )
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message)
         pytest.skip(message)

@@ -7,6 +7,7 @@ process group, and waits until the UI answers GraphQL. ``UiServer.stop`` kills b
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -58,14 +59,10 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
         os.killpg(process.pid, signal.SIGINT)
     except ProcessLookupError:
         return
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        pass
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     process.wait(timeout=10)
 
 
@@ -91,12 +88,17 @@ class UiServer:
     def from_json(cls, path: Path) -> UiServer:
         state = json.loads(path.read_text())
         return cls(
-            url=state["url"], home=Path(state["home"]), dagster_home=Path(state["dagster_home"]),
-            screenshot_dirs=tuple(Path(d) for d in state["screenshot_dirs"]), log_dir=Path(state["log_dir"]),
+            url=state["url"],
+            home=Path(state["home"]),
+            dagster_home=Path(state["dagster_home"]),
+            screenshot_dirs=tuple(Path(d) for d in state["screenshot_dirs"]),
+            log_dir=Path(state["log_dir"]),
             contifico_url=state["contifico_url"],
         )
 
-    def graphql(self, query: str, variables: dict[str, Any] | None = None, timeout: float = 60) -> dict[str, Any]:
+    def graphql(
+        self, query: str, variables: dict[str, Any] | None = None, timeout: float = 60
+    ) -> dict[str, Any]:
         body = json.dumps({"query": query, "variables": variables or {}}).encode()
         request = urllib.request.Request(
             f"{self.url}/graphql", data=body, headers={"Content-Type": "application/json"}
@@ -129,7 +131,9 @@ class UiServer:
     ) -> str:
         """Launch a run through GraphQL (as the UI's Launch button does); returns its id."""
         selector: dict[str, Any] = {
-            "repositoryLocationName": LOCATION, "repositoryName": "__repository__", "jobName": job,
+            "repositoryLocationName": LOCATION,
+            "repositoryName": "__repository__",
+            "jobName": job,
         }
         if assets:
             selector["assetSelection"] = [{"path": path} for path in assets]
@@ -166,17 +170,25 @@ class UiServer:
         stopped = 0
         for sensor in data["sensorsOrError"]["results"]:
             if sensor["sensorState"]["status"] == "RUNNING":
-                self.graphql("mutation($id: String) { stopSensor(id: $id) { __typename } }",
-                             {"id": sensor["sensorState"]["id"]})
+                self.graphql(
+                    "mutation($id: String) { stopSensor(id: $id) { __typename } }",
+                    {"id": sensor["sensorState"]["id"]},
+                )
                 stopped += 1
         for schedule in data["schedulesOrError"]["results"]:
             if schedule["scheduleState"]["status"] == "RUNNING":
-                self.graphql("mutation($id: String) { stopRunningSchedule(id: $id) { __typename } }",
-                             {"id": schedule["scheduleState"]["id"]})
+                self.graphql(
+                    "mutation($id: String) { stopRunningSchedule(id: $id) { __typename } }",
+                    {"id": schedule["scheduleState"]["id"]},
+                )
                 stopped += 1
         runs = self.graphql("{ runsOrError(limit: 500) { ... on Runs { results { runId status } } } }")
-        waiting = [r["runId"] for r in runs["runsOrError"]["results"] if r["status"] in ("QUEUED", "NOT_STARTED")]
-        started = [r["runId"] for r in runs["runsOrError"]["results"] if r["status"] in ("STARTING", "STARTED")]
+        waiting = [
+            r["runId"] for r in runs["runsOrError"]["results"] if r["status"] in ("QUEUED", "NOT_STARTED")
+        ]
+        started = [
+            r["runId"] for r in runs["runsOrError"]["results"] if r["status"] in ("STARTING", "STARTED")
+        ]
         # queued runs just leave the queue; started ones get their process stopped
         for ids, policy in ((waiting, "MARK_AS_CANCELED_IMMEDIATELY"), (started, "SAFE_TERMINATE")):
             if ids:
@@ -198,7 +210,9 @@ class UiServer:
             _kill_group(process)
 
 
-def start_ui_server(base: Path, screenshot_dirs: tuple[Path, ...], extra_env: dict[str, str] | None = None) -> UiServer:
+def start_ui_server(
+    base: Path, screenshot_dirs: tuple[Path, ...], extra_env: dict[str, str] | None = None
+) -> UiServer:
     """Sandbox + simulator + ``dagster dev`` under ``base``; the caller must ``stop()`` it."""
     from cartera_pipelines.sandbox.build import build_sandbox
     from cartera_pipelines.sandbox.targets import targets_from_settings
@@ -236,23 +250,49 @@ def start_ui_server(base: Path, screenshot_dirs: tuple[Path, ...], extra_env: di
         os.environ.update(saved)
 
     server = UiServer(
-        url=f"http://127.0.0.1:{ui_port}", home=home, dagster_home=dagster_home,
-        screenshot_dirs=screenshot_dirs, log_dir=log_dir, contifico_url=env["CONTIFICO_API_BASE_URL"],
+        url=f"http://127.0.0.1:{ui_port}",
+        home=home,
+        dagster_home=dagster_home,
+        screenshot_dirs=screenshot_dirs,
+        log_dir=log_dir,
+        contifico_url=env["CONTIFICO_API_BASE_URL"],
     )
     try:
-        simulator_log = open(log_dir / "contifico_simulator.log", "wb")  # noqa: SIM115 - lives with the child
-        server.processes.append(subprocess.Popen(
-            [sys.executable, "-m", "cartera_pipelines.cli", "sandbox", "serve", "--port", str(sim_port)],
-            cwd=ROOT, env=env, stdout=simulator_log, stderr=subprocess.STDOUT, start_new_session=True,
-            preexec_fn=_default_sigint,
-        ))
-        dev_log = open(log_dir / "dagster_dev.log", "wb")  # noqa: SIM115 - lives with the child
-        server.processes.append(subprocess.Popen(
-            [sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(ui_port),
-             "-w", str(ROOT / "workspace.yaml")],
-            cwd=ROOT, env=env, stdout=dev_log, stderr=subprocess.STDOUT, start_new_session=True,
-            preexec_fn=_default_sigint,
-        ))
+        simulator_log = open(log_dir / "contifico_simulator.log", "wb")
+        server.processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "cartera_pipelines.cli", "sandbox", "serve", "--port", str(sim_port)],
+                cwd=ROOT,
+                env=env,
+                stdout=simulator_log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_default_sigint,
+            )
+        )
+        dev_log = open(log_dir / "dagster_dev.log", "wb")
+        server.processes.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "dagster",
+                    "dev",
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(ui_port),
+                    "-w",
+                    str(ROOT / "workspace.yaml"),
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=dev_log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_default_sigint,
+            )
+        )
         _wait_until_up(server, sim_port)
     except BaseException:
         server.stop()

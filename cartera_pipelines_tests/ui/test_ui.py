@@ -38,7 +38,9 @@ def _new_run_of(server: UiServer, before: set[str], asset: list[str], timeout: f
             if run["runId"] not in before and asset in [a["path"] for a in run["assetSelection"] or []]:
                 return str(run["runId"])
         time.sleep(1)
-    raise AssertionError(f"no run of {'/'.join(asset)} appeared within {timeout:.0f}s of clicking Materialize")
+    raise AssertionError(
+        f"no run of {'/'.join(asset)} appeared within {timeout:.0f}s of clicking Materialize"
+    )
 
 
 def test_asset_graph_shows_the_six_groups_and_no_code_location_error(page, ui_server: UiServer, shot) -> None:
@@ -46,7 +48,9 @@ def test_asset_graph_shows_the_six_groups_and_no_code_location_error(page, ui_se
     page.get_by_text("cartera_pipelines.definitions").first.wait_for()
     page.get_by_text("Loaded", exact=True).first.wait_for()
     shot("code_location_loaded")
-    assert page.get_by_text(re.compile("error", re.IGNORECASE)).count() == 0, "the code location shows an error"
+    assert page.get_by_text(re.compile("error", re.IGNORECASE)).count() == 0, (
+        "the code location shows an error"
+    )
 
     page.goto("/asset-groups")
     for family in FAMILIES:
@@ -104,7 +108,9 @@ def test_loan_simulation_from_the_launchpad_shows_its_schedule(page, ui_server: 
     page.get_by_text("[Show Markdown]").first.click()
     dialog = page.get_by_role("dialog")
     dialog.get_by_role("table").first.wait_for()
-    assert dialog.get_by_role("row").count() == 1 + 6, "the schedule table should have a header and 6 installments"
+    assert dialog.get_by_role("row").count() == 1 + 6, (
+        "the schedule table should have a header and 6 installments"
+    )
     shot("schedule_table")
 
 
@@ -159,8 +165,10 @@ def test_failed_run_shows_the_one_line_cause(page, ui_server: UiServer, shot) ->
     run_id = ui_server.launch(
         "__ASSET_JOB",
         assets=[["warehouse", "contifico_brands"]],
-        run_config={**IN_PROCESS, "resources": {"contifico": {"config": {"base_url": simulator_url,
-                                                                          "api_key": wrong_key}}}},
+        run_config={
+            **IN_PROCESS,
+            "resources": {"contifico": {"config": {"base_url": simulator_url, "api_key": wrong_key}}},
+        },
     )
     assert ui_server.wait_for_run(run_id) == "FAILURE"
 
@@ -170,8 +178,11 @@ def test_failed_run_shows_the_one_line_cause(page, ui_server: UiServer, shot) ->
            } } } } }""",
         {"id": run_id},
     )
-    failures = [e for e in data["runOrError"]["eventConnection"]["events"]
-                if e["__typename"] == "ExecutionStepFailureEvent"]
+    failures = [
+        e
+        for e in data["runOrError"]["eventConnection"]["events"]
+        if e["__typename"] == "ExecutionStepFailureEvent"
+    ]
     assert len(failures) == 1
     description = failures[0]["failureMetadata"]["description"]
     assert "\n" not in description and "Traceback" not in description

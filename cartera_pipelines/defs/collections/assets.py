@@ -2,7 +2,6 @@
 
 # No `from __future__ import annotations` here: Dagster reads the config and resource annotations at runtime.
 
-
 import gc
 import time
 from contextlib import contextmanager
@@ -180,13 +179,17 @@ def collections_assignment(
     )
 
     reports_started = time.perf_counter()
-    directory = paths.reports_dir / "collections" / (as_of.isoformat() + ("_dry_run" if config.dry_run else ""))
+    directory = (
+        paths.reports_dir / "collections" / (as_of.isoformat() + ("_dry_run" if config.dry_run else ""))
+    )
     files = reports.write_reports(
         plan, directory, fixed_dates={c: f.management_date for c, f in fixed.items()}, facts=facts
     )
     reports_seconds = time.perf_counter() - reports_started
     log.info(f"reports written to {files.directory} in {reports_seconds:.1f}s")
-    file_links = {f"file_{path.name}": dg.MetadataValue.path(str(path)) for path in [*files.txt.values(), files.excel]}
+    file_links = {
+        f"file_{path.name}": dg.MetadataValue.path(str(path)) for path in [*files.txt.values(), files.excel]
+    }
     metadata = {
         "dagster/row_count": len(plan.fixed),
         "as_of": as_of.isoformat(),

@@ -67,7 +67,9 @@ class AssignmentRules:
             raise AssignmentRulesError(f"house user ids must be unique, got {ids}")
         bad = [h for h in self.houses if h.weight <= 0]
         if bad:
-            raise AssignmentRulesError(f"house weights must be positive integers, got {[(h.user_id, h.weight) for h in bad]}")
+            raise AssignmentRulesError(
+                f"house weights must be positive integers, got {[(h.user_id, h.weight) for h in bad]}"
+            )
         if self.threshold_days < 1:
             raise AssignmentRulesError(f"threshold_days must be at least 1, got {self.threshold_days}")
         if not self.fixed_effect.strip():
@@ -210,7 +212,9 @@ def weighted_totals(
     return result
 
 
-def _interleave(pool: Sequence[tuple[int, int]], needs: Mapping[int, int], turn: Sequence[int]) -> list[tuple[int, int, int]]:
+def _interleave(
+    pool: Sequence[tuple[int, int]], needs: Mapping[int, int], turn: Sequence[int]
+) -> list[tuple[int, int, int]]:
     """Hand out ``pool`` (contract, days; highest arrears first) so each house's slice has a similar mix.
 
     A house that needs n contracts takes the pool positions closest to (j + ½)/n of the way down,
@@ -221,7 +225,9 @@ def _interleave(pool: Sequence[tuple[int, int]], needs: Mapping[int, int], turn:
     slots = sorted(
         ((2 * j + 1) / (2 * needs[h]), rank) for rank, h in enumerate(houses) for j in range(needs[h])
     )
-    return [(contract_id, houses[rank], days) for (contract_id, days), (_, rank) in zip(pool, slots, strict=True)]
+    return [
+        (contract_id, houses[rank], days) for (contract_id, days), (_, rank) in zip(pool, slots, strict=True)
+    ]
 
 
 def plan_assignment(
@@ -245,7 +251,9 @@ def plan_assignment(
     turn = house_turn(as_of, rules)
     unknown_fixed = {u for u in fixed.values() if u not in house_set}
     if unknown_fixed:
-        raise AssignmentRulesError(f"fixed contracts point at users that are not houses: {sorted(unknown_fixed)}")
+        raise AssignmentRulesError(
+            f"fixed contracts point at users that are not houses: {sorted(unknown_fixed)}"
+        )
 
     removals: list[Change] = []
     additions: list[Change] = []
@@ -272,7 +280,9 @@ def plan_assignment(
             removals.append(Change(contract_id, row.user_id, arrears.get(contract_id, 0), REMOVE_DUPLICATE))
     for contract_id in other_users & held.keys():
         # a house shares the contract with another user: the house lets it go
-        removals.append(Change(contract_id, held.pop(contract_id).user_id, arrears.get(contract_id, 0), REMOVE_DUPLICATE))
+        removals.append(
+            Change(contract_id, held.pop(contract_id).user_id, arrears.get(contract_id, 0), REMOVE_DUPLICATE)
+        )
 
     # 2. fixed contracts and clean-up
     locked: dict[int, int] = {h: 0 for h in houses}

@@ -42,13 +42,19 @@ def _result(name: str, failures: list, passed_text: str, **extra) -> dg.AssetChe
         check_name=name,
         passed=not failures,
         severity=dg.AssetCheckSeverity.ERROR,
-        metadata={"failures": len(failures), "sample": str(failures[:SAMPLE]) if failures else passed_text, **extra},
+        metadata={
+            "failures": len(failures),
+            "sample": str(failures[:SAMPLE]) if failures else passed_text,
+            **extra,
+        },
     )
 
 
 @dg.multi_asset_check(
     specs=[
-        dg.AssetCheckSpec(NO_CONTRACT_IN_TWO_HOUSES, asset=CONTRACT_ADVISORS, description="No contract has two holders."),
+        dg.AssetCheckSpec(
+            NO_CONTRACT_IN_TWO_HOUSES, asset=CONTRACT_ADVISORS, description="No contract has two holders."
+        ),
         dg.AssetCheckSpec(
             FIXED_HELD_BY_THEIR_HOUSE,
             asset=CONTRACT_ADVISORS,
@@ -89,9 +95,16 @@ def contract_advisors_checks(
     with operations_db.connect() as conn:
         fixed = {c: f.user_id for c, f in store.read_fixed(conn, rules).items()}
         holdings = store.read_holdings(conn)
-        duplicates = conn.execute(
-            sa.select(ca.c.contract_id).group_by(ca.c.contract_id).having(sa.func.count() > 1).limit(SAMPLE)
-        ).scalars().all()
+        duplicates = (
+            conn.execute(
+                sa.select(ca.c.contract_id)
+                .group_by(ca.c.contract_id)
+                .having(sa.func.count() > 1)
+                .limit(SAMPLE)
+            )
+            .scalars()
+            .all()
+        )
         open_rows = (
             sa.select(h.c.contract_id, h.c.user_id, sa.func.count().label("n"))
             .where(h.c.fecha_terminal.is_(None), h.c.user_id.in_(houses))
@@ -102,7 +115,8 @@ def contract_advisors_checks(
             sa.select(ca.c.contract_id, ca.c.user_id, sa.func.coalesce(open_rows.c.n, 0))
             .select_from(
                 ca.outerjoin(
-                    open_rows, sa.and_(open_rows.c.contract_id == ca.c.contract_id, open_rows.c.user_id == ca.c.user_id)
+                    open_rows,
+                    sa.and_(open_rows.c.contract_id == ca.c.contract_id, open_rows.c.user_id == ca.c.user_id),
                 )
             )
             .where(ca.c.user_id.in_(houses), sa.func.coalesce(open_rows.c.n, 0) != 1)
@@ -120,7 +134,9 @@ def contract_advisors_checks(
         holder.setdefault(row.contract_id, row.user_id)
     house_rows = [r for r in holdings if r.user_id in houses]
 
-    yield _result(NO_CONTRACT_IN_TWO_HOUSES, list(duplicates), "every contract has one holder", as_of=as_of.isoformat())
+    yield _result(
+        NO_CONTRACT_IN_TWO_HOUSES, list(duplicates), "every contract has one holder", as_of=as_of.isoformat()
+    )
 
     fixed_failures = [
         (c, owner, holder.get(c))
@@ -147,11 +163,16 @@ def contract_advisors_checks(
     yield _result(
         HOUSES_BALANCED,
         off,
-        "within one contract of the best split" + (f" (forced by fixed contracts of {forced})" if forced else ""),
+        "within one contract of the best split"
+        + (f" (forced by fixed contracts of {forced})" if forced else ""),
         totals=dg.MetadataValue.json({str(u): totals[u] for u in houses}),
         targets=dg.MetadataValue.json(targets),
         fixed_held=dg.MetadataValue.json({str(u): fixed_held[u] for u in houses}),
     )
 
-    history_failures = [("no single open row", *r) for r in bad_history] + [("open row without assignment", *r) for r in orphans]
-    yield _result(ONE_OPEN_HISTORY_ROW, history_failures, f"{len(house_rows):,} assignments, one open row each")
+    history_failures = [("no single open row", *r) for r in bad_history] + [
+        ("open row without assignment", *r) for r in orphans
+    ]
+    yield _result(
+        ONE_OPEN_HISTORY_ROW, history_failures, f"{len(house_rows):,} assignments, one open row each"
+    )

@@ -26,8 +26,12 @@ class HousesConfig(dg.Config):
     house_weights: list[int] = Field(
         default=[1, 1], description="Share of each house, in the same order (1/1 = 50/50, 60/40, 1/1/1 …)"
     )
-    threshold_days: int = Field(default=61, description="Contracts at or above this many days overdue are assigned")
-    fixed_effect: str = Field(default="pago_total", description="Management effect that fixes a contract to a house")
+    threshold_days: int = Field(
+        default=61, description="Contracts at or above this many days overdue are assigned"
+    )
+    fixed_effect: str = Field(
+        default="pago_total", description="Management effect that fixes a contract to a house"
+    )
 
     def rules(self) -> AssignmentRules:
         if len(self.house_user_ids) != len(self.house_weights):
@@ -46,7 +50,9 @@ class AssignmentConfig(HousesConfig):
     """Run config of ``operations/contract_advisors`` (and its reports)."""
 
     as_of: str = Field(default="", description="Run date YYYY-MM-DD; empty means today in America/Bogota")
-    dry_run: bool = Field(default=False, description="Compute and write the reports, change nothing in the store")
+    dry_run: bool = Field(
+        default=False, description="Compute and write the reports, change nothing in the store"
+    )
 
     def as_of_date(self) -> dt.date:
         if not self.as_of.strip():

@@ -11,7 +11,18 @@ from cartera_pipelines.defs.collections.assignment import AssignmentPlan
 
 EXCEL_NAME = "reporte_fijos_efect.xlsx"
 PLOT_NAME = "balance_casas.png"
-SUMMARY_COLUMNS = ("house", "weight", "before", "kept", "removed", "added", "fixed", "total", "target", "deviation")
+SUMMARY_COLUMNS = (
+    "house",
+    "weight",
+    "before",
+    "kept",
+    "removed",
+    "added",
+    "fixed",
+    "total",
+    "target",
+    "deviation",
+)
 
 
 def txt_name(user_id: int) -> str:
@@ -61,7 +72,12 @@ def write_reports(
         txt[user_id] = path
     excel = directory / EXCEL_NAME
     _write_excel(plan, excel, fixed_dates, facts)
-    return ReportFiles(directory=directory, txt=txt, excel=excel, plot=_write_plot(plan, directory / PLOT_NAME) if plot else None)
+    return ReportFiles(
+        directory=directory,
+        txt=txt,
+        excel=excel,
+        plot=_write_plot(plan, directory / PLOT_NAME) if plot else None,
+    )
 
 
 def _write_excel(
@@ -102,7 +118,15 @@ def _write_plot(plan: AssignmentPlan, path: Path) -> Path:
     added = [s.added for s in plan.summary]
     ax.bar(labels, kept, label="kept")
     ax.bar(labels, added, bottom=kept, label="added")
-    ax.scatter(labels, [float(s.target) for s in plan.summary], color="black", marker="_", s=400, label="target", zorder=3)
+    ax.scatter(
+        labels,
+        [float(s.target) for s in plan.summary],
+        color="black",
+        marker="_",
+        s=400,
+        label="target",
+        zorder=3,
+    )
     ax.set_xlabel("house user")
     ax.set_ylabel("contracts")
     ax.set_title(f"Assignment {plan.as_of.isoformat()}")

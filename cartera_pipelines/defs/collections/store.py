@@ -123,7 +123,9 @@ def _delete_assignments(conn: sa.Connection, plan: AssignmentPlan) -> int:
     by_user: dict[int, list[int]] = {}
     for change in plan.removals:
         by_user.setdefault(change.user_id, []).append(change.contract_id)
-    statement = sa.delete(ca).where(ca.c.user_id == sa.bindparam("u"), ca.c.contract_id.in_(sa.bindparam("ids", expanding=True)))
+    statement = sa.delete(ca).where(
+        ca.c.user_id == sa.bindparam("u"), ca.c.contract_id.in_(sa.bindparam("ids", expanding=True))
+    )
     deleted = 0
     for user_id, contract_ids in by_user.items():
         for chunk in _chunks(contract_ids):
@@ -139,7 +141,10 @@ def _insert_assignments(conn: sa.Connection, plan: AssignmentPlan) -> int:
     return insert_rows(
         conn,
         contract_advisors,
-        ({"contract_id": c.contract_id, "user_id": c.user_id, "assigned_date": plan.as_of} for c in plan.additions),
+        (
+            {"contract_id": c.contract_id, "user_id": c.user_id, "assigned_date": plan.as_of}
+            for c in plan.additions
+        ),
     )
 
 
@@ -161,7 +166,9 @@ def _open_history(conn: sa.Connection, house_ids: Sequence[int]) -> int:
     has_open = sa.exists().where(
         h.c.contract_id == ca.c.contract_id, h.c.user_id == ca.c.user_id, h.c.fecha_terminal.is_(None)
     )
-    source = sa.select(ca.c.contract_id, ca.c.user_id, ca.c.assigned_date).where(ca.c.user_id.in_(house_ids), ~has_open)
+    source = sa.select(ca.c.contract_id, ca.c.user_id, ca.c.assigned_date).where(
+        ca.c.user_id.in_(house_ids), ~has_open
+    )
     statement = sa.insert(h).from_select(["contract_id", "user_id", "fecha_inicial"], source)
     return conn.execute(statement).rowcount
 

@@ -9,7 +9,7 @@ session-temporary staging table, SQLite/MySQL with a multi-row insert).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import islice
@@ -90,7 +90,10 @@ def _upsert_postgres(conn: sa.Connection, table: sa.Table, rows: list[dict[str, 
         conn,
         stage_name,
         columns,
-        ([convert(row["raw_json"] if name == "raw" else row[name]) for name, convert in converters] for row in rows),
+        (
+            [convert(row["raw_json"] if name == "raw" else row[name]) for name, convert in converters]
+            for row in rows
+        ),
     )
     stage = sa.Table(stage_name, sa.MetaData(), *(sa.Column(c.name, c.type) for c in table.columns))
     statement = insert(table).from_select(columns, sa.select(*(stage.c[c] for c in columns)))

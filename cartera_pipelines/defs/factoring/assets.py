@@ -1,6 +1,5 @@
 """factoring assets: the daily overdue batch, the exposure snapshot and the outbox deliveries."""
 
-
 import datetime as dt
 from collections import Counter
 from decimal import Decimal
@@ -24,19 +23,31 @@ OWNERS = ["team:factoring"]
 
 # What the cession API writes and we only read (or, for facturas, only change the state of).
 facturas_source = dg.AssetSpec(
-    ["operations", "facturas"], group_name=GROUP, owners=OWNERS, kinds={"postgres"},
+    ["operations", "facturas"],
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"postgres"},
     description="Invoices offered for cession, written by the factoring API (operations store).",
 )
 clientes_source = dg.AssetSpec(
-    ["operations", "clientes"], group_name=GROUP, owners=OWNERS, kinds={"postgres"},
+    ["operations", "clientes"],
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"postgres"},
     description="Factoring clients with their credit lines, written by the factoring API.",
 )
 operaciones_source = dg.AssetSpec(
-    ["operations", "operaciones_cesion"], group_name=GROUP, owners=OWNERS, kinds={"postgres"},
+    ["operations", "operaciones_cesion"],
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"postgres"},
     description="Cession operations (and operacion_facturas links) with their stored pricing.",
 )
 outbox_source = dg.AssetSpec(
-    ["operations", "outbox_events"], group_name=GROUP, owners=OWNERS, kinds={"postgres"},
+    ["operations", "outbox_events"],
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"postgres"},
     description="Events the factoring API queued for notification (transactional outbox).",
 )
 
@@ -74,7 +85,7 @@ def facturas_vencidas(
     rows while readers carry on). Running it again for the same date changes nothing.
     """
     as_of = resolve_as_of(config.as_of)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     f, e = t.facturas.c, t.factura_eventos
     predicate = _overdue(as_of)
     with operations_db.begin() as conn:
@@ -89,12 +100,26 @@ def facturas_vencidas(
         ).all()
         events = conn.execute(
             sa.insert(e).from_select(
-                ["factura_id", "cliente_id", "tipo", "estado_anterior", "estado_nuevo", "fecha_referencia",
-                 "origen", "run_id", "created_at"],
+                [
+                    "factura_id",
+                    "cliente_id",
+                    "tipo",
+                    "estado_anterior",
+                    "estado_nuevo",
+                    "fecha_referencia",
+                    "origen",
+                    "run_id",
+                    "created_at",
+                ],
                 sa.select(
-                    f.id, f.cliente_id, sa.literal("vencida", sa.String), f.estado,
-                    sa.literal("vencida", sa.String), sa.literal(as_of, sa.Date),
-                    sa.literal("facturas_vencidas", sa.String), sa.literal(context.run.run_id, sa.String),
+                    f.id,
+                    f.cliente_id,
+                    sa.literal("vencida", sa.String),
+                    f.estado,
+                    sa.literal("vencida", sa.String),
+                    sa.literal(as_of, sa.Date),
+                    sa.literal("facturas_vencidas", sa.String),
+                    sa.literal(context.run.run_id, sa.String),
                     sa.literal(now, t.Stamp),
                 ).where(predicate),
             )
@@ -120,8 +145,12 @@ def facturas_vencidas(
         ).scalar_one()
     rows = sorted(
         (
-            {"cliente_id": r.cliente_id, "razon_social": names.get(r.cliente_id, "?"),
-             "facturas": int(r.facturas), "monto": Decimal(r.monto or 0).quantize(Decimal("0.01"))}
+            {
+                "cliente_id": r.cliente_id,
+                "razon_social": names.get(r.cliente_id, "?"),
+                "facturas": int(r.facturas),
+                "monto": Decimal(r.monto or 0).quantize(Decimal("0.01")),
+            }
             for r in per_client
         ),
         key=lambda r: (-r["facturas"], r["cliente_id"]),
@@ -188,8 +217,11 @@ def factoring_exposure(
         ]
         ceded_query = (
             sa.select(o.cliente_id, f.rut_deudor, f.monto_total, f.fecha_vencimiento, f.estado)
-            .select_from(t.operaciones_cesion.join(t.operacion_facturas, of_.operacion_id == o.id).join(
-                t.facturas, f.id == of_.factura_id))
+            .select_from(
+                t.operaciones_cesion.join(t.operacion_facturas, of_.operacion_id == o.id).join(
+                    t.facturas, f.id == of_.factura_id
+                )
+            )
             .where(o.estado.in_(OPEN_OPERATIONS))
         )
         result = conn.execution_options(stream_results=True, yield_per=5000).execute(ceded_query)
@@ -198,7 +230,7 @@ def factoring_exposure(
             for r in result
         )
         rows = compute_exposure(clients, open_ops, ceded, as_of)
-    computed_at = dt.datetime.now(dt.timezone.utc)
+    computed_at = dt.datetime.now(dt.UTC)
     for row in rows:
         row["computed_at"] = computed_at
     with warehouse_db.begin() as conn:
@@ -222,8 +254,17 @@ def factoring_exposure(
         "facturas_cedidas_vencidas": sum(int(r["facturas_cedidas_vencidas"]) for r in rows),
         "preview": preview(
             sorted(rows, key=lambda r: r["monto_cedido_vigente"], reverse=True),
-            ["cliente_id", "rut", "razon_social", "linea_credito", "linea_disponible", "monto_cedido_vigente",
-             "utilizacion", "concentracion_deudor_principal", "facturas_cedidas_vencidas"],
+            [
+                "cliente_id",
+                "rut",
+                "razon_social",
+                "linea_credito",
+                "linea_disponible",
+                "monto_cedido_vigente",
+                "utilizacion",
+                "concentracion_deudor_principal",
+                "facturas_cedidas_vencidas",
+            ],
             limit=15,
         ),
     }
@@ -272,7 +313,10 @@ def outbox_deliveries(
         )
         return dg.MaterializeResult(
             metadata={
-                "status": "no endpoint configured", "pending": count, "delivered": 0, "dagster/row_count": 0
+                "status": "no endpoint configured",
+                "pending": count,
+                "delivered": 0,
+                "dagster/row_count": 0,
             }
         )
     if not webhooks.secret:

@@ -46,8 +46,8 @@ def overdue_run_config(as_of: dt.date) -> dict:
     description="Daily at 00:30 America/Santiago: the batch runs for that Chile date.",
 )
 def factoring_overdue_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    moment = context.scheduled_execution_time or dt.datetime.now(dt.timezone.utc)
-    as_of = (moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)).astimezone(CHILE).date()
+    moment = context.scheduled_execution_time or dt.datetime.now(dt.UTC)
+    as_of = (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).astimezone(CHILE).date()
     return dg.RunRequest(run_key=f"facturas_vencidas:{as_of}", run_config=overdue_run_config(as_of))
 
 

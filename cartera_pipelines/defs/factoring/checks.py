@@ -81,8 +81,9 @@ def ruts_are_valid(operations_db: SqlDatabase) -> dg.AssetCheckResult:
             if not rut.is_valid(r.rut):
                 bad.append({"tabla": "clientes", "id": r.id, "rut": r.rut})
         debtors = conn.execution_options(stream_results=True, yield_per=10_000).execute(
-            sa.select(t.facturas.c.rut_deudor, sa.func.min(t.facturas.c.id).label("ejemplo"))
-            .group_by(t.facturas.c.rut_deudor)
+            sa.select(t.facturas.c.rut_deudor, sa.func.min(t.facturas.c.id).label("ejemplo")).group_by(
+                t.facturas.c.rut_deudor
+            )
         )
         for r in debtors:
             checked += 1
@@ -107,8 +108,13 @@ def operation_pricing_reconciles(operations_db: SqlDatabase) -> dg.AssetCheckRes
     o, of_, f = t.operaciones_cesion.c, t.operacion_facturas.c, t.facturas.c
     query = (
         sa.select(
-            o.id, o.fecha_solicitud, o.monto_total_facturas, o.tasa_descuento, o.monto_descuento,
-            o.monto_a_desembolsar, sa.func.max(f.fecha_vencimiento).label("ultimo_vencimiento"),
+            o.id,
+            o.fecha_solicitud,
+            o.monto_total_facturas,
+            o.tasa_descuento,
+            o.monto_descuento,
+            o.monto_a_desembolsar,
+            sa.func.max(f.fecha_vencimiento).label("ultimo_vencimiento"),
             sa.func.sum(f.monto_total).label("suma_facturas"),
         )
         .select_from(
@@ -116,8 +122,14 @@ def operation_pricing_reconciles(operations_db: SqlDatabase) -> dg.AssetCheckRes
                 t.facturas, f.id == of_.factura_id, isouter=True
             )
         )
-        .group_by(o.id, o.fecha_solicitud, o.monto_total_facturas, o.tasa_descuento, o.monto_descuento,
-                  o.monto_a_desembolsar)
+        .group_by(
+            o.id,
+            o.fecha_solicitud,
+            o.monto_total_facturas,
+            o.tasa_descuento,
+            o.monto_descuento,
+            o.monto_a_desembolsar,
+        )
     )
     wrong: list[dict[str, Any]] = []
     checked = 0

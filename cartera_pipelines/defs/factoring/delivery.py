@@ -34,15 +34,15 @@ MAX_BACKOFF_BETWEEN_RUNS = dt.timedelta(hours=1)
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _iso(value: dt.datetime | None) -> str | None:
     if value is None:
         return None
     if value.tzinfo is None:  # SQLite keeps naive UTC
-        value = value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 def pending_condition(now: dt.datetime, respect_backoff: bool = True) -> sa.ColumnElement[bool]:
@@ -144,8 +144,7 @@ def _pages(
             rows = conn.execute(query).all()
         if not rows:
             return
-        for row in rows:
-            yield row
+        yield from rows
         yielded += len(rows)
         last_id = rows[-1].id
 
@@ -214,7 +213,7 @@ def deliver_pending(
             stats.latencies.append(outcome.latency_seconds)
             created = row.created_at
             if created.tzinfo is None:  # SQLite keeps naive UTC
-                created = created.replace(tzinfo=dt.timezone.utc)
+                created = created.replace(tzinfo=dt.UTC)
             stats.lags.append((finished - created).total_seconds())
         else:
             stats.failed += 1

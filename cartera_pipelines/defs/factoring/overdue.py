@@ -21,12 +21,12 @@ OPEN_OPERATIONS = ("aprobada", "desembolsada")
 def chile_date(moment: dt.datetime) -> dt.date:
     """The calendar date in Santiago at ``moment`` (an aware datetime; naive means UTC)."""
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone.utc)
+        moment = moment.replace(tzinfo=dt.UTC)
     return moment.astimezone(CHILE).date()
 
 
 def chile_today() -> dt.date:
-    return chile_date(dt.datetime.now(dt.timezone.utc))
+    return chile_date(dt.datetime.now(dt.UTC))
 
 
 def resolve_as_of(as_of: str | None, now: dt.datetime | None = None) -> dt.date:
@@ -36,7 +36,7 @@ def resolve_as_of(as_of: str | None, now: dt.datetime | None = None) -> dt.date:
             return dt.date.fromisoformat(as_of.strip())
         except ValueError as exc:
             raise ValueError(f"as_of must be a date YYYY-MM-DD, got {as_of!r}") from exc
-    return chile_date(now or dt.datetime.now(dt.timezone.utc))
+    return chile_date(now or dt.datetime.now(dt.UTC))
 
 
 def is_overdue(estado: str, fecha_vencimiento: dt.date, as_of: dt.date) -> bool:

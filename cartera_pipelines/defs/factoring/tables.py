@@ -67,6 +67,7 @@ def apply_storage_options(conn: sa.Connection) -> None:
     if conn.dialect.name == "postgresql":
         conn.execute(sa.text("ALTER TABLE facturas SET (fillfactor = 80)"))
 
+
 operaciones_cesion = sa.Table(
     "operaciones_cesion",
     operations,

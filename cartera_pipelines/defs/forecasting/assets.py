@@ -1,6 +1,5 @@
 """forecasting assets, one partition per NIT: demand -> models -> backtest -> forecasts -> purchases."""
 
-
 import datetime as dt
 import json
 import math
@@ -46,7 +45,7 @@ PURCHASE_RECOMMENDATIONS = dg.AssetKey(["warehouse", "purchase_recommendations"]
 
 
 def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
 def _fmt(value: float) -> float | None:
@@ -64,7 +63,9 @@ def _fmt(value: float) -> float | None:
     pool="warehouse_db",
     metadata=table_metadata(t.demand_monthly),
 )
-def demand_monthly(context: dg.AssetExecutionContext, config: DemandConfig, warehouse_db: SqlDatabase) -> dg.MaterializeResult:
+def demand_monthly(
+    context: dg.AssetExecutionContext, config: DemandConfig, warehouse_db: SqlDatabase
+) -> dg.MaterializeResult:
     """Monthly demand per article of one NIT: sales (FACTURA_VENTA) minus sales returns
     (DEVOLUCION_VENTA) pooled over every company-year of the NIT, from
     ``warehouse/tns_inventory_movements``. Months without movements are zero rows, from each
@@ -214,7 +215,9 @@ def _log_to_mlflow(
                 "xgboost_training_rows": result.xgboost_final.training_rows,
             }
         )
-        mlflow.log_metrics({k: v for k, v in {**aggregate, **result.counts, **result.timings}.items() if math.isfinite(v)})
+        mlflow.log_metrics(
+            {k: v for k, v in {**aggregate, **result.counts, **result.timings}.items() if math.isfinite(v)}
+        )
         mlflow.log_artifacts(str(staging), artifact_path="model_files")
         mlflow.xgboost.log_model(
             result.xgboost_final.model,
@@ -250,12 +253,16 @@ def _training_files(paths: CarteraPaths, nit: str) -> tuple[dict[str, Any], Any]
     pool="warehouse_db",
     metadata=table_metadata(t.demand_backtest),
 )
-def demand_backtest(context: dg.AssetExecutionContext, warehouse_db: SqlDatabase, paths: CarteraPaths) -> dg.MaterializeResult:
+def demand_backtest(
+    context: dg.AssetExecutionContext, warehouse_db: SqlDatabase, paths: CarteraPaths
+) -> dg.MaterializeResult:
     """Holdout scores (MAE, RMSE, MASE) of every model for every article of one NIT, with the model
     each article's forecast comes from; read from the latest training's files."""
     nit = context.partition_key
     summary, nit_dir = _training_files(paths, nit)
-    rows = [{**r, "mlflow_run_id": summary["mlflow_run_id"]} for r in files.read_json(nit_dir / files.BACKTEST)]
+    rows = [
+        {**r, "mlflow_run_id": summary["mlflow_run_id"]} for r in files.read_json(nit_dir / files.BACKTEST)
+    ]
     with warehouse_db.begin() as conn:
         written = replace_slice(conn, t.demand_backtest, nit, rows)
     aggregate = summary["aggregate"]
@@ -267,7 +274,9 @@ def demand_backtest(context: dg.AssetExecutionContext, warehouse_db: SqlDatabase
             "holdout_start": summary["holdout_start"].isoformat(),
             "mase_chosen": _fmt(aggregate["mase_chosen"]),
             "mase_seasonal_naive": _fmt(aggregate["mase_seasonal_naive"]),
-            "preview": preview([r for r in rows if r["chosen"]], ["article_code", "model", "mae", "rmse", "mase"]),
+            "preview": preview(
+                [r for r in rows if r["chosen"]], ["article_code", "model", "mae", "rmse", "mase"]
+            ),
         }
     )
 
@@ -283,13 +292,17 @@ def demand_backtest(context: dg.AssetExecutionContext, warehouse_db: SqlDatabase
     pool="warehouse_db",
     metadata=table_metadata(t.demand_forecasts),
 )
-def demand_forecasts(context: dg.AssetExecutionContext, warehouse_db: SqlDatabase, paths: CarteraPaths) -> dg.MaterializeResult:
+def demand_forecasts(
+    context: dg.AssetExecutionContext, warehouse_db: SqlDatabase, paths: CarteraPaths
+) -> dg.MaterializeResult:
     """The next months of demand per article of one NIT from its chosen model, with lower and upper
     bounds (never negative, lower <= forecast <= upper). Published only when the chosen models beat
     the seasonal-naive baseline on the holdout (blocking check on ``warehouse/demand_backtest``)."""
     nit = context.partition_key
     summary, nit_dir = _training_files(paths, nit)
-    rows = [{**r, "mlflow_run_id": summary["mlflow_run_id"]} for r in files.read_json(nit_dir / files.FORECASTS)]
+    rows = [
+        {**r, "mlflow_run_id": summary["mlflow_run_id"]} for r in files.read_json(nit_dir / files.FORECASTS)
+    ]
     with warehouse_db.begin() as conn:
         written = replace_slice(conn, t.demand_forecasts, nit, rows)
     first = [r for r in rows if r["horizon"] == 1]
@@ -349,7 +362,14 @@ def purchase_recommendations(
             ),
             "preview": preview(
                 sorted(rows, key=lambda r: r["sales_value_12m"], reverse=True),
-                ["article_code", "abc_class", "xyz_class", "lead_time_demand", "safety_stock", "reorder_point"],
+                [
+                    "article_code",
+                    "abc_class",
+                    "xyz_class",
+                    "lead_time_demand",
+                    "safety_stock",
+                    "reorder_point",
+                ],
             ),
         }
     )

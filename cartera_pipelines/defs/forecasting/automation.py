@@ -32,7 +32,9 @@ def forecasting_weekly_schedule(context: dg.ScheduleEvaluationContext) -> dg.Ski
     nits = sorted(context.instance.get_dynamic_partitions(nit_partitions.name))
     if not nits:
         return dg.SkipReason("no NIT partitions yet: the TNS discovery registers them")
-    week = context.scheduled_execution_time.strftime("%G-W%V") if context.scheduled_execution_time else "manual"
+    week = (
+        context.scheduled_execution_time.strftime("%G-W%V") if context.scheduled_execution_time else "manual"
+    )
     return [dg.RunRequest(run_key=f"{nit}:{week}", partition_key=nit, tags=_tags(nit)) for nit in nits]
 
 
@@ -71,8 +73,12 @@ def tns_movements_updated_sensor(context: dg.SensorEvaluationContext) -> dg.Sens
     known = set(context.instance.get_dynamic_partitions(nit_partitions.name))
     nits, unknown = nits_from_company_years([r.partition_key for r in records], known)
     if unknown:
-        context.log.info(f"company-years whose NIT is not a forecasting partition (yet): {', '.join(unknown[:10])}")
+        context.log.info(
+            f"company-years whose NIT is not a forecasting partition (yet): {', '.join(unknown[:10])}"
+        )
     return dg.SensorResult(
-        run_requests=[dg.RunRequest(run_key=f"{nit}:{latest}", partition_key=nit, tags=_tags(nit)) for nit in nits],
+        run_requests=[
+            dg.RunRequest(run_key=f"{nit}:{latest}", partition_key=nit, tags=_tags(nit)) for nit in nits
+        ],
         cursor=str(latest),
     )

@@ -29,4 +29,6 @@ def seasonal_naive(history: np.ndarray, horizon: int, season: int = SEASON) -> n
 
 def seasonal_naive_panel(demand: np.ndarray, horizon: int) -> np.ndarray:
     """Seasonal-naive forecasts for every article of a (articles, months) matrix."""
-    return np.vstack([seasonal_naive(row, horizon) for row in demand]) if len(demand) else np.zeros((0, horizon))
+    return (
+        np.vstack([seasonal_naive(row, horizon) for row in demand]) if len(demand) else np.zeros((0, horizon))
+    )

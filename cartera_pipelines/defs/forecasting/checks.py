@@ -1,6 +1,5 @@
 """Checks of the forecasting assets (per NIT partition). The baseline check blocks the forecasts."""
 
-
 from collections import defaultdict
 
 import dagster as dg
@@ -52,7 +51,9 @@ def beats_baseline(rows: list[dict]) -> tuple[bool, dict[str, float | int]]:
     partitions_def=nit_partitions,
     description="The chosen models beat seasonal naive on the holdout (mean MASE); blocks the forecasts.",
 )
-def chosen_models_beat_seasonal_naive(context: dg.AssetCheckExecutionContext, warehouse_db: SqlDatabase) -> dg.AssetCheckResult:
+def chosen_models_beat_seasonal_naive(
+    context: dg.AssetCheckExecutionContext, warehouse_db: SqlDatabase
+) -> dg.AssetCheckResult:
     with warehouse_db.connect() as conn:
         rows = slice_rows(conn, t.demand_backtest, _nit(context))
     passed, figures = beats_baseline(rows)
@@ -62,8 +63,12 @@ def chosen_models_beat_seasonal_naive(context: dg.AssetCheckExecutionContext, wa
     return dg.AssetCheckResult(passed=passed, metadata=metadata)
 
 
-@dg.asset_check(asset=DEMAND_BACKTEST, partitions_def=nit_partitions, description="Exactly one chosen model per article.")
-def one_chosen_model_per_article(context: dg.AssetCheckExecutionContext, warehouse_db: SqlDatabase) -> dg.AssetCheckResult:
+@dg.asset_check(
+    asset=DEMAND_BACKTEST, partitions_def=nit_partitions, description="Exactly one chosen model per article."
+)
+def one_chosen_model_per_article(
+    context: dg.AssetCheckExecutionContext, warehouse_db: SqlDatabase
+) -> dg.AssetCheckResult:
     with warehouse_db.connect() as conn:
         rows = slice_rows(conn, t.demand_backtest, _nit(context))
     counts: dict[str, int] = defaultdict(int)
@@ -71,7 +76,8 @@ def one_chosen_model_per_article(context: dg.AssetCheckExecutionContext, warehou
         counts[row["article_code"]] += int(bool(row["chosen"]))
     wrong = sorted(a for a, n in counts.items() if n != 1)
     return dg.AssetCheckResult(
-        passed=not wrong and bool(rows), metadata={"articles": len(counts), "articles_wrong": len(wrong), "examples": ", ".join(wrong[:10])}
+        passed=not wrong and bool(rows),
+        metadata={"articles": len(counts), "articles_wrong": len(wrong), "examples": ", ".join(wrong[:10])},
     )
 
 
@@ -80,7 +86,9 @@ def one_chosen_model_per_article(context: dg.AssetCheckExecutionContext, warehou
     partitions_def=nit_partitions,
     description="Every article has every month from its first to the last (no gaps) and demand = sales - returns.",
 )
-def months_contiguous_and_balanced(context: dg.AssetCheckExecutionContext, warehouse_db: SqlDatabase) -> dg.AssetCheckResult:
+def months_contiguous_and_balanced(
+    context: dg.AssetCheckExecutionContext, warehouse_db: SqlDatabase
+) -> dg.AssetCheckResult:
     with warehouse_db.connect() as conn:
         rows = slice_rows(conn, t.demand_monthly, _nit(context))
     months: dict[str, list] = defaultdict(list)
@@ -90,13 +98,15 @@ def months_contiguous_and_balanced(context: dg.AssetCheckExecutionContext, wareh
         if row["demand_qty"] != row["sales_qty"] - row["returns_qty"]:
             unbalanced += 1
     last = max((max(m) for m in months.values()), default=None)
-    gaps = [
-        a for a, m in months.items()
-        if len(set(m)) != len(m) or add_months(min(m), len(m) - 1) != last
-    ]
+    gaps = [a for a, m in months.items() if len(set(m)) != len(m) or add_months(min(m), len(m) - 1) != last]
     return dg.AssetCheckResult(
         passed=bool(rows) and not gaps and not unbalanced,
-        metadata={"rows": len(rows), "articles_with_gaps": len(gaps), "unbalanced_rows": unbalanced, "examples": ", ".join(sorted(gaps)[:10])},
+        metadata={
+            "rows": len(rows),
+            "articles_with_gaps": len(gaps),
+            "unbalanced_rows": unbalanced,
+            "examples": ", ".join(sorted(gaps)[:10]),
+        },
     )
 
 
@@ -105,13 +115,21 @@ def months_contiguous_and_balanced(context: dg.AssetCheckExecutionContext, wareh
     partitions_def=nit_partitions,
     description="Forecasts are non-negative and 0 <= lower <= forecast <= upper.",
 )
-def bounds_ordered_and_non_negative(context: dg.AssetCheckExecutionContext, warehouse_db: SqlDatabase) -> dg.AssetCheckResult:
+def bounds_ordered_and_non_negative(
+    context: dg.AssetCheckExecutionContext, warehouse_db: SqlDatabase
+) -> dg.AssetCheckResult:
     table = t.demand_forecasts
-    bad = sa.or_(table.c.lower_qty < 0, table.c.lower_qty > table.c.forecast_qty, table.c.forecast_qty > table.c.upper_qty)
+    bad = sa.or_(
+        table.c.lower_qty < 0,
+        table.c.lower_qty > table.c.forecast_qty,
+        table.c.forecast_qty > table.c.upper_qty,
+    )
     with warehouse_db.connect() as conn:
         total = conn.execute(sa.select(sa.func.count()).where(table.c.nit == _nit(context))).scalar_one()
         wrong = conn.execute(sa.select(sa.func.count()).where(table.c.nit == _nit(context), bad)).scalar_one()
-    return dg.AssetCheckResult(passed=total > 0 and wrong == 0, metadata={"rows": total, "rows_out_of_order": wrong})
+    return dg.AssetCheckResult(
+        passed=total > 0 and wrong == 0, metadata={"rows": total, "rows_out_of_order": wrong}
+    )
 
 
 @dg.asset_check(
@@ -119,20 +137,32 @@ def bounds_ordered_and_non_negative(context: dg.AssetCheckExecutionContext, ware
     partitions_def=nit_partitions,
     description="reorder point = lead-time demand + safety stock >= 0, one row per forecast article.",
 )
-def reorder_point_covers_lead_time_demand(context: dg.AssetCheckExecutionContext, warehouse_db: SqlDatabase) -> dg.AssetCheckResult:
+def reorder_point_covers_lead_time_demand(
+    context: dg.AssetCheckExecutionContext, warehouse_db: SqlDatabase
+) -> dg.AssetCheckResult:
     nit = _nit(context)
     with warehouse_db.connect() as conn:
         rows = slice_rows(conn, t.purchase_recommendations, nit)
         articles = conn.execute(
-            sa.select(sa.func.count(sa.distinct(t.demand_forecasts.c.article_code))).where(t.demand_forecasts.c.nit == nit)
+            sa.select(sa.func.count(sa.distinct(t.demand_forecasts.c.article_code))).where(
+                t.demand_forecasts.c.nit == nit
+            )
         ).scalar_one()
-    wrong = [r for r in rows if r["safety_stock"] < 0 or r["reorder_point"] != r["lead_time_demand"] + r["safety_stock"]]
+    wrong = [
+        r
+        for r in rows
+        if r["safety_stock"] < 0 or r["reorder_point"] != r["lead_time_demand"] + r["safety_stock"]
+    ]
     return dg.AssetCheckResult(
         passed=bool(rows) and not wrong and len(rows) == articles,
         metadata={
             "rows": len(rows),
             "forecast_articles": articles,
             "rows_wrong": len(wrong),
-            "examples": dg.MetadataValue.md(markdown_table(wrong[:5], ["article_code", "lead_time_demand", "safety_stock", "reorder_point"])),
+            "examples": dg.MetadataValue.md(
+                markdown_table(
+                    wrong[:5], ["article_code", "lead_time_demand", "safety_stock", "reorder_point"]
+                )
+            ),
         },
     )

@@ -95,7 +95,7 @@ def _encode(value: Any) -> Any:
 
 def _decode(obj: dict[str, Any]) -> Any:
     if len(obj) == 1:
-        (key, value), = obj.items()
+        ((key, value),) = obj.items()
         if key == "$decimal":
             return Decimal(value)
         if key == "$datetime":
@@ -142,5 +142,7 @@ def publish(staging: Path, nit_dir: Path) -> None:
 def read_summary(nit_dir: Path) -> dict[str, Any]:
     path = nit_dir / SUMMARY
     if not path.exists():
-        raise FileNotFoundError(f"no trained models for this NIT at {nit_dir}: materialize models/demand_models first")
+        raise FileNotFoundError(
+            f"no trained models for this NIT at {nit_dir}: materialize models/demand_models first"
+        )
     return read_json(path)

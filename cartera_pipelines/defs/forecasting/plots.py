@@ -38,8 +38,17 @@ def forecast_plot_png(result: TrainingResult, count: int = 4, dpi: int = 64) -> 
         model = result.chosen[i]
         ax.plot(months[: cut + 1], panel.demand[i, : cut + 1], color="#555555", lw=1.2, label="history")
         ax.plot(months[cut:], panel.demand[i, cut:], "o-", color="black", ms=3, lw=1, label="holdout actual")
-        ax.plot(months[cut:], result.holdout.by_model[model][i], "--", color="#d95f02", lw=1.2, label=f"{model} on holdout")
-        ax.fill_between(future, result.lower[i], result.upper[i], color="#1b9e77", alpha=0.25, label="forecast band")
+        ax.plot(
+            months[cut:],
+            result.holdout.by_model[model][i],
+            "--",
+            color="#d95f02",
+            lw=1.2,
+            label=f"{model} on holdout",
+        )
+        ax.fill_between(
+            future, result.lower[i], result.upper[i], color="#1b9e77", alpha=0.25, label="forecast band"
+        )
         ax.plot(future, result.forecast[i], color="#1b9e77", lw=1.6, label="forecast")
         name = panel.names[i] or ""
         ax.set_title(f"{panel.articles[i]} {name[:30]} — {model}", fontsize=9)

@@ -89,7 +89,7 @@ def fit_one(task: ProphetTask, params: dict[str, Any]) -> ProphetOutcome:
 
             model_json = model_to_json(model)
         return ProphetOutcome(task.key, tuple(float(v) for v in forecast), model_json)
-    except Exception as exc:  # noqa: BLE001 - one bad series must not sink the other articles
+    except Exception as exc:
         return ProphetOutcome(task.key, None, error=f"{type(exc).__name__}: {exc}")
 
 

@@ -64,10 +64,14 @@ def recommendations(
                 "xyz_class": xyz_class(cv, settings.x_cv, settings.y_cv),
                 "sales_value_12m": value[article].quantize(CENTS, rounding=ROUND_HALF_UP),
                 "cv": round(cv, 6) if cv is not None else None,
-                "mean_monthly_demand": (sum(path, Decimal("0")) / len(path)).quantize(QTY, rounding=ROUND_HALF_UP),
+                "mean_monthly_demand": (sum(path, Decimal("0")) / len(path)).quantize(
+                    QTY, rounding=ROUND_HALF_UP
+                ),
                 "demand_std": std,
                 "service_level": Decimal(str(settings.service_level)).quantize(Decimal("0.0001")),
-                "lead_time_months": Decimal(str(settings.lead_time_months)).quantize(CENTS, rounding=ROUND_HALF_UP),
+                "lead_time_months": Decimal(str(settings.lead_time_months)).quantize(
+                    CENTS, rounding=ROUND_HALF_UP
+                ),
                 "lead_time_demand": lead,
                 "safety_stock": safety,
                 "reorder_point": reorder_point(lead, safety),
@@ -78,7 +82,9 @@ def recommendations(
     return rows
 
 
-def _error_std(article: str, error: Mapping[str, float], path: list[Decimal], months: list[Mapping[str, Any]]) -> Decimal:
+def _error_std(
+    article: str, error: Mapping[str, float], path: list[Decimal], months: list[Mapping[str, Any]]
+) -> Decimal:
     """The chosen model's holdout RMSE; for articles without a holdout, the forecast band's half-width
     (upper - forecast of the first month) — the same error the bounds were built from, in bound units."""
     if article in error and error[article] is not None:

@@ -24,7 +24,11 @@ def choose_models(validation_mase: dict[str, np.ndarray], own_weight: float = OW
     for scores in validation_mase.values():
         complete &= np.isfinite(scores)
     overall = {
-        m: float(np.mean(s[complete])) if complete.any() else float(np.nanmean(s)) if np.isfinite(s).any() else np.nan
+        m: float(np.mean(s[complete]))
+        if complete.any()
+        else float(np.nanmean(s))
+        if np.isfinite(s).any()
+        else np.nan
         for m, s in validation_mase.items()
     }
     chosen = []
@@ -34,7 +38,9 @@ def choose_models(validation_mase: dict[str, np.ndarray], own_weight: float = OW
             scores = validation_mase.get(model)
             if scores is None or not np.isfinite(scores[i]):
                 continue
-            blended = own_weight * scores[i] + (1 - own_weight) * (overall[model] if np.isfinite(overall[model]) else scores[i])
+            blended = own_weight * scores[i] + (1 - own_weight) * (
+                overall[model] if np.isfinite(overall[model]) else scores[i]
+            )
             if blended < best_score - 1e-12:
                 best, best_score = model, float(blended)
         chosen.append(best)

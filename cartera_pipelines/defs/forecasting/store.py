@@ -20,7 +20,9 @@ class MissingInput(RuntimeError):
 
 def require_table(conn: sa.Connection, table: sa.Table, produced_by: str) -> None:
     if not sa.inspect(conn).has_table(table.name):
-        raise MissingInput(f"warehouse table {table.name} does not exist yet: materialize {produced_by} first")
+        raise MissingInput(
+            f"warehouse table {table.name} does not exist yet: materialize {produced_by} first"
+        )
 
 
 def movement_groups(conn: sa.Connection, nit: str) -> Iterator[MovementGroup]:
@@ -42,7 +44,9 @@ def movement_groups(conn: sa.Connection, nit: str) -> Iterator[MovementGroup]:
             sa.func.sum(movements.c.line_total),
         )
         .where(movements.c.company_nit == nit, movements.c.document_type.in_(DEMAND_DOCUMENT_TYPES))
-        .group_by(movements.c.article_code, year, month, movements.c.document_type, movements.c.warehouse_code)
+        .group_by(
+            movements.c.article_code, year, month, movements.c.document_type, movements.c.warehouse_code
+        )
         .order_by(movements.c.article_code, year, month)
     )
     # options on this statement only: Connection.execution_options() would stream the DDL that follows too

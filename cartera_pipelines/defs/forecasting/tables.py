@@ -17,19 +17,32 @@ MONEY = sa.Numeric(18, 2, asdecimal=True)
 demand_monthly = sa.Table(
     "demand_monthly",
     warehouse,
-    sa.Column("nit", sa.String(20), nullable=False, comment="Company NIT (partition key), all its company-years pooled"),
+    sa.Column(
+        "nit",
+        sa.String(20),
+        nullable=False,
+        comment="Company NIT (partition key), all its company-years pooled",
+    ),
     sa.Column("article_code", sa.String(40), nullable=False, comment="MATERIAL.CODIGO"),
     sa.Column("month", sa.Date, nullable=False, comment="First day of the month"),
     sa.Column("article_name", sa.String(200)),
     sa.Column("sales_qty", QTY, nullable=False, comment="FACTURA_VENTA quantity"),
     sa.Column("returns_qty", QTY, nullable=False, comment="DEVOLUCION_VENTA quantity"),
-    sa.Column("demand_qty", QTY, nullable=False, comment="sales_qty - returns_qty; 0 for months without movements"),
+    sa.Column(
+        "demand_qty", QTY, nullable=False, comment="sales_qty - returns_qty; 0 for months without movements"
+    ),
     sa.Column("sales_value", MONEY, nullable=False, comment="Sum of line_total of sales"),
     sa.Column("returns_value", MONEY, nullable=False, comment="Sum of line_total of returns"),
-    sa.Column("avg_unit_price", QTY, comment="sales_value / sales_qty; carried forward over months without sales"),
-    sa.Column("warehouse_count", sa.Integer, nullable=False, comment="Distinct warehouses (BODEGA) with sales"),
+    sa.Column(
+        "avg_unit_price", QTY, comment="sales_value / sales_qty; carried forward over months without sales"
+    ),
+    sa.Column(
+        "warehouse_count", sa.Integer, nullable=False, comment="Distinct warehouses (BODEGA) with sales"
+    ),
     sa.Column("main_warehouse_code", sa.String(20), comment="Warehouse with most sold quantity (last known)"),
-    sa.Column("zero_filled", sa.Boolean, nullable=False, comment="True when the month had no sales or returns"),
+    sa.Column(
+        "zero_filled", sa.Boolean, nullable=False, comment="True when the month had no sales or returns"
+    ),
     sa.PrimaryKeyConstraint("nit", "article_code", "month"),
 )
 
@@ -38,7 +51,12 @@ demand_backtest = sa.Table(
     warehouse,
     sa.Column("nit", sa.String(20), nullable=False),
     sa.Column("article_code", sa.String(40), nullable=False),
-    sa.Column("model", sa.String(20), nullable=False, comment="prophet, xgboost, ensemble (their mean), seasonal_naive"),
+    sa.Column(
+        "model",
+        sa.String(20),
+        nullable=False,
+        comment="prophet, xgboost, ensemble (their mean), seasonal_naive",
+    ),
     sa.Column("holdout_start", sa.Date, nullable=False, comment="First month of the holdout"),
     sa.Column("holdout_months", sa.Integer, nullable=False),
     sa.Column("mae", sa.Float, nullable=False),
@@ -73,11 +91,15 @@ purchase_recommendations = sa.Table(
     sa.Column("article_code", sa.String(40), nullable=False),
     sa.Column("article_name", sa.String(200)),
     sa.Column("abc_class", sa.String(1), nullable=False, comment="A/B/C by cumulative share of sales value"),
-    sa.Column("xyz_class", sa.String(1), nullable=False, comment="X/Y/Z by coefficient of variation of demand"),
+    sa.Column(
+        "xyz_class", sa.String(1), nullable=False, comment="X/Y/Z by coefficient of variation of demand"
+    ),
     sa.Column("sales_value_12m", MONEY, nullable=False, comment="Net sales value of the last 12 months"),
     sa.Column("cv", sa.Float, comment="Std / mean of monthly demand (last 12 months); NULL when mean is 0"),
     sa.Column("mean_monthly_demand", QTY, nullable=False, comment="Mean forecast over the next months"),
-    sa.Column("demand_std", QTY, nullable=False, comment="Monthly forecast error (holdout RMSE of the chosen model)"),
+    sa.Column(
+        "demand_std", QTY, nullable=False, comment="Monthly forecast error (holdout RMSE of the chosen model)"
+    ),
     sa.Column("service_level", sa.Numeric(5, 4), nullable=False),
     sa.Column("lead_time_months", sa.Numeric(6, 2), nullable=False),
     sa.Column("lead_time_demand", QTY, nullable=False, comment="Forecast demand over the lead time"),

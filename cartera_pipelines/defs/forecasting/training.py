@@ -12,8 +12,8 @@ Each fit only ever receives the columns before its cutoff. Pure: no Dagster, no 
 from __future__ import annotations
 
 import time
-from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import Any
@@ -96,7 +96,9 @@ class TrainingResult:
             "mase_chosen": aggregate_mase(self.chosen_scores("mase")[comparable]),
             "mase_seasonal_naive": aggregate_mase(self.scores["seasonal_naive"]["mase"][comparable]),
             "mae_chosen": float(np.nanmean(self.chosen_scores("mae"))) if self.scored.any() else float("nan"),
-            "mae_seasonal_naive": float(np.nanmean(self.scores["seasonal_naive"]["mae"])) if self.scored.any() else float("nan"),
+            "mae_seasonal_naive": float(np.nanmean(self.scores["seasonal_naive"]["mae"]))
+            if self.scored.any()
+            else float("nan"),
         }
         for model in ("xgboost", "prophet", "ensemble"):
             out[f"mase_{model}"] = aggregate_mase(self.scores[model]["mase"][comparable])
@@ -125,7 +127,13 @@ def _prophet_window(
             if len(history) < 2:
                 continue
             tasks.append(
-                ProphetTask((int(i), stage), tuple(float(v) for v in history), panel.months[starts[i]], length, keep_models)
+                ProphetTask(
+                    (int(i), stage),
+                    tuple(float(v) for v in history),
+                    panel.months[starts[i]],
+                    length,
+                    keep_models,
+                )
             )
     what = "Prophet final fits" if keep_models else "Prophet validation and holdout fits"
     outcomes = fit_many(tasks, settings.prophet_params, pool, _progress(log, what))
@@ -143,13 +151,25 @@ def _prophet_window(
     return predictions, models, errors
 
 
-def _baseline_and_xgboost(panel: Panel, cutoff: int, length: int, settings: TrainingSettings) -> tuple[dict[str, np.ndarray], XgbFit]:
+def _baseline_and_xgboost(
+    panel: Panel, cutoff: int, length: int, settings: TrainingSettings
+) -> tuple[dict[str, np.ndarray], XgbFit]:
     observed = panel.demand[:, :cutoff]
     naive = seasonal_naive_panel(observed, length)
     xgb = fit_xgboost(
-        panel.demand, panel.price, panel.months, cutoff, length, settings.xgboost_params, settings.xgboost_threads, settings.seed
+        panel.demand,
+        panel.price,
+        panel.months,
+        cutoff,
+        length,
+        settings.xgboost_params,
+        settings.xgboost_threads,
+        settings.seed,
     )
-    predictions = {"seasonal_naive": naive, "xgboost": forecast_xgboost(xgb, panel.demand, panel.price, panel.months)}
+    predictions = {
+        "seasonal_naive": naive,
+        "xgboost": forecast_xgboost(xgb, panel.demand, panel.price, panel.months),
+    }
     # An article with no month before the cutoff has nothing to be predicted from.
     unseen = np.isnan(observed).all(axis=1)
     for values in predictions.values():
@@ -157,7 +177,9 @@ def _baseline_and_xgboost(panel: Panel, cutoff: int, length: int, settings: Trai
     return predictions, xgb
 
 
-def train(panel: Panel, settings: TrainingSettings, log: Callable[[str], None] | None = None) -> TrainingResult:
+def train(
+    panel: Panel, settings: TrainingSettings, log: Callable[[str], None] | None = None
+) -> TrainingResult:
     """Choose, score and forecast every article of ``panel``."""
     pool = prophet_pool(settings.n_jobs) if settings.n_jobs > 1 and panel.n_articles > 8 else None
     try:
@@ -168,13 +190,16 @@ def train(panel: Panel, settings: TrainingSettings, log: Callable[[str], None] |
 
 
 def _train(
-    panel: Panel, settings: TrainingSettings, pool: ProcessPoolExecutor | None, log: Callable[[str], None] | None
+    panel: Panel,
+    settings: TrainingSettings,
+    pool: ProcessPoolExecutor | None,
+    log: Callable[[str], None] | None,
 ) -> TrainingResult:
     started = time.perf_counter()
     T, H, F = panel.n_months, settings.holdout_months, settings.horizon_months
     if panel.n_articles == 0:
         raise NotEnoughHistory(f"NIT {panel.nit} has no sales or returns to learn from")
-    if T < settings.min_nit_months:
+    if settings.min_nit_months > T:
         raise NotEnoughHistory(
             f"NIT {panel.nit} has {T} months of demand; a validation window and a holdout of "
             f"{H} months need at least {settings.min_nit_months}"
@@ -188,7 +213,14 @@ def _train(
     validation, _ = _baseline_and_xgboost(panel, validation_cut, H, settings)
     holdout, _ = _baseline_and_xgboost(panel, holdout_cut, H, settings)
     xgb_final = fit_xgboost(
-        panel.demand, panel.price, panel.months, T, F, settings.xgboost_params, settings.xgboost_threads, settings.seed
+        panel.demand,
+        panel.price,
+        panel.months,
+        T,
+        F,
+        settings.xgboost_params,
+        settings.xgboost_threads,
+        settings.seed,
     )
     final = {
         "xgboost": forecast_xgboost(xgb_final, panel.demand, panel.price, panel.months),
@@ -230,7 +262,9 @@ def _train(
     timings["prophet_seconds"] = time.perf_counter() - t0
 
     actual = panel.demand[:, holdout_cut:]
-    scores: dict[str, dict[str, np.ndarray]] = {m: {k: np.full(panel.n_articles, np.nan) for k in ("mae", "rmse", "mase")} for m in MODELS}
+    scores: dict[str, dict[str, np.ndarray]] = {
+        m: {k: np.full(panel.n_articles, np.nan) for k in ("mae", "rmse", "mase")} for m in MODELS
+    }
     for i in range(panel.n_articles):
         if np.isnan(actual[i]).any() or np.isnan(holdout["seasonal_naive"][i]).any():
             continue
@@ -270,7 +304,9 @@ def _train(
         lower=lower,
         upper=upper,
         xgboost_final=xgb_final,
-        prophet_models={panel.articles[i]: s for i, s in prophet_json.items() if chosen[i] in ("prophet", "ensemble")},
+        prophet_models={
+            panel.articles[i]: s for i, s in prophet_json.items() if chosen[i] in ("prophet", "ensemble")
+        },
         prophet_errors=errors,
         timings=timings,
         counts=counts,

@@ -12,9 +12,16 @@ from typing import Any
 import numpy as np
 
 from cartera_pipelines.defs.forecasting.demand import add_months
-from cartera_pipelines.defs.forecasting.features import FEATURE_NAMES, features_at, price_reference, series_scale
+from cartera_pipelines.defs.forecasting.features import (
+    FEATURE_NAMES,
+    features_at,
+    price_reference,
+    series_scale,
+)
 
-_BASELINE_FEATURES = [FEATURE_NAMES.index(name) for name in ("seasonal_index_forecast", "seasonal_mean", "mean_12", "lag_1")]
+_BASELINE_FEATURES = [
+    FEATURE_NAMES.index(name) for name in ("seasonal_index_forecast", "seasonal_mean", "mean_12", "lag_1")
+]
 
 
 def baseline_margin(x: np.ndarray) -> np.ndarray:
@@ -29,6 +36,7 @@ def baseline_margin(x: np.ndarray) -> np.ndarray:
         margin[take] = values[take]
         missing &= ~take
     return margin
+
 
 DEFAULT_PARAMS: dict[str, Any] = {
     # Few, shallow trees: they correct a good baseline on noisy monthly data, more of them overfit.
@@ -64,7 +72,12 @@ def _month(months: list[dt.date], index: int) -> dt.date:
 
 def _inputs(demand: np.ndarray, price: np.ndarray, cutoff: int, scale: np.ndarray, ref: np.ndarray):
     observed = demand[:, :cutoff]
-    return observed / scale[:, None], price[:, :cutoff] / ref[:, None], first_observed(observed), np.log1p(scale)
+    return (
+        observed / scale[:, None],
+        price[:, :cutoff] / ref[:, None],
+        first_observed(observed),
+        np.log1p(scale),
+    )
 
 
 def fit_xgboost(
@@ -92,11 +105,15 @@ def fit_xgboost(
             target = scaled[:, target_index]
             rows = (starts < origin) & np.isfinite(target)
             if rows.any():
-                xs.append(features_at(scaled, ratio, starts, log_scale, origin, h, months[target_index])[rows])
+                xs.append(
+                    features_at(scaled, ratio, starts, log_scale, origin, h, months[target_index])[rows]
+                )
                 ys.append(target[rows])
     if not xs:
         raise ValueError("no training rows: every article has less than two months before the cutoff")
-    model = XGBRegressor(**{**DEFAULT_PARAMS, **(params or {})}, n_jobs=n_jobs, random_state=seed, tree_method="hist")
+    model = XGBRegressor(
+        **{**DEFAULT_PARAMS, **(params or {})}, n_jobs=n_jobs, random_state=seed, tree_method="hist"
+    )
     x, y = np.vstack(xs), np.concatenate(ys)
     # Learn from the rows that look like forecast time (a seasonal baseline exists) when there are
     # enough of them; the early months with a makeshift baseline would teach the wrong corrections.
@@ -104,7 +121,9 @@ def fit_xgboost(
     if seasonal.sum() >= 200:
         x, y = x[seasonal], y[seasonal]
     model.fit(x, y, base_margin=baseline_margin(x))
-    return XgbFit(model=model, cutoff=cutoff, horizon=horizon, scale=scale, price_ref=ref, training_rows=len(y))
+    return XgbFit(
+        model=model, cutoff=cutoff, horizon=horizon, scale=scale, price_ref=ref, training_rows=len(y)
+    )
 
 
 def forecast_xgboost(fit: XgbFit, demand: np.ndarray, price: np.ndarray, months: list[dt.date]) -> np.ndarray:

@@ -1,6 +1,5 @@
 """Assets of the loans family: ``operations/cuotas``, the schedules of approved loans."""
 
-
 import datetime as dt
 from zoneinfo import ZoneInfo
 
@@ -35,7 +34,9 @@ class CuotasConfig(dg.Config):
         description="Date (YYYY-MM-DD) installment status is computed against; empty means today in Bogotá.",
     )
     batch_size: int = pydantic.Field(
-        default=DEFAULT_BATCH_SIZE, gt=0, description="Loans per batch; each batch commits in one transaction."
+        default=DEFAULT_BATCH_SIZE,
+        gt=0,
+        description="Loans per batch; each batch commits in one transaction.",
     )
 
     def as_of_date(self) -> dt.date:
@@ -57,7 +58,9 @@ class CuotasConfig(dg.Config):
     metadata=table_metadata(cuotas),
     tags={"domain": "loans"},
 )
-def operations_cuotas(context: dg.AssetExecutionContext, config: CuotasConfig, operations_db: SqlDatabase) -> dg.MaterializeResult:
+def operations_cuotas(
+    context: dg.AssetExecutionContext, config: CuotasConfig, operations_db: SqlDatabase
+) -> dg.MaterializeResult:
     """Amortization schedules (one row per installment) for every APROBADO loan in operations/prestamos.
 
     Generates the schedule of each approved loan that has none, or has the wrong number of installments

@@ -11,7 +11,6 @@
   it schedules anything missed and refreshes every installment's estado (ATRASADO as due dates pass).
 """
 
-
 import json
 
 import dagster as dg
@@ -54,7 +53,9 @@ def approved_loans_sensor(context: dg.SensorEvaluationContext, operations_db: Sq
         .limit(MAX_IDS_PER_TICK)
         .subquery()
     )
-    query = sa.select(sa.func.min(new_ids.c.id), sa.func.max(new_ids.c.id), sa.func.count()).select_from(new_ids)
+    query = sa.select(sa.func.min(new_ids.c.id), sa.func.max(new_ids.c.id), sa.func.count()).select_from(
+        new_ids
+    )
     with operations_db.connect() as conn:
         first, last, count = conn.execute(query).one()
     if not count:

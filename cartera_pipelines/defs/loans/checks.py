@@ -9,7 +9,6 @@ Amounts are compared with a tolerance of a tenth of a cent: exact on PostgreSQL/
 immune to the binary floats SQLite stores NUMERIC as.
 """
 
-
 from decimal import Decimal
 from typing import Any
 
@@ -34,11 +33,16 @@ def _result(conn: sa.Connection, offenders: sa.Select[Any], what: str) -> dg.Ass
     """Pass when ``offenders`` (a query of prestamo_id, …) is empty; list a sample otherwise."""
     subquery = offenders.subquery()
     count = int(conn.execute(sa.select(sa.func.count()).select_from(subquery)).scalar_one())
-    sample = [dict(row._mapping) for row in conn.execute(sa.select(subquery).order_by(subquery.c[0]).limit(SAMPLE))]
+    sample = [
+        dict(row._mapping) for row in conn.execute(sa.select(subquery).order_by(subquery.c[0]).limit(SAMPLE))
+    ]
     return dg.AssetCheckResult(
         passed=count == 0,
         description=f"{count} loans {what}" if count else None,
-        metadata={"loans_failing": count, "sample": dg.MetadataValue.md(markdown_table(sample, limit=SAMPLE))},
+        metadata={
+            "loans_failing": count,
+            "sample": dg.MetadataValue.md(markdown_table(sample, limit=SAMPLE)),
+        },
     )
 
 
@@ -54,7 +58,9 @@ def valid_terms_sql() -> sa.ColumnElement[bool]:
     )
 
 
-@dg.asset_check(asset=CUOTAS, blocking=True, description="Per loan, the installments' capital sums to the principal.")
+@dg.asset_check(
+    asset=CUOTAS, blocking=True, description="Per loan, the installments' capital sums to the principal."
+)
 def capital_sums_to_principal(operations_db: SqlDatabase) -> dg.AssetCheckResult:
     capital = sa.func.sum(cuotas.c.monto_capital)
     offenders = (
@@ -67,7 +73,9 @@ def capital_sums_to_principal(operations_db: SqlDatabase) -> dg.AssetCheckResult
         return _result(conn, offenders, "whose capital does not sum to the principal")
 
 
-@dg.asset_check(asset=CUOTAS, blocking=True, description="Every schedule's last installment leaves a zero balance.")
+@dg.asset_check(
+    asset=CUOTAS, blocking=True, description="Every schedule's last installment leaves a zero balance."
+)
 def final_balance_zero(operations_db: SqlDatabase) -> dg.AssetCheckResult:
     last = (
         sa.select(cuotas.c.prestamo_id, sa.func.max(cuotas.c.numero_cuota).label("ultima"))
@@ -76,14 +84,18 @@ def final_balance_zero(operations_db: SqlDatabase) -> dg.AssetCheckResult:
     )
     offenders = (
         sa.select(cuotas.c.prestamo_id, cuotas.c.numero_cuota, cuotas.c.saldo_capital_final)
-        .join(last, sa.and_(last.c.prestamo_id == cuotas.c.prestamo_id, last.c.ultima == cuotas.c.numero_cuota))
+        .join(
+            last, sa.and_(last.c.prestamo_id == cuotas.c.prestamo_id, last.c.ultima == cuotas.c.numero_cuota)
+        )
         .where(_off(cuotas.c.saldo_capital_final))
     )
     with operations_db.connect() as conn:
         return _result(conn, offenders, "whose last installment leaves a balance")
 
 
-@dg.asset_check(asset=CUOTAS, blocking=True, description="monto_cuota = monto_capital + monto_interes on every row.")
+@dg.asset_check(
+    asset=CUOTAS, blocking=True, description="monto_cuota = monto_capital + monto_interes on every row."
+)
 def cuota_equals_capital_plus_interest(operations_db: SqlDatabase) -> dg.AssetCheckResult:
     offenders = (
         sa.select(cuotas.c.prestamo_id, sa.func.count().label("cuotas_mal"))
@@ -94,7 +106,9 @@ def cuota_equals_capital_plus_interest(operations_db: SqlDatabase) -> dg.AssetCh
         return _result(conn, offenders, "with an installment that is not capital + interest")
 
 
-@dg.asset_check(asset=CUOTAS, blocking=True, description="Due dates strictly increase with the installment number.")
+@dg.asset_check(
+    asset=CUOTAS, blocking=True, description="Due dates strictly increase with the installment number."
+)
 def due_dates_increasing(operations_db: SqlDatabase) -> dg.AssetCheckResult:
     following = cuotas.alias("siguiente")
     offenders = (
@@ -113,7 +127,9 @@ def due_dates_increasing(operations_db: SqlDatabase) -> dg.AssetCheckResult:
         return _result(conn, offenders, "with due dates that do not increase")
 
 
-@dg.asset_check(asset=CUOTAS, blocking=True, description="One row per (prestamo_id, numero_cuota), numbered 1..n.")
+@dg.asset_check(
+    asset=CUOTAS, blocking=True, description="One row per (prestamo_id, numero_cuota), numbered 1..n."
+)
 def installment_numbers_unique(operations_db: SqlDatabase) -> dg.AssetCheckResult:
     offenders = (
         sa.select(
@@ -142,12 +158,20 @@ def installment_numbers_unique(operations_db: SqlDatabase) -> dg.AssetCheckResul
     "(fails for loans with payments whose count is wrong, and for approved loans not scheduled yet).",
 )
 def installment_count_matches(operations_db: SqlDatabase) -> dg.AssetCheckResult:
-    counts = sa.select(cuotas.c.prestamo_id, sa.func.count().label("n")).group_by(cuotas.c.prestamo_id).subquery()
+    counts = (
+        sa.select(cuotas.c.prestamo_id, sa.func.count().label("n")).group_by(cuotas.c.prestamo_id).subquery()
+    )
     existing = sa.func.coalesce(counts.c.n, 0)
     offenders = (
-        sa.select(prestamos.c.id.label("prestamo_id"), prestamos.c.numero_cuotas, existing.label("cuotas_existentes"))
+        sa.select(
+            prestamos.c.id.label("prestamo_id"),
+            prestamos.c.numero_cuotas,
+            existing.label("cuotas_existentes"),
+        )
         .select_from(prestamos.outerjoin(counts, counts.c.prestamo_id == prestamos.c.id))
-        .where(prestamos.c.estado == ESTADO_APROBADO, valid_terms_sql(), existing != prestamos.c.numero_cuotas)
+        .where(
+            prestamos.c.estado == ESTADO_APROBADO, valid_terms_sql(), existing != prestamos.c.numero_cuotas
+        )
     )
     with operations_db.connect() as conn:
         return _result(conn, offenders, "whose installment count is not numero_cuotas")
@@ -164,9 +188,13 @@ def loan_terms_valid(operations_db: SqlDatabase) -> dg.AssetCheckResult:
         prestamos.c.metodo_amortizacion,
         prestamos.c.fecha_base_calculo,
     ]
-    invalid = sa.and_(prestamos.c.estado == ESTADO_APROBADO, sa.not_(sa.func.coalesce(valid_terms_sql(), False)))
+    invalid = sa.and_(
+        prestamos.c.estado == ESTADO_APROBADO, sa.not_(sa.func.coalesce(valid_terms_sql(), False))
+    )
     with operations_db.connect() as conn:
-        count = int(conn.execute(sa.select(sa.func.count()).select_from(prestamos).where(invalid)).scalar_one())
+        count = int(
+            conn.execute(sa.select(sa.func.count()).select_from(prestamos).where(invalid)).scalar_one()
+        )
         rows = conn.execute(sa.select(*columns).where(invalid).order_by(prestamos.c.id).limit(SAMPLE)).all()
     sample = []
     for loan_id, *terms in rows:
@@ -176,5 +204,8 @@ def loan_terms_valid(operations_db: SqlDatabase) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         passed=count == 0,
         description=f"{count} approved loans have invalid terms" if count else None,
-        metadata={"loans_failing": count, "sample": dg.MetadataValue.md(markdown_table(sample, limit=SAMPLE))},
+        metadata={
+            "loans_failing": count,
+            "sample": dg.MetadataValue.md(markdown_table(sample, limit=SAMPLE)),
+        },
     )

@@ -1,6 +1,5 @@
 """``loans_simulate_job``: the schedule of loan terms given as run config, shown in the run; writes nothing."""
 
-
 import datetime as dt
 from zoneinfo import ZoneInfo
 
@@ -17,8 +16,12 @@ MAX_TABLE_ROWS = 1_000
 class SimulationConfig(dg.Config):
     """Loan terms to simulate (defaults: a 12-month French loan of 10 million at 24 % a year)."""
 
-    principal: str = pydantic.Field(default="10000000.00", description="Principal financed (decimal, up to 2 places).")
-    annual_rate: str = pydantic.Field(default="24.00", description="Annual interest rate in percent, e.g. 24.00.")
+    principal: str = pydantic.Field(
+        default="10000000.00", description="Principal financed (decimal, up to 2 places)."
+    )
+    annual_rate: str = pydantic.Field(
+        default="24.00", description="Annual interest rate in percent, e.g. 24.00."
+    )
     installments: int = pydantic.Field(default=12, description="Number of installments (numero_cuotas).")
     modality: str = pydantic.Field(default="MENSUAL", description="MENSUAL, QUINCENAL or SEMANAL.")
     method: str = pydantic.Field(default="FRANCESA", description="FRANCESA, ALEMANA or AMERICANA.")
@@ -72,7 +75,9 @@ def simulate_schedule(context: dg.OpExecutionContext, config: SimulationConfig) 
             "schedule": dg.MetadataValue.md(table),
             "schedule_table": dg.MetadataValue.table(
                 records=[
-                    dg.TableRecord({k: v.isoformat() if isinstance(v, dt.date) else str(v) for k, v in r.items()})
+                    dg.TableRecord(
+                        {k: v.isoformat() if isinstance(v, dt.date) else str(v) for k, v in r.items()}
+                    )
                     for r in shown
                 ],
                 schema=dg.TableSchema(columns=[dg.TableColumn(name, "string") for name in rows[0]._fields]),

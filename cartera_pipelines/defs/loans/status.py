@@ -65,7 +65,9 @@ def status_sql(cuotas: sa.Table, as_of: dt.date) -> sa.ColumnElement[str]:
     half = sa.literal(HALF_CENT, sa.Numeric(15, 3))
     return sa.case(
         (
-            sa.and_(cuotas.c.monto_capital - capital_paid < half, cuotas.c.monto_interes - interest_paid < half),
+            sa.and_(
+                cuotas.c.monto_capital - capital_paid < half, cuotas.c.monto_interes - interest_paid < half
+            ),
             sa.literal(Status.PAGADO.value),
         ),
         (cuotas.c.fecha_vencimiento < sa.literal(as_of, sa.Date), sa.literal(Status.ATRASADO.value)),

@@ -72,7 +72,9 @@ def delete_schedules(conn: sa.Connection, prestamo_ids: Sequence[int]) -> int:
     return conn.execute(sa.delete(cuotas).where(cuotas.c.prestamo_id.in_(prestamo_ids))).rowcount or 0
 
 
-def installment_rows(prestamo_id: int, installments: Iterable[Installment], as_of: dt.date) -> Iterator[dict[str, Any]]:
+def installment_rows(
+    prestamo_id: int, installments: Iterable[Installment], as_of: dt.date
+) -> Iterator[dict[str, Any]]:
     """``cuotas`` rows of a freshly generated schedule: nothing paid, estado as of ``as_of``."""
     for i in installments:
         yield {
@@ -97,9 +99,21 @@ def installment_rows(prestamo_id: int, installments: Iterable[Installment], as_o
 
 
 COPY_COLUMNS = (
-    "prestamo_id", "numero_cuota", "fecha_vencimiento", "monto_cuota", "monto_capital", "monto_interes",
-    "saldo_capital_inicial", "saldo_capital_final", "capital_pagado", "interes_pagado", "mora_pagada",
-    "total_pagado", "capital_pendiente", "interes_pendiente", "estado",
+    "prestamo_id",
+    "numero_cuota",
+    "fecha_vencimiento",
+    "monto_cuota",
+    "monto_capital",
+    "monto_interes",
+    "saldo_capital_inicial",
+    "saldo_capital_final",
+    "capital_pagado",
+    "interes_pagado",
+    "mora_pagada",
+    "total_pagado",
+    "capital_pendiente",
+    "interes_pendiente",
+    "estado",
 )
 
 
@@ -136,7 +150,9 @@ def write_schedules(conn: sa.Connection, loans: Sequence[tuple[int, LoanTerms]],
         return 0
     if conn.dialect.name != "postgresql":
         return insert_rows(
-            conn, cuotas, (row for loan_id, terms in loans for row in installment_rows(loan_id, schedule(terms), as_of))
+            conn,
+            cuotas,
+            (row for loan_id, terms in loans for row in installment_rows(loan_id, schedule(terms), as_of)),
         )
     reader = _LineReader(line for loan_id, terms in loans for line in copy_lines(loan_id, terms, as_of))
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]

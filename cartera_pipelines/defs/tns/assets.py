@@ -13,7 +13,11 @@ from cartera_pipelines.defs.tns.concurrency import server_slot
 from cartera_pipelines.defs.tns.extract import ExtractStats, extract_into, source_chunks
 from cartera_pipelines.defs.tns.movements import CompanyContext
 from cartera_pipelines.defs.tns.nit import Nit
-from cartera_pipelines.defs.tns.partitions import company_year_partitions, nit_partitions, split_company_year_key
+from cartera_pipelines.defs.tns.partitions import (
+    company_year_partitions,
+    nit_partitions,
+    split_company_year_key,
+)
 from cartera_pipelines.lib.bulk import create_tables, insert_rows
 from cartera_pipelines.lib.metadata import markdown_table, preview_query, table_metadata
 from cartera_pipelines.resources.database import SqlDatabase
@@ -38,7 +42,7 @@ tns_kardex = dg.AssetSpec(
 
 
 def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def discover_servers(tns: TnsSource, servers: list[TnsServer] | None = None) -> Discovery:
@@ -79,7 +83,9 @@ def _company_row(company: CompanyYear, at: dt.datetime) -> dict[str, object]:
     metadata=table_metadata(t.tns_companies),
     pool="warehouse_db",  # TNS reads here are a few EMPRESAS rows per server; the write is the warehouse's
 )
-def tns_companies(context: dg.AssetExecutionContext, tns: TnsSource, warehouse_db: SqlDatabase) -> dg.MaterializeResult:
+def tns_companies(
+    context: dg.AssetExecutionContext, tns: TnsSource, warehouse_db: SqlDatabase
+) -> dg.MaterializeResult:
     """Company-years found in every TNS server's EMPRESAS, one row per (NIT, ANOFIS).
 
     NITs are normalised (digits only) and their DIAN check digit validated; a company-year found on
@@ -113,8 +119,11 @@ def tns_companies(context: dg.AssetExecutionContext, tns: TnsSource, warehouse_d
         preview = preview_query(
             conn,
             sa.select(
-                t.tns_companies.c.company_year, t.tns_companies.c.company_name, t.tns_companies.c.nit_status,
-                t.tns_companies.c.server, t.tns_companies.c.archivo,
+                t.tns_companies.c.company_year,
+                t.tns_companies.c.company_name,
+                t.tns_companies.c.nit_status,
+                t.tns_companies.c.server,
+                t.tns_companies.c.archivo,
             ).order_by(t.tns_companies.c.company_year),
             limit=20,
         )
@@ -146,8 +155,11 @@ def tns_companies(context: dg.AssetExecutionContext, tns: TnsSource, warehouse_d
             "duplicates_detail": dg.MetadataValue.md(
                 markdown_table(
                     [
-                        {"company_year": d.ignored.key, "not loaded from": f"{d.ignored.server}: {d.ignored.archivo}",
-                         "loaded from": f"{d.kept.server}: {d.kept.archivo}"}
+                        {
+                            "company_year": d.ignored.key,
+                            "not loaded from": f"{d.ignored.server}: {d.ignored.archivo}",
+                            "loaded from": f"{d.kept.server}: {d.kept.archivo}",
+                        }
                         for d in found.duplicates
                     ],
                     limit=50,
@@ -156,7 +168,10 @@ def tns_companies(context: dg.AssetExecutionContext, tns: TnsSource, warehouse_d
             "rejected_rows": len(found.rejected),
             "rejected_detail": dg.MetadataValue.md(
                 markdown_table(
-                    [{"server": r.row.server, "CODIGO": r.row.codigo, "reason": r.reason} for r in found.rejected],
+                    [
+                        {"server": r.row.server, "CODIGO": r.row.codigo, "reason": r.reason}
+                        for r in found.rejected
+                    ],
                     limit=50,
                 )
             ),
@@ -210,10 +225,16 @@ def locate_company_year(key: str, warehouse_db: SqlDatabase, tns: TnsSource) -> 
     # No static pool: the step claims pool tns_<server> once it knows the partition's server
     # (concurrency.py). A static warehouse_db slot held while waiting for it would starve other writers.
     check_specs=[
-        dg.AssetCheckSpec("loaded_lines_match_read", asset=["warehouse", "tns_inventory_movements"],
-                          description="The partition's slice holds exactly the lines read of known document types."),
-        dg.AssetCheckSpec("no_unknown_document_types", asset=["warehouse", "tns_inventory_movements"],
-                          description="Every posted line had a known CODCOMP (others are skipped, never guessed)."),
+        dg.AssetCheckSpec(
+            "loaded_lines_match_read",
+            asset=["warehouse", "tns_inventory_movements"],
+            description="The partition's slice holds exactly the lines read of known document types.",
+        ),
+        dg.AssetCheckSpec(
+            "no_unknown_document_types",
+            asset=["warehouse", "tns_inventory_movements"],
+            description="Every posted line had a known CODCOMP (others are skipped, never guessed).",
+        ),
     ],
 )
 def tns_inventory_movements(
@@ -267,16 +288,27 @@ def tns_inventory_movements(
                     sa.func.count(),
                     sa.func.sum(table.c.quantity),
                     sa.func.sum(table.c.line_total),
-                ).where(in_slice).group_by(table.c.document_type).order_by(table.c.document_type)
+                )
+                .where(in_slice)
+                .group_by(table.c.document_type)
+                .order_by(table.c.document_type)
             ).all()
             loaded = sum(int(n) for _, n, _, _ in by_type)
             preview = preview_query(
                 conn,
                 sa.select(
-                    table.c.dekardex_id, table.c.document_type, table.c.prefix, table.c.number,
-                    table.c.movement_date, table.c.article_code, table.c.article_name, table.c.quantity,
+                    table.c.dekardex_id,
+                    table.c.document_type,
+                    table.c.prefix,
+                    table.c.number,
+                    table.c.movement_date,
+                    table.c.article_code,
+                    table.c.article_name,
+                    table.c.quantity,
                     table.c.line_total,
-                ).where(in_slice).order_by(table.c.dekardex_id),
+                )
+                .where(in_slice)
+                .order_by(table.c.dekardex_id),
             )
     context.log.info(
         f"{key}: {stats.lines_loaded:,} lines in {stats.seconds:.1f}s ({stats.lines_per_second:,.0f} lines/s); "
@@ -304,8 +336,12 @@ def tns_inventory_movements(
             dg.AssetCheckResult(
                 check_name="loaded_lines_match_read",
                 passed=loaded == stats.lines_loaded == stats.lines_read - skipped,
-                metadata={"in_slice": loaded, "streamed": stats.lines_loaded, "read": stats.lines_read,
-                          "skipped": skipped},
+                metadata={
+                    "in_slice": loaded,
+                    "streamed": stats.lines_loaded,
+                    "read": stats.lines_read,
+                    "skipped": skipped,
+                },
             ),
             dg.AssetCheckResult(
                 check_name="no_unknown_document_types",
@@ -346,7 +382,11 @@ def api_key_companies(context: dg.AssetExecutionContext, warehouse_db: SqlDataba
             links.insert().from_select(
                 ["api_key_id", "key_prefix", "nit", "company_year", "fiscal_year", "linked_at"],
                 sa.select(
-                    keys.c.id, keys.c.prefix, keys.c.nit, companies.c.company_year, companies.c.fiscal_year,
+                    keys.c.id,
+                    keys.c.prefix,
+                    keys.c.nit,
+                    companies.c.company_year,
+                    companies.c.fiscal_year,
                     sa.literal(now, sa.DateTime(timezone=True)),
                 )
                 .join(companies, companies.c.nit == keys.c.nit)
@@ -355,12 +395,20 @@ def api_key_companies(context: dg.AssetExecutionContext, warehouse_db: SqlDataba
         )
         n_links = int(conn.execute(sa.select(sa.func.count()).select_from(links)).scalar_one())
         active = int(conn.execute(sa.select(sa.func.count()).where(keys.c.active.is_(True))).scalar_one())
-        without = conn.execute(
-            sa.select(keys.c.prefix, keys.c.nit, keys.c.client_name)
-            .where(keys.c.active.is_(True), ~sa.exists().where(companies.c.nit == keys.c.nit))
-        ).mappings().all()
+        without = (
+            conn.execute(
+                sa.select(keys.c.prefix, keys.c.nit, keys.c.client_name).where(
+                    keys.c.active.is_(True), ~sa.exists().where(companies.c.nit == keys.c.nit)
+                )
+            )
+            .mappings()
+            .all()
+        )
         preview = preview_query(
-            conn, sa.select(links.c.key_prefix, links.c.nit, links.c.company_year).order_by(links.c.key_prefix, links.c.company_year)
+            conn,
+            sa.select(links.c.key_prefix, links.c.nit, links.c.company_year).order_by(
+                links.c.key_prefix, links.c.company_year
+            ),
         )
     if expired:
         context.log.info(f"deactivated {expired} expired API keys")

@@ -11,9 +11,9 @@ from cartera_pipelines.defs.tns import tables as t
 from cartera_pipelines.defs.tns.companies import EmpresaRow, discover
 from cartera_pipelines.defs.tns.concurrency import SERVER_TAG
 from cartera_pipelines.defs.tns.partitions import company_year_partitions, nit_partitions
+from cartera_pipelines.lib.k8s import k8s_resources
 from cartera_pipelines.resources.database import SqlDatabase
 from cartera_pipelines.resources.tns import TnsSource
-from cartera_pipelines.lib.k8s import k8s_resources
 
 COMPANIES = dg.AssetKey(["warehouse", "tns_companies"])
 MOVEMENTS = dg.AssetKey(["warehouse", "tns_inventory_movements"])
@@ -43,7 +43,9 @@ SENSOR_BUDGET_SECONDS = 30.0
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Polls each TNS server's EMPRESAS; a new (or moved) company-year becomes a partition and gets an extraction run.",
 )
-def tns_companies_sensor(context: dg.SensorEvaluationContext, tns: TnsSource) -> dg.SensorResult | dg.SkipReason:
+def tns_companies_sensor(
+    context: dg.SensorEvaluationContext, tns: TnsSource
+) -> dg.SensorResult | dg.SkipReason:
     """Cursor: ``{company_year: "<server>:<archivo>"}`` of the company-years already requested.
 
     A server that is unreachable is skipped this tick (logged); its company-years are not forgotten,
@@ -63,13 +65,15 @@ def tns_companies_sensor(context: dg.SensorEvaluationContext, tns: TnsSource) ->
             break
         try:
             rows = tns.empresas(server)
-        except Exception as exc:  # noqa: BLE001 - reported, and the tick ends cleanly
+        except Exception as exc:
             context.log.warning(f"TNS server {server.name}: {type(exc).__name__}: {exc}")
             skipped = server.name
             break
         per_server.append((server.name, [EmpresaRow(server.name, *r) for r in rows]))
     if skipped:
-        context.log.warning(f"TNS server {skipped} could not be polled; it and the servers after it wait a tick")
+        context.log.warning(
+            f"TNS server {skipped} could not be polled; it and the servers after it wait a tick"
+        )
     found = discover(per_server)
     instance = context.instance
     known = set(instance.get_dynamic_partitions(company_year_partitions.name))
@@ -136,7 +140,9 @@ def tns_nightly_schedule(
         ).all()
     if not rows:
         return dg.SkipReason("no TNS company-years discovered")
-    day = context.scheduled_execution_time.date().isoformat() if context.scheduled_execution_time else "manual"
+    day = (
+        context.scheduled_execution_time.date().isoformat() if context.scheduled_execution_time else "manual"
+    )
     return [
         dg.RunRequest(run_key=f"{key}:{day}", partition_key=key, tags={SERVER_TAG: server})
         for key, server in rows

@@ -28,13 +28,22 @@ def has_companies(warehouse_db: SqlDatabase) -> dg.AssetCheckResult:
 def company_years_unique_across_servers(warehouse_db: SqlDatabase) -> dg.AssetCheckResult:
     d = t.tns_company_duplicates
     with warehouse_db.connect() as conn:
-        rows = conn.execute(
-            sa.select(d.c.company_year, d.c.server, d.c.archivo, d.c.kept_server).order_by(d.c.company_year)
-        ).mappings().all()
+        rows = (
+            conn.execute(
+                sa.select(d.c.company_year, d.c.server, d.c.archivo, d.c.kept_server).order_by(
+                    d.c.company_year
+                )
+            )
+            .mappings()
+            .all()
+        )
     return dg.AssetCheckResult(
         passed=not rows,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={"duplicates": len(rows), "detail": dg.MetadataValue.md(markdown_table([dict(r) for r in rows], limit=50))},
+        metadata={
+            "duplicates": len(rows),
+            "detail": dg.MetadataValue.md(markdown_table([dict(r) for r in rows], limit=50)),
+        },
     )
 
 
@@ -45,11 +54,15 @@ def company_years_unique_across_servers(warehouse_db: SqlDatabase) -> dg.AssetCh
 def nit_check_digits_valid(warehouse_db: SqlDatabase) -> dg.AssetCheckResult:
     c = t.tns_companies
     with warehouse_db.connect() as conn:
-        rows = conn.execute(
-            sa.select(c.c.company_year, c.c.company_name, c.c.nit_raw, c.c.check_digit)
-            .where(c.c.nit_status == INVALID_CHECK_DIGIT)
-            .order_by(c.c.company_year)
-        ).mappings().all()
+        rows = (
+            conn.execute(
+                sa.select(c.c.company_year, c.c.company_name, c.c.nit_raw, c.c.check_digit)
+                .where(c.c.nit_status == INVALID_CHECK_DIGIT)
+                .order_by(c.c.company_year)
+            )
+            .mappings()
+            .all()
+        )
     return dg.AssetCheckResult(
         passed=not rows,
         severity=dg.AssetCheckSeverity.WARN,
@@ -62,10 +75,12 @@ def nit_check_digits_valid(warehouse_db: SqlDatabase) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(asset=KEY_LINKS, description="No expired or revoked API key is active or linked to a company.")
+@dg.asset_check(
+    asset=KEY_LINKS, description="No expired or revoked API key is active or linked to a company."
+)
 def no_inactive_key_linked(warehouse_db: SqlDatabase) -> dg.AssetCheckResult:
     k, links = t.api_keys, t.api_key_companies
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     with warehouse_db.connect() as conn:
         expired_active = int(
             conn.execute(
@@ -74,7 +89,8 @@ def no_inactive_key_linked(warehouse_db: SqlDatabase) -> dg.AssetCheckResult:
         )
         inactive_linked = int(
             conn.execute(
-                sa.select(sa.func.count()).select_from(links.join(k, k.c.id == links.c.api_key_id))
+                sa.select(sa.func.count())
+                .select_from(links.join(k, k.c.id == links.c.api_key_id))
                 .where(k.c.active.is_(False))
             ).scalar_one()
         )

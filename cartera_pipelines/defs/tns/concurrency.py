@@ -54,7 +54,9 @@ def server_slot(
         waited = time.monotonic() - started
         if waited > timeout:
             storage.free_concurrency_slot_for_step(run_id, step_key)
-            raise SlotTimeout(f"waited {waited:.0f}s for a free slot in pool {pool}; see Deployment → Concurrency")
+            raise SlotTimeout(
+                f"waited {waited:.0f}s for a free slot in pool {pool}; see Deployment → Concurrency"
+            )
         if waited - last_log >= 60 or last_log == 0.0:
             info = storage.get_concurrency_info(pool)
             context.log.info(

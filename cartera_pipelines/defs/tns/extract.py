@@ -79,7 +79,7 @@ def _read_csv_in_child(server: TnsServer, path: str, fetch_size: int, out: Any) 
                 writer.writerows(chunk)
                 out.put(buffer.getvalue())
         out.put(None)
-    except BaseException as exc:  # noqa: BLE001 - handed to the parent, which raises it
+    except BaseException as exc:
         out.put(("error", f"{type(exc).__name__}: {exc}"))
 
 
@@ -99,7 +99,9 @@ def read_csv_chunks_in_process(
                 item = out.get(timeout=poll_seconds)
             except queue.Empty:
                 if not child.is_alive():
-                    raise SourceReadError(f"the reader process for {path} died (exit code {child.exitcode})")
+                    raise SourceReadError(
+                        f"the reader process for {path} died (exit code {child.exitcode})"
+                    ) from None
                 continue
             if item is None:
                 return
@@ -147,7 +149,7 @@ class _Reader(threading.Thread):
                         continue
                 if self.stop.is_set():
                     return
-        except BaseException as exc:  # noqa: BLE001 - handed to the writer thread, which raises it
+        except BaseException as exc:
             self.error = exc
         finally:
             close = getattr(self.chunks, "close", None)

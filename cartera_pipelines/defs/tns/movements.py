@@ -48,11 +48,11 @@ def movements_query(driver: str) -> str:
         num = "{}".format
         fecha = "CAST(K.FECHA AS DATE)"  # TNS versions differ: DATE or TIMESTAMP
     return f"""
-SELECT D.DEKARDEXID, K.KARDEXID, TRIM(K.CODCOMP), {_text('K.CODPREFIJO')}, {_text('K.NUMERO')}, {fecha},
-       {_text('M.CODIGO')}, {_text('M.DESCRIP')}, {_text('B.CODIGO')}, {_text('B.NOMBRE')},
-       {_text('T.NIT')}, {_text('T.NOMBRE')},
-       {num('D.CANMAT')}, {num('D.PRECIOBASE')}, {num('D.PRECIOIVA')}, {num('D.PRECIONETO')},
-       {num('D.DESCUENTO')}, {num('D.PARCVTA')}, D.MATID
+SELECT D.DEKARDEXID, K.KARDEXID, TRIM(K.CODCOMP), {_text("K.CODPREFIJO")}, {_text("K.NUMERO")}, {fecha},
+       {_text("M.CODIGO")}, {_text("M.DESCRIP")}, {_text("B.CODIGO")}, {_text("B.NOMBRE")},
+       {_text("T.NIT")}, {_text("T.NOMBRE")},
+       {num("D.CANMAT")}, {num("D.PRECIOBASE")}, {num("D.PRECIOIVA")}, {num("D.PRECIONETO")},
+       {num("D.DESCUENTO")}, {num("D.PARCVTA")}, D.MATID
 FROM DEKARDEX D
 JOIN KARDEX K ON K.KARDEXID = D.KARDEXID
 LEFT JOIN MATERIAL M ON M.MATID = D.MATID
@@ -93,13 +93,36 @@ def _text_converter(
     objects here only to print them again was a third of the extraction's CPU.
     """
     cy, nit, year, code_, at = (
-        company.company_year, company.company_nit, company.fiscal_year, company.company_code, company.extracted_at
+        company.company_year,
+        company.company_nit,
+        company.fiscal_year,
+        company.company_code,
+        company.extracted_at,
     )
     types = DOCUMENT_TYPES
 
     def convert(row: Sequence[Any]) -> tuple[Any, ...] | None:
-        (dk, k, code, prefix, number, fecha, art, art_name, wh, wh_name, ter_nit, ter_name,
-         qty, base, tax, net, disc, total, matid) = row
+        (
+            dk,
+            k,
+            code,
+            prefix,
+            number,
+            fecha,
+            art,
+            art_name,
+            wh,
+            wh_name,
+            ter_nit,
+            ter_name,
+            qty,
+            base,
+            tax,
+            net,
+            disc,
+            total,
+            matid,
+        ) = row
         doc_type = types.get(code)
         if doc_type is None:
             unknown_codes[code or "<empty>"] += 1
@@ -112,8 +135,32 @@ def _text_converter(
             raise MovementError(f"KARDEX {k} (line {dk}) has no FECHA")
         if not qty:
             raise MovementError(f"DEKARDEX line {dk} (KARDEX {k}) has no CANMAT")
-        return (cy, nit, year, code_, k, dk, doc_type, code, prefix, number, fecha[:10], art, art_name, wh,
-                wh_name, ter_nit, ter_name, qty, base, tax, net, disc, total or "0", at)
+        return (
+            cy,
+            nit,
+            year,
+            code_,
+            k,
+            dk,
+            doc_type,
+            code,
+            prefix,
+            number,
+            fecha[:10],
+            art,
+            art_name,
+            wh,
+            wh_name,
+            ter_nit,
+            ter_name,
+            qty,
+            base,
+            tax,
+            net,
+            disc,
+            total or "0",
+            at,
+        )
 
     return convert
 
@@ -141,8 +188,27 @@ def make_converter(
     fromiso = dt.date.fromisoformat
 
     def convert(row: Sequence[Any]) -> tuple[Any, ...] | None:
-        (dk, k, code, prefix, number, fecha, art, art_name, wh, wh_name, ter_nit, ter_name,
-         qty, base, tax, net, disc, total, matid) = row
+        (
+            dk,
+            k,
+            code,
+            prefix,
+            number,
+            fecha,
+            art,
+            art_name,
+            wh,
+            wh_name,
+            ter_nit,
+            ter_name,
+            qty,
+            base,
+            tax,
+            net,
+            disc,
+            total,
+            matid,
+        ) = row
         doc_type = types.get(code)
         if doc_type is None:
             unknown_codes[code or "<empty>"] += 1
@@ -154,14 +220,43 @@ def make_converter(
         if sqlite:
             fecha = fromiso(fecha[:10]) if fecha is not None else None
             qty, base, tax, net, disc, total = (
-                _decimal(qty), _decimal(base), _decimal(tax), _decimal(net), _decimal(disc), _decimal(total)
+                _decimal(qty),
+                _decimal(base),
+                _decimal(tax),
+                _decimal(net),
+                _decimal(disc),
+                _decimal(total),
             )
         if fecha is None:
             raise MovementError(f"KARDEX {k} (line {dk}) has no FECHA")
         if qty is None:
             raise MovementError(f"DEKARDEX line {dk} (KARDEX {k}) has no CANMAT")
         total = Decimal(0) if total is None else total.quantize(CENT, ROUND_HALF_UP)
-        return (cy, nit, year, code_, k, dk, doc_type, code, prefix, number, fecha, art, art_name, wh,
-                wh_name, ter_nit, ter_name, qty, base, tax, net, disc, total, at)
+        return (
+            cy,
+            nit,
+            year,
+            code_,
+            k,
+            dk,
+            doc_type,
+            code,
+            prefix,
+            number,
+            fecha,
+            art,
+            art_name,
+            wh,
+            wh_name,
+            ter_nit,
+            ter_name,
+            qty,
+            base,
+            tax,
+            net,
+            disc,
+            total,
+            at,
+        )
 
     return convert

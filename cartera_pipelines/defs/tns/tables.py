@@ -10,13 +10,17 @@ tns_inventory_movements = sa.Table(
     "tns_inventory_movements",
     warehouse,
     sa.Column("company_year", sa.String(64), nullable=False, comment="Partition key: <NIT>_<ANOFIS>"),
-    sa.Column("company_nit", sa.String(20), nullable=False, comment="Company NIT, digits only, no check digit"),
+    sa.Column(
+        "company_nit", sa.String(20), nullable=False, comment="Company NIT, digits only, no check digit"
+    ),
     sa.Column("fiscal_year", sa.Integer, nullable=False, comment="ANOFIS"),
     sa.Column("company_code", sa.String(20), nullable=False, comment="EMPRESAS.CODIGO"),
     sa.Column("kardex_id", sa.BigInteger, nullable=False),
     sa.Column("dekardex_id", sa.BigInteger, nullable=False),
     sa.Column("document_type", sa.String(24), nullable=False, comment="FACTURA_VENTA, DEVOLUCION_VENTA, …"),
-    sa.Column("document_code", sa.String(4), nullable=False, comment="CODCOMP as in TNS (FV, DV, FC, DC, RE)"),
+    sa.Column(
+        "document_code", sa.String(4), nullable=False, comment="CODCOMP as in TNS (FV, DV, FC, DC, RE)"
+    ),
     sa.Column("prefix", sa.String(10)),
     sa.Column("number", sa.String(20)),
     sa.Column("movement_date", sa.Date, nullable=False),
@@ -44,15 +48,28 @@ tns_companies = sa.Table(
     warehouse,
     sa.Column("company_year", sa.String(64), primary_key=True, comment="Partition key: <NIT>_<ANOFIS>"),
     sa.Column("nit", sa.String(20), nullable=False, comment="Digits only, without the check digit"),
-    sa.Column("check_digit", sa.String(1), nullable=False, comment="DIAN modulo-11 check digit computed from the NIT"),
-    sa.Column("source_check_digit", sa.String(1), comment="Check digit as written in EMPRESAS.NIT (NULL if absent)"),
-    sa.Column("nit_status", sa.String(24), nullable=False, comment="valid | invalid_check_digit | no_check_digit"),
+    sa.Column(
+        "check_digit",
+        sa.String(1),
+        nullable=False,
+        comment="DIAN modulo-11 check digit computed from the NIT",
+    ),
+    sa.Column(
+        "source_check_digit", sa.String(1), comment="Check digit as written in EMPRESAS.NIT (NULL if absent)"
+    ),
+    sa.Column(
+        "nit_status", sa.String(24), nullable=False, comment="valid | invalid_check_digit | no_check_digit"
+    ),
     sa.Column("nit_raw", sa.String(40), nullable=False, comment="EMPRESAS.NIT as written in TNS"),
     sa.Column("fiscal_year", sa.Integer, nullable=False, comment="EMPRESAS.ANOFIS"),
     sa.Column("company_code", sa.String(20), nullable=False, comment="EMPRESAS.CODIGO"),
     sa.Column("company_name", sa.String(200), comment="EMPRESAS.NOMBRE"),
-    sa.Column("server", sa.String(64), nullable=False, comment="Name of the TNS server holding this company-year"),
-    sa.Column("archivo", sa.String(500), nullable=False, comment="EMPRESAS.ARCHIVO: the company-year database"),
+    sa.Column(
+        "server", sa.String(64), nullable=False, comment="Name of the TNS server holding this company-year"
+    ),
+    sa.Column(
+        "archivo", sa.String(500), nullable=False, comment="EMPRESAS.ARCHIVO: the company-year database"
+    ),
     sa.Column("discovered_at", sa.DateTime(timezone=True), nullable=False),
     sa.UniqueConstraint("nit", "fiscal_year", name="uq_tns_companies_nit_year"),
 )
@@ -60,12 +77,22 @@ tns_companies = sa.Table(
 tns_company_duplicates = sa.Table(
     "tns_company_duplicates",
     warehouse,
-    sa.Column("company_year", sa.String(64), nullable=False, comment="The (NIT, ANOFIS) found on more than one server"),
+    sa.Column(
+        "company_year",
+        sa.String(64),
+        nullable=False,
+        comment="The (NIT, ANOFIS) found on more than one server",
+    ),
     sa.Column("server", sa.String(64), nullable=False, comment="Server whose copy was NOT loaded"),
     sa.Column("archivo", sa.String(500), nullable=False),
     sa.Column("company_code", sa.String(20)),
     sa.Column("company_name", sa.String(200)),
-    sa.Column("kept_server", sa.String(64), nullable=False, comment="Server whose copy is loaded (first in the servers file)"),
+    sa.Column(
+        "kept_server",
+        sa.String(64),
+        nullable=False,
+        comment="Server whose copy is loaded (first in the servers file)",
+    ),
     sa.Column("discovered_at", sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint("company_year", "server", "archivo"),
 )
@@ -74,8 +101,20 @@ api_keys = sa.Table(
     "api_keys",
     warehouse,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("prefix", sa.String(16), nullable=False, unique=True, comment="First characters of the key, to recognise it"),
-    sa.Column("key_hash", sa.String(64), nullable=False, unique=True, comment="SHA-256 (hex) of the whole key; the key itself is never stored"),
+    sa.Column(
+        "prefix",
+        sa.String(16),
+        nullable=False,
+        unique=True,
+        comment="First characters of the key, to recognise it",
+    ),
+    sa.Column(
+        "key_hash",
+        sa.String(64),
+        nullable=False,
+        unique=True,
+        comment="SHA-256 (hex) of the whole key; the key itself is never stored",
+    ),
     sa.Column("nit", sa.String(20), nullable=False, comment="Tenant NIT, digits only"),
     sa.Column("client_name", sa.String(200), nullable=False),
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False, comment="UTC"),

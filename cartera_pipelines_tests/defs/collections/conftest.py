@@ -20,7 +20,9 @@ from cartera_pipelines.sandbox.targets import SandboxTargets
 AS_OF = dt.date(2026, 11, 21)
 
 
-def build_stores(home: Path, lending_url: str, operations_url: str, scale: int = 1, seed: int = 7) -> dict[str, int]:
+def build_stores(
+    home: Path, lending_url: str, operations_url: str, scale: int = 1, seed: int = 7
+) -> dict[str, int]:
     targets = SandboxTargets(
         home=home,
         lending_url=lending_url,

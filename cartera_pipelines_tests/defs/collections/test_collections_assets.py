@@ -43,9 +43,19 @@ def _oracle_arrears(lending_url: str, as_of: dt.date) -> dict[int, int]:
     """Days overdue computed row by row in Python, independently of the asset's SQL."""
     engine = sa.create_engine(lending_url)
     with engine.connect() as conn:
-        active = set(conn.execute(sa.select(contract_status.c.contract_id).where(contract_status.c.status == "ACTIVO")).scalars())
+        active = set(
+            conn.execute(
+                sa.select(contract_status.c.contract_id).where(contract_status.c.status == "ACTIVO")
+            ).scalars()
+        )
         oldest: dict[int, dt.date] = {}
-        for c, d, pending in conn.execute(sa.select(contract_amortization.c.contract_id, contract_amortization.c.payment_date, contract_amortization.c.pending_balance)):
+        for c, d, pending in conn.execute(
+            sa.select(
+                contract_amortization.c.contract_id,
+                contract_amortization.c.payment_date,
+                contract_amortization.c.pending_balance,
+            )
+        ):
             if c in active and d < as_of and pending > 0 and (c not in oldest or d < oldest[c]):
                 oldest[c] = d
     engine.dispose()
@@ -75,7 +85,9 @@ def assert_full_run(lending_url: str, operations_url: str, home: Path) -> None:
     assert len(opened_today) == meta["added"] and len(closed_today) == meta["removed"]
     for house in HOUSES:
         for contract in holdings[house]:
-            if contract not in {r[1] for r in after["contract_advisors_history"] if r[2] == house and r[4] is None}:
+            if contract not in {
+                r[1] for r in after["contract_advisors_history"] if r[2] == house and r[4] is None
+            }:
                 pytest.fail(f"contract {contract} of house {house} has no open history row")
 
     # the reports hold the same rows as the store
@@ -126,7 +138,9 @@ def test_dry_run_changes_nothing_but_reports(sqlite_stores) -> None:
     result = run_assignment(lending, operations, home, dry_run=True, checks=False)
     assert _metadata(result, CONTRACT_ADVISORS)["added"] > 0
     assert snapshot(operations) == before
-    assert (home / "reports" / "collections" / f"{AS_OF.isoformat()}_dry_run" / "reporte_fijos_efect.xlsx").exists()
+    assert (
+        home / "reports" / "collections" / f"{AS_OF.isoformat()}_dry_run" / "reporte_fijos_efect.xlsx"
+    ).exists()
     assert not (home / "reports" / "collections" / AS_OF.isoformat()).exists()
 
 
@@ -142,7 +156,9 @@ def _fail_after_deletes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return seen
 
 
-def _assert_failure_leaves_store(lending: str, operations: str, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _assert_failure_leaves_store(
+    lending: str, operations: str, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     before = snapshot(operations)
     seen = _fail_after_deletes(monkeypatch)
     result = run_assignment(lending, operations, home, checks=False, raise_on_error=False)
@@ -168,7 +184,11 @@ def test_history_close_and_open_are_set_based(sqlite_stores) -> None:
     engine = sa.create_engine(operations)
     h = contract_advisors_history
     with engine.begin() as conn:
-        victim = conn.execute(sa.select(contract_advisors.c.contract_id, contract_advisors.c.user_id).where(contract_advisors.c.user_id == 45).limit(1)).one()
+        victim = conn.execute(
+            sa.select(contract_advisors.c.contract_id, contract_advisors.c.user_id)
+            .where(contract_advisors.c.user_id == 45)
+            .limit(1)
+        ).one()
         conn.execute(sa.delete(h).where(h.c.contract_id == victim[0], h.c.user_id == victim[1]))
         conn.execute(sa.insert(h).values(contract_id=999_999, user_id=81, fecha_inicial=dt.date(2026, 1, 1)))
     engine.dispose()
@@ -208,7 +228,9 @@ def test_a_third_house_at_other_weights_is_a_config_change(sqlite_stores) -> Non
 def test_mismatched_houses_config_fails_with_a_clear_message(sqlite_stores) -> None:
     lending, operations, home = sqlite_stores
     before = snapshot(operations)
-    result = run_assignment(lending, operations, home, checks=False, raise_on_error=False, house_user_ids=[45, 81, 99])
+    result = run_assignment(
+        lending, operations, home, checks=False, raise_on_error=False, house_user_ids=[45, 81, 99]
+    )
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
     assert "house_user_ids (3) and house_weights (2)" in str(failure.step_failure_data.error)

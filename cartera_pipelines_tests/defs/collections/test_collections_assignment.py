@@ -32,7 +32,9 @@ RULES = AssignmentRules()
 
 
 def plan(arrears, holdings=(), fixed=None, rules=RULES, as_of=DAY) -> AssignmentPlan:
-    return plan_assignment(as_of=as_of, arrears=arrears, holdings=list(holdings), fixed=fixed or {}, rules=rules)
+    return plan_assignment(
+        as_of=as_of, arrears=arrears, holdings=list(holdings), fixed=fixed or {}, rules=rules
+    )
 
 
 def totals(p: AssignmentPlan) -> dict[int, int]:
@@ -53,12 +55,19 @@ def test_even_split_of_new_contracts_highest_arrears_interleaved() -> None:
     days = {h: [c.days_overdue for c in p.additions if c.user_id == h] for h in (45, 81)}
     # a similar mix: the two houses' average arrears differ by about one day, not by fifty
     assert abs(mean(days[45]) - mean(days[81])) <= 1
-    assert [c.days_overdue for c in p.additions] == sorted((c.days_overdue for c in p.additions), reverse=True)
+    assert [c.days_overdue for c in p.additions] == sorted(
+        (c.days_overdue for c in p.additions), reverse=True
+    )
 
 
 def test_below_threshold_removed_unless_fixed_and_existing_count() -> None:
     arrears = {1: 30, 2: 60, 3: 61, 4: 200, 5: 90, 6: 95}
-    holdings = [Holding(1, 45, OLD), Holding(2, 45, OLD), Holding(3, 45, OLD), Holding(7, 81, OLD)]  # 7: paid up
+    holdings = [
+        Holding(1, 45, OLD),
+        Holding(2, 45, OLD),
+        Holding(3, 45, OLD),
+        Holding(7, 81, OLD),
+    ]  # 7: paid up
     p = plan(arrears, holdings, fixed={2: 45})
     removed = {(c.contract_id, c.user_id): c.reason for c in p.removals}
     assert removed == {(1, 45): REMOVE_BELOW_THRESHOLD, (7, 81): REMOVE_BELOW_THRESHOLD}
@@ -208,7 +217,9 @@ def test_invariants_hold_for_any_portfolio(arrears, raw_holdings, fixed, three, 
             assert c in by_contract, "an eligible contract left unassigned"
     count = Counter(h.user_id for h in after if h.user_id in ids)
     fixed_held = Counter(h.user_id for h in after if fixed.get(h.contract_id) == h.user_id)
-    best = weighted_totals(sum(count.values()), {x.user_id: x.weight for x in houses}, fixed_held, count, rules.house_ids)
+    best = weighted_totals(
+        sum(count.values()), {x.user_id: x.weight for x in houses}, fixed_held, count, rules.house_ids
+    )
     assert all(abs(count[u] - best[u]) <= 1 for u in ids)
     assert totals(p) == {u: count[u] for u in rules.house_ids}
     # idempotent: planning again on the result for the same date changes nothing

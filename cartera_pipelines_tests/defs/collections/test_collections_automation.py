@@ -16,7 +16,7 @@ from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import Queued
 from cartera_pipelines.defs.collections.automation import collections_assign_job, collections_daily_schedule
 
 ROOT = Path(__file__).resolve().parents[3]
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def test_schedule_runs_at_seven_in_bogota_for_that_day() -> None:
@@ -29,7 +29,10 @@ def test_schedule_runs_at_seven_in_bogota_for_that_day() -> None:
     assert request.run_key == "collections_assignment_2026-11-21"
     # 00:30 UTC on the 22nd is still the 21st in Bogotá (UTC-5)
     late = dg.build_schedule_context(scheduled_execution_time=dt.datetime(2026, 11, 22, 0, 30, tzinfo=UTC))
-    assert collections_daily_schedule(late).run_config["ops"]["collections_assignment"]["config"]["as_of"] == "2026-11-21"
+    assert (
+        collections_daily_schedule(late).run_config["ops"]["collections_assignment"]["config"]["as_of"]
+        == "2026-11-21"
+    )
 
 
 def test_job_selects_the_assignment_and_its_reports_with_the_singleton_tag() -> None:
@@ -37,10 +40,6 @@ def test_job_selects_the_assignment_and_its_reports_with_the_singleton_tag() -> 
     from cartera_pipelines.defs.collections.assets import (
         ASSIGNMENT_REPORT,
         CONTRACT_ADVISORS,
-        collections_assignment,
-        contract_amortization_source,
-        contract_status_source,
-        managements_source,
     )
 
     graph = _definitions().resolve_asset_graph()
@@ -58,7 +57,12 @@ def _definitions() -> dg.Definitions:
     from cartera_pipelines.resources import CarteraPaths, SqlDatabase
 
     return dg.Definitions(
-        assets=[collections_assignment, contract_amortization_source, contract_status_source, managements_source],
+        assets=[
+            collections_assignment,
+            contract_amortization_source,
+            contract_status_source,
+            managements_source,
+        ],
         jobs=[collections_assign_job],
         resources={
             "lending_db": SqlDatabase(url="sqlite://", read_only=True),
@@ -71,7 +75,9 @@ def _definitions() -> dg.Definitions:
 def _queued_run(instance: dg.DagsterInstance, job: dg.JobDefinition, tags: dict[str, str]) -> dg.DagsterRun:
     """A run of ``job`` as the webserver or a schedule submits it: QUEUED, with the job's tags."""
     origin = RemoteJobOrigin(
-        repository_origin=RemoteRepositoryOrigin(RegisteredCodeLocationOrigin("cartera_pipelines"), "__repository__"),
+        repository_origin=RemoteRepositoryOrigin(
+            RegisteredCodeLocationOrigin("cartera_pipelines"), "__repository__"
+        ),
         job_name=job.name,
     )
     return instance.create_run_for_job(

@@ -258,7 +258,7 @@ def test_assets_starting_together_on_a_fresh_warehouse_create_the_tables_once(wa
         db = SqlDatabase(url=warehouse.url, store="warehouse")
         try:
             ensure_tables(db)
-        except BaseException as error:  # noqa: BLE001 - collected for the assertion
+        except BaseException as error:
             errors.append(error)
         finally:
             db.dispose()

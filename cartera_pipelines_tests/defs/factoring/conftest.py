@@ -30,7 +30,11 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 def build_sandbox(url: str, tmp_path: Path, scale: int = 1) -> dict[str, int]:
     targets = SandboxTargets(
-        home=tmp_path, lending_url="", operations_url=url, warehouse_url="", tns_servers_file=tmp_path / "x.yaml"
+        home=tmp_path,
+        lending_url="",
+        operations_url=url,
+        warehouse_url="",
+        tns_servers_file=tmp_path / "x.yaml",
     )
     return sandbox.build(targets, scale=scale, seed=42, today=TODAY)
 

@@ -5,15 +5,15 @@ import datetime as dt
 import dagster as dg
 import sqlalchemy as sa
 
+from cartera_pipelines.definitions import defs
 from cartera_pipelines.defs.factoring import automation
 from cartera_pipelines.defs.factoring import tables as t
-from cartera_pipelines.definitions import defs
 from cartera_pipelines.resources.database import SqlDatabase
 from cartera_pipelines.resources.webhooks import WebhookSender
 from cartera_pipelines.sandbox.db import recreate_tables
 from cartera_pipelines.sandbox.factoring import outbox_rows
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def test_schedule_runs_for_the_chile_date_of_its_tick() -> None:
@@ -40,7 +40,9 @@ def _store(url: str, n: int) -> SqlDatabase:
 
 
 def _evaluate(db: SqlDatabase, webhooks: WebhookSender, cursor: str | None = None):
-    with dg.build_sensor_context(cursor=cursor, resources={"operations_db": db, "webhooks": webhooks}) as context:
+    with dg.build_sensor_context(
+        cursor=cursor, resources={"operations_db": db, "webhooks": webhooks}
+    ) as context:
         return automation.outbox_sensor(context)
 
 
@@ -65,8 +67,11 @@ def test_outbox_sensor_requests_one_run_per_pending_state(sqlite_url: str) -> No
     with db.begin() as conn:
         conn.execute(sa.update(t.outbox_events).where(t.outbox_events.c.id <= 3).values(delivered_at=now))
         conn.execute(sa.update(t.outbox_events).where(t.outbox_events.c.id == 4).values(parked_at=now))
-        conn.execute(sa.update(t.outbox_events).where(t.outbox_events.c.id == 5).values(
-            attempts=6, next_attempt_at=now + dt.timedelta(minutes=5)))
+        conn.execute(
+            sa.update(t.outbox_events)
+            .where(t.outbox_events.c.id == 5)
+            .values(attempts=6, next_attempt_at=now + dt.timedelta(minutes=5))
+        )
     assert isinstance(_evaluate(db, hooks, third.cursor), dg.SkipReason)
 
 
@@ -79,12 +84,21 @@ def test_outbox_sensor_skips_without_an_endpoint(sqlite_url: str) -> None:
 def test_definitions_wire_the_family() -> None:
     d = defs()
     keys = {k.to_user_string() for k in d.resolve_all_asset_keys()}
-    assert {"operations/facturas_vencidas", "warehouse/factoring_exposure", "operations/outbox_deliveries"} <= keys
+    assert {
+        "operations/facturas_vencidas",
+        "warehouse/factoring_exposure",
+        "operations/outbox_deliveries",
+    } <= keys
     assert d.resolve_job_def("factoring_deliver_job").tags["singleton"] == "factoring_outbox"
     assert d.resolve_sensor_def("outbox_sensor").job_name == "factoring_deliver_job"
     exposure_checks = {
-        c.name for c in d.resolve_asset_graph().asset_check_keys if c.asset_key.to_user_string() == "warehouse/factoring_exposure"
+        c.name
+        for c in d.resolve_asset_graph().asset_check_keys
+        if c.asset_key.to_user_string() == "warehouse/factoring_exposure"
     }
     assert exposure_checks == {
-        "one_row_per_client", "linea_disponible_matches_open_operations", "ruts_are_valid", "operation_pricing_reconciles"
+        "one_row_per_client",
+        "linea_disponible_matches_open_operations",
+        "ruts_are_valid",
+        "operation_pricing_reconciles",
     }

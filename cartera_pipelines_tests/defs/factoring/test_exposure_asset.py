@@ -42,19 +42,28 @@ def _debtor_key(written: str) -> str:
 def test_exposure_numbers_on_the_sandbox(factoring_store: SqlDatabase, warehouse: SqlDatabase) -> None:
     result = _run(factoring_store, warehouse)
     assert result.success
-    assert all(c.passed for c in _checks(result).values()), {k: c.metadata for k, c in _checks(result).items()}
+    assert all(c.passed for c in _checks(result).values()), {
+        k: c.metadata for k, c in _checks(result).items()
+    }
 
     with factoring_store.connect() as conn:
         open_sum = dict(
             conn.execute(
-                sa.select(t.operaciones_cesion.c.cliente_id, sa.func.sum(t.operaciones_cesion.c.monto_total_facturas))
+                sa.select(
+                    t.operaciones_cesion.c.cliente_id,
+                    sa.func.sum(t.operaciones_cesion.c.monto_total_facturas),
+                )
                 .where(t.operaciones_cesion.c.estado.in_(["aprobada", "desembolsada"]))
                 .group_by(t.operaciones_cesion.c.cliente_id)
             ).all()
         )
         ceded = conn.execute(
-            sa.select(t.operaciones_cesion.c.cliente_id, t.facturas.c.rut_deudor, t.facturas.c.monto_total,
-                      t.facturas.c.fecha_vencimiento)
+            sa.select(
+                t.operaciones_cesion.c.cliente_id,
+                t.facturas.c.rut_deudor,
+                t.facturas.c.monto_total,
+                t.facturas.c.fecha_vencimiento,
+            )
             .select_from(t.operaciones_cesion.join(t.operacion_facturas).join(t.facturas))
             .where(t.operaciones_cesion.c.estado.in_(["aprobada", "desembolsada"]))
         ).all()
@@ -72,7 +81,9 @@ def test_exposure_numbers_on_the_sandbox(factoring_store: SqlDatabase, warehouse
         outstanding = Decimal(open_sum.get(cid) or 0).quantize(Decimal("0.01"))
         assert Decimal(row.monto_cedido_vigente) == outstanding
         assert Decimal(row.linea_disponible_esperada) == Decimal(clients[cid].linea_credito) - outstanding
-        assert Decimal(row.utilizacion) == (outstanding / Decimal(clients[cid].linea_credito)).quantize(Decimal("0.0001"))
+        assert Decimal(row.utilizacion) == (outstanding / Decimal(clients[cid].linea_credito)).quantize(
+            Decimal("0.0001")
+        )
         assert row.rut == stdnum_rut.format(_debtor_key(clients[cid].rut))
         assert row.facturas_cedidas_vencidas == overdue[cid]
         if by_debtor[cid]:
@@ -91,7 +102,9 @@ def test_exposure_numbers_on_the_sandbox(factoring_store: SqlDatabase, warehouse
     # A re-run for the same date replaces its slice: still one row per client.
     _run(factoring_store, warehouse)
     with warehouse.connect() as conn:
-        assert conn.execute(sa.select(sa.func.count()).select_from(t.factoring_exposure)).scalar_one() == len(clients)
+        assert conn.execute(sa.select(sa.func.count()).select_from(t.factoring_exposure)).scalar_one() == len(
+            clients
+        )
 
 
 def test_checks_catch_a_legacy_price_a_bad_rut_and_a_stale_line(
@@ -101,9 +114,15 @@ def test_checks_catch_a_legacy_price_a_bad_rut_and_a_stale_line(
     with factoring_store.begin() as conn:
         op = conn.execute(sa.select(o).where(o.c.estado == "desembolsada").order_by(o.c.id).limit(1)).one()
         # A legacy procedure that counted 365-day years: one cent… or more off.
-        conn.execute(sa.update(o).where(o.c.id == op.id).values(
-            monto_descuento=Decimal(op.monto_descuento) * 360 / 365,
-            monto_a_desembolsar=Decimal(op.monto_total_facturas) - Decimal(op.monto_descuento) * 360 / 365))
+        conn.execute(
+            sa.update(o)
+            .where(o.c.id == op.id)
+            .values(
+                monto_descuento=Decimal(op.monto_descuento) * 360 / 365,
+                monto_a_desembolsar=Decimal(op.monto_total_facturas)
+                - Decimal(op.monto_descuento) * 360 / 365,
+            )
+        )
         conn.execute(sa.update(c).where(c.c.id == 2).values(rut="12.345.678-4"))
         conn.execute(sa.update(f).where(f.c.id == 7).values(rut_deudor="76.086.428-K"))
         conn.execute(sa.update(c).where(c.c.id == 3).values(linea_disponible=c.c.linea_disponible + 1))
@@ -115,11 +134,16 @@ def test_checks_catch_a_legacy_price_a_bad_rut_and_a_stale_line(
     assert f"| {op.id} |" in pricing_check.metadata["details"].value
     rut_check = found["ruts_are_valid"]
     assert not rut_check.passed and rut_check.metadata["invalid"].value == 2
-    assert "12.345.678-4" in rut_check.metadata["details"].value and "76.086.428-K" in rut_check.metadata["details"].value
+    assert (
+        "12.345.678-4" in rut_check.metadata["details"].value
+        and "76.086.428-K" in rut_check.metadata["details"].value
+    )
     line_check = found["linea_disponible_matches_open_operations"]
     assert not line_check.passed and line_check.metadata["mismatched"].value == 1
     with warehouse.connect() as conn:
-        row = conn.execute(sa.select(t.factoring_exposure).where(t.factoring_exposure.c.cliente_id == 2)).one()
+        row = conn.execute(
+            sa.select(t.factoring_exposure).where(t.factoring_exposure.c.cliente_id == 2)
+        ).one()
     assert row.rut is None and row.rut_original == "12.345.678-4"  # reported, not dropped
 
 

@@ -108,7 +108,10 @@ def test_a_run_killed_mid_way_loses_nothing(store_url: str, tmp_path: Path) -> N
     with WebhookReceiver(SECRET, fail_rate=0.2, seed=5, latency_seconds=0.01) as receiver:
         process = subprocess.Popen(
             [sys.executable, str(script), store_url, receiver.url],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            text=True,
             env=os.environ | {"DAGSTER_HOME": ""},
         )
         process.stdin.write(SECRET + "\n")
@@ -146,7 +149,9 @@ def test_parks_after_max_attempts_and_keeps_the_last_error(sqlite_url: str) -> N
         sender = _sender(receiver.url, retries_per_attempt=2, max_attempts=4)
         first = _deliver(db, sender)
         mid = _events(db)
-        assert all(r["attempts"] == 2 and r["parked_at"] is None and r["next_attempt_at"] for r in mid.values())
+        assert all(
+            r["attempts"] == 2 and r["parked_at"] is None and r["next_attempt_at"] for r in mid.values()
+        )
         assert all("HTTP 503" in r["last_error"] for r in mid.values())
         assert first.asset_materializations_for_node(NODE)[0].metadata["failed"].value == 5
         # Within the backoff the next run leaves them alone…
@@ -156,7 +161,10 @@ def test_parks_after_max_attempts_and_keeps_the_last_error(sqlite_url: str) -> N
         second = _deliver(db, sender, respect_backoff=False)
     parked = _events(db)
     assert len(parked) == 5
-    assert all(r["parked_at"] is not None and r["attempts"] == 4 and r["delivered_at"] is None for r in parked.values())
+    assert all(
+        r["parked_at"] is not None and r["attempts"] == 4 and r["delivered_at"] is None
+        for r in parked.values()
+    )
     assert all("HTTP 503" in r["last_error"] for r in parked.values())
     assert second.asset_materializations_for_node(NODE)[0].metadata["parked"].value == 5
     db.dispose()
@@ -184,10 +192,13 @@ def test_refuses_to_send_unsigned(sqlite_url: str) -> None:
 
 def test_body_and_signature_are_stable() -> None:
     body = event_body("evt_1", "operacion.aprobada", "2026-03-09T12:00:00Z", {"monto": "10.50", "nota": "ñ"})
-    assert body == (
-        '{"created_at":"2026-03-09T12:00:00Z","event_id":"evt_1","payload":{"monto":"10.50","nota":"ñ"},'
-        '"type":"operacion.aprobada"}'
-    ).encode()
+    assert (
+        body
+        == (
+            '{"created_at":"2026-03-09T12:00:00Z","event_id":"evt_1","payload":{"monto":"10.50","nota":"ñ"},'
+            '"type":"operacion.aprobada"}'
+        ).encode()
+    )
     headers = WebhookSender(urls=["http://x"], secret=SECRET).headers("evt_1", "operacion.aprobada", body)
     assert headers["Idempotency-Key"] == "evt_1"
     assert verify(SECRET, body, headers["X-Cartera-Signature"])

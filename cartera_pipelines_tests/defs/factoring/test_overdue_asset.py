@@ -12,7 +12,7 @@ from cartera_pipelines.resources.database import SqlDatabase
 from cartera_pipelines_tests.defs.factoring.conftest import TODAY
 
 # 02:00 UTC on 2026-03-10 is still 23:00 on 2026-03-09 in Santiago.
-BOUNDARY = dt.datetime(2026, 3, 10, 2, 0, tzinfo=dt.timezone.utc)
+BOUNDARY = dt.datetime(2026, 3, 10, 2, 0, tzinfo=dt.UTC)
 
 
 def _run(db: SqlDatabase, as_of: dt.date) -> dg.ExecuteInProcessResult:
@@ -27,7 +27,9 @@ def _invoices(db: SqlDatabase) -> dict[int, tuple[str, dt.date]]:
     with db.connect() as conn:
         return {
             r.id: (r.estado, r.fecha_vencimiento)
-            for r in conn.execute(sa.select(t.facturas.c.id, t.facturas.c.estado, t.facturas.c.fecha_vencimiento))
+            for r in conn.execute(
+                sa.select(t.facturas.c.id, t.facturas.c.estado, t.facturas.c.fecha_vencimiento)
+            )
         }
 
 
@@ -37,7 +39,9 @@ def test_marks_overdue_by_chile_date_once(factoring_store: SqlDatabase) -> None:
     before = _invoices(factoring_store)
     expected = {i for i, (estado, due) in before.items() if is_overdue(estado, due, as_of)}
     due_today = {i for i, (estado, due) in before.items() if due == TODAY and estado == "disponible"}
-    due_yesterday = {i for i, (e, due) in before.items() if due == TODAY - dt.timedelta(days=1) and e == "disponible"}
+    due_yesterday = {
+        i for i, (e, due) in before.items() if due == TODAY - dt.timedelta(days=1) and e == "disponible"
+    }
     assert expected and due_today and due_yesterday <= expected
     # With the UTC date the invoices due on Chile's "today" would wrongly be marked as well.
     assert all(is_overdue("disponible", TODAY, BOUNDARY.date()) for _ in due_today)
@@ -51,7 +55,9 @@ def test_marks_overdue_by_chile_date_once(factoring_store: SqlDatabase) -> None:
     assert all(after[i][0] == before[i][0] for i in before if i not in expected)
 
     with factoring_store.connect() as conn:
-        events = conn.execute(sa.select(t.factura_eventos).where(t.factura_eventos.c.run_id.is_not(None))).all()
+        events = conn.execute(
+            sa.select(t.factura_eventos).where(t.factura_eventos.c.run_id.is_not(None))
+        ).all()
         all_events = conn.execute(sa.select(sa.func.count()).select_from(t.factura_eventos)).scalar_one()
     assert sorted(e.factura_id for e in events) == sorted(expected)
     assert {e.fecha_referencia for e in events} == {TODAY}
@@ -66,12 +72,17 @@ def test_marks_overdue_by_chile_date_once(factoring_store: SqlDatabase) -> None:
 
     # Idempotent: the same date again changes nothing and writes no event.
     again = _run(factoring_store, as_of)
-    assert again.asset_materializations_for_node("operations__facturas_vencidas")[0].metadata[
-        "facturas_marcadas"
-    ].value == 0
+    assert (
+        again.asset_materializations_for_node("operations__facturas_vencidas")[0]
+        .metadata["facturas_marcadas"]
+        .value
+        == 0
+    )
     assert _invoices(factoring_store) == after
     with factoring_store.connect() as conn:
-        assert conn.execute(sa.select(sa.func.count()).select_from(t.factura_eventos)).scalar_one() == all_events
+        assert (
+            conn.execute(sa.select(sa.func.count()).select_from(t.factura_eventos)).scalar_one() == all_events
+        )
 
 
 def test_next_chile_day_marks_the_invoices_due_today(factoring_store: SqlDatabase) -> None:

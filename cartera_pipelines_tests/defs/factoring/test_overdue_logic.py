@@ -6,7 +6,7 @@ import pytest
 
 from cartera_pipelines.defs.factoring.overdue import chile_date, is_overdue, resolve_as_of
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,9 @@ D = Decimal
 def test_latest_due_date_sets_the_days() -> None:
     # Two invoices due in 10 and 40 days: 40 days are financed.
     op = dt.date(2026, 3, 1)
-    p = pricing.price(D("1000000.00"), D("24.00"), op, [op + dt.timedelta(days=10), op + dt.timedelta(days=40)])
+    p = pricing.price(
+        D("1000000.00"), D("24.00"), op, [op + dt.timedelta(days=10), op + dt.timedelta(days=40)]
+    )
     # 1,000,000 × 0.24 × 40 / 360 = 26,666.666… → 26,666.67
     assert p == pricing.Pricing(40, D("26666.67"), D("973333.33"))
 
@@ -31,7 +33,12 @@ def test_latest_due_date_sets_the_days() -> None:
         ("45.00", "4.00", 1, "0.01"),  # exactly 0.005: half-up, not to even
         ("15.00", "12.00", 1, "0.01"),  # exactly 0.005 again
         ("14.99", "12.00", 1, "0.00"),  # 0.004996…
-        ("2537814.37", "21.50", 63, "95485.27"),  # 2,537,814.37 × 0.215 = 545,630.08955; × 63 / 360 = 95,485.2657…
+        (
+            "2537814.37",
+            "21.50",
+            63,
+            "95485.27",
+        ),  # 2,537,814.37 × 0.215 = 545,630.08955; × 63 / 360 = 95,485.2657…
         ("0.00", "20.00", 30, "0.00"),
     ],
 )
@@ -83,9 +90,13 @@ def test_matches_an_exact_fraction_oracle(cents: int, tasa_bp: int, dias: int) -
 def test_reconcile_names_what_differs() -> None:
     op = dt.date(2026, 3, 1)
     ok = {
-        "monto_total": D("1000000.00"), "tasa_descuento": D("24.00"), "fecha_operacion": op,
-        "latest_due_date": op + dt.timedelta(days=40), "invoices_total": D("1000000.00"),
-        "stored_discount": D("26666.67"), "stored_payout": D("973333.33"),
+        "monto_total": D("1000000.00"),
+        "tasa_descuento": D("24.00"),
+        "fecha_operacion": op,
+        "latest_due_date": op + dt.timedelta(days=40),
+        "invoices_total": D("1000000.00"),
+        "stored_discount": D("26666.67"),
+        "stored_payout": D("973333.33"),
     }
     assert pricing.reconcile(**ok) is None
     # A legacy procedure with a 365-day year.
@@ -93,5 +104,7 @@ def test_reconcile_names_what_differs() -> None:
     assert pricing.reconcile(**legacy) == (
         "descuento 26301.37 vs 26666.67; desembolso 973698.63 vs 973333.33 (40 días)"
     )
-    assert "total 1000000.00 vs facturas 999999.99" in pricing.reconcile(**ok | {"invoices_total": D("999999.99")})
+    assert "total 1000000.00 vs facturas 999999.99" in pricing.reconcile(
+        **ok | {"invoices_total": D("999999.99")}
+    )
     assert "at least one invoice" in pricing.reconcile(**ok | {"latest_due_date": None})

@@ -40,7 +40,9 @@ def seed_movements(url: str, nit: str, demand: np.ndarray, **kwargs: Any) -> int
     try:
         with engine.begin() as conn:
             create_tables(conn, [tns_inventory_movements])
-            return insert_rows(conn, tns_inventory_movements, movement_rows(nit, demand, FIRST_MONTH, **kwargs))
+            return insert_rows(
+                conn, tns_inventory_movements, movement_rows(nit, demand, FIRST_MONTH, **kwargs)
+            )
     finally:
         engine.dispose()
 
@@ -57,7 +59,15 @@ def resources_for(url: str, home: Path, mlflow_uri: str | None = None) -> dict[s
     }
 
 
-def materialize(url: str, home: Path, nit: str, *, selection: list | None = None, training: dict | None = None, **kwargs: Any) -> dg.ExecuteInProcessResult:
+def materialize(
+    url: str,
+    home: Path,
+    nit: str,
+    *,
+    selection: list | None = None,
+    training: dict | None = None,
+    **kwargs: Any,
+) -> dg.ExecuteInProcessResult:
     instance = kwargs.pop("instance", None) or dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("tns_nits", [nit])
     return dg.materialize(

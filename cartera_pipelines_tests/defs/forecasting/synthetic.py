@@ -10,7 +10,9 @@ import numpy as np
 from cartera_pipelines.defs.forecasting.demand import add_months
 
 
-def seasonal_demand(n_articles: int, months: int, seed: int = 0, noise: float = 0.15, level: float = 40.0) -> np.ndarray:
+def seasonal_demand(
+    n_articles: int, months: int, seed: int = 0, noise: float = 0.15, level: float = 40.0
+) -> np.ndarray:
     """(articles, months) integer demand: level x (1 + yearly seasonality) x trend, with noise."""
     rng = np.random.default_rng(seed)
     t = np.arange(months)
@@ -35,7 +37,7 @@ def movement_rows(
     with some sales returns and (``extra_documents``) purchases that demand must ignore."""
     rows: list[dict[str, object]] = []
     ids: dict[int, int] = {}
-    extracted = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    extracted = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
     def add(article: int, month: dt.date, doc: str, code: str, qty: int, warehouse: str, day: int) -> None:
         year = month.year

@@ -54,7 +54,9 @@ def _check_chain(url: str, home, demand: np.ndarray) -> dg.ExecuteInProcessResul
 
     # backtest: one chosen model per article; the blocking check passed
     backtest = table_rows(url, t.demand_backtest, NIT)
-    assert sorted(r["article_code"] for r in backtest if r["chosen"]) == [f"ART{a:03d}" for a in range(demand.shape[0])]
+    assert sorted(r["article_code"] for r in backtest if r["chosen"]) == [
+        f"ART{a:03d}" for a in range(demand.shape[0])
+    ]
     checks = {e.asset_check_key.name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks["chosen_models_beat_seasonal_naive"] is True
     assert all(checks.values()), checks
@@ -95,7 +97,11 @@ def test_chain_on_sqlite_with_mlflow_run_and_registered_model(sqlite_url, home):
     assert run.data.params["holdout_months"] == "6" and run.data.params["nit"] == NIT
     assert run.data.metrics["mase_chosen"] < run.data.metrics["mase_seasonal_naive"]
     artifacts = {a.path for a in client.list_artifacts(run_id, "model_files")}
-    assert {"model_files/forecast_plot.png", "model_files/xgboost_model.json", "model_files/backtest.json"} <= artifacts
+    assert {
+        "model_files/forecast_plot.png",
+        "model_files/xgboost_model.json",
+        "model_files/backtest.json",
+    } <= artifacts
     versions = client.search_model_versions(f"name='demand_xgboost_{NIT}'")
     assert [v.run_id for v in versions] == [run_id]
 
@@ -139,8 +145,12 @@ def test_unreachable_mlflow_fails_fast_naming_the_variable(sqlite_url, home):
 
     started = time.monotonic()
     result = materialize(
-        sqlite_url, home, NIT, selection=["warehouse/demand_monthly", "models/demand_models"],
-        mlflow_uri="http://127.0.0.1:9", raise_on_error=False,
+        sqlite_url,
+        home,
+        NIT,
+        selection=["warehouse/demand_monthly", "models/demand_models"],
+        mlflow_uri="http://127.0.0.1:9",
+        raise_on_error=False,
     )
     assert not result.success
     failure = next(e for e in result.get_step_failure_events() if e.step_key == "models__demand_models")

@@ -19,7 +19,9 @@ def test_weekly_schedule_requests_one_run_per_nit():
 
 
 def _weekly_schedule(instance: dg.DagsterInstance) -> None:
-    context = dg.build_schedule_context(instance=instance, scheduled_execution_time=dt.datetime(2026, 11, 23, 3, 0))
+    context = dg.build_schedule_context(
+        instance=instance, scheduled_execution_time=dt.datetime(2026, 11, 23, 3, 0)
+    )
     assert isinstance(forecasting_weekly_schedule(context), dg.SkipReason)
     instance.add_dynamic_partitions("tns_nits", ["900123456", "800999111"])
     requests = forecasting_weekly_schedule(context)
@@ -48,7 +50,10 @@ def test_sensor_requests_the_nits_whose_movements_changed():
 
 
 def test_nits_from_company_years():
-    assert nits_from_company_years(["1_2024", "1_2023", "2_2024", "bad", None], {"1"}) == (["1"], ["2_2024", "bad"])
+    assert nits_from_company_years(["1_2024", "1_2023", "2_2024", "bad", None], {"1"}) == (
+        ["1"],
+        ["2_2024", "bad"],
+    )
 
 
 def test_job_covers_the_family():

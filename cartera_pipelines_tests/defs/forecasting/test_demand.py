@@ -76,6 +76,9 @@ def test_no_movements_no_rows():
     assert list(monthly_demand("900", [])) == []
 
 
-@pytest.mark.parametrize(("start", "months", "expected"), [((2024, 11), 3, (2025, 2)), ((2024, 1), -1, (2023, 12)), ((2024, 5), 0, (2024, 5))])
+@pytest.mark.parametrize(
+    ("start", "months", "expected"),
+    [((2024, 11), 3, (2025, 2)), ((2024, 1), -1, (2023, 12)), ((2024, 5), 0, (2024, 5))],
+)
 def test_add_months(start, months, expected):
     assert add_months(dt.date(*start, 1), months) == dt.date(*expected, 1)

@@ -68,7 +68,10 @@ def test_abc_by_cumulative_value():
     assert abc_classes([0, 0]) == ["C", "C"]
 
 
-@pytest.mark.parametrize(("demand", "cls"), [([10, 10, 10], "X"), ([5, 15, 10], "X"), ([0, 20, 10], "Y"), ([0, 0, 30], "Z"), ([0, 0], "Z")])
+@pytest.mark.parametrize(
+    ("demand", "cls"),
+    [([10, 10, 10], "X"), ([5, 15, 10], "X"), ([0, 20, 10], "Y"), ([0, 0, 30], "Z"), ([0, 0], "Z")],
+)
 def test_xyz_by_coefficient_of_variation(demand, cls):
     assert xyz_class(coefficient_of_variation(demand)) == cls
 

@@ -20,7 +20,15 @@ def panel_of(demand: np.ndarray, starts: dict[int, int] | None = None) -> Panel:
     n = demand.shape[0]
     price = np.tile(np.linspace(10, 20, n)[:, None], (1, demand.shape[1]))
     price[np.isnan(demand)] = np.nan
-    return Panel("900", [f"A{i:02d}" for i in range(n)], [None] * n, MONTHS[: demand.shape[1]], demand, price, np.nan_to_num(demand * price))
+    return Panel(
+        "900",
+        [f"A{i:02d}" for i in range(n)],
+        [None] * n,
+        MONTHS[: demand.shape[1]],
+        demand,
+        price,
+        np.nan_to_num(demand * price),
+    )
 
 
 FAST = TrainingSettings(n_jobs=1)
@@ -42,8 +50,12 @@ def test_no_future_data_reaches_any_window(seasonal_result):
     poisoned[:, holdout_cut:] = 1e6
     after = train(panel_of(np.nan_to_num(poisoned), starts={7: 22}), FAST)
     for model in ("seasonal_naive", "xgboost", "prophet", "ensemble"):
-        np.testing.assert_allclose(after.holdout.by_model[model], clean.holdout.by_model[model], equal_nan=True, err_msg=model)
-        np.testing.assert_allclose(after.validation.by_model[model], clean.validation.by_model[model], equal_nan=True, err_msg=model)
+        np.testing.assert_allclose(
+            after.holdout.by_model[model], clean.holdout.by_model[model], equal_nan=True, err_msg=model
+        )
+        np.testing.assert_allclose(
+            after.validation.by_model[model], clean.validation.by_model[model], equal_nan=True, err_msg=model
+        )
     assert after.chosen == clean.chosen  # the choice only looks at the validation window
     # and the poison is visible where it should be: the holdout scores explode
     assert np.nanmin(after.scores["seasonal_naive"]["mae"]) > 1e5
@@ -52,7 +64,9 @@ def test_no_future_data_reaches_any_window(seasonal_result):
     poisoned[:, validation_cut:] = 1e6
     early = train(panel_of(np.nan_to_num(poisoned), starts={7: 22}), FAST)
     for model in ("seasonal_naive", "xgboost", "prophet", "ensemble"):
-        np.testing.assert_allclose(early.validation.by_model[model], clean.validation.by_model[model], equal_nan=True, err_msg=model)
+        np.testing.assert_allclose(
+            early.validation.by_model[model], clean.validation.by_model[model], equal_nan=True, err_msg=model
+        )
 
 
 def test_chosen_models_beat_seasonal_naive_on_seasonal_data(seasonal_result):
@@ -87,5 +101,10 @@ def test_parallel_fits_match_sequential_ones():
     settings = TrainingSettings(n_jobs=2)
     parallel = train(panel, settings)
     sequential = train(panel, TrainingSettings(n_jobs=1))
-    np.testing.assert_allclose(parallel.holdout.by_model["prophet"], sequential.holdout.by_model["prophet"], rtol=1e-6, equal_nan=True)
+    np.testing.assert_allclose(
+        parallel.holdout.by_model["prophet"],
+        sequential.holdout.by_model["prophet"],
+        rtol=1e-6,
+        equal_nan=True,
+    )
     assert parallel.prophet_errors == []

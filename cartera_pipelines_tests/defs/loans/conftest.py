@@ -20,7 +20,11 @@ ALL_CHECKS = [value for value in vars(checks).values() if isinstance(value, dg.A
 
 def build_loans_sandbox(url: str, tmp_path: Path, scale: int = 1) -> str:
     targets = SandboxTargets(
-        home=tmp_path, lending_url="", operations_url=url, warehouse_url="", tns_servers_file=tmp_path / "tns.yaml"
+        home=tmp_path,
+        lending_url="",
+        operations_url=url,
+        warehouse_url="",
+        tns_servers_file=tmp_path / "tns.yaml",
     )
     loans_sandbox.build(targets, scale=scale)
     return url
@@ -36,7 +40,9 @@ def loans_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield build_loans_sandbox(url, tmp_path)
 
 
-def materialize_cuotas(url: str, as_of: str = "2026-11-21", with_checks: bool = True, **config: Any) -> dg.ExecuteInProcessResult:
+def materialize_cuotas(
+    url: str, as_of: str = "2026-11-21", with_checks: bool = True, **config: Any
+) -> dg.ExecuteInProcessResult:
     db = SqlDatabase(url=url)
     try:
         return dg.materialize(

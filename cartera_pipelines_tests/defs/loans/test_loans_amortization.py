@@ -22,6 +22,8 @@ from cartera_pipelines.defs.loans.amortization import (
     schedule,
     totals,
 )
+from cartera_pipelines.defs.loans.status import Status, installment_status, unpaid_status
+from cartera_pipelines.defs.loans.store import copy_lines, installment_rows
 
 D = Decimal
 
@@ -48,7 +50,9 @@ def test_half_cent_ties_round_up_from_the_exact_value() -> None:
     row = schedule(terms("12345.00", "10.00", 1, "MENSUAL", "AMERICANA", dt.date(2024, 1, 1)))[0]
     assert row.monto_interes == D("102.88")
     # 100.50 × 12 % / 12 = 1.005: a float would say 1.00
-    assert schedule(terms("100.50", "12.00", 1, "MENSUAL", "ALEMANA", dt.date(2024, 1, 1)))[0].monto_interes == D("1.01")
+    assert schedule(terms("100.50", "12.00", 1, "MENSUAL", "ALEMANA", dt.date(2024, 1, 1)))[
+        0
+    ].monto_interes == D("1.01")
 
 
 def test_biweekly_and_weekly_use_their_own_periodic_rate() -> None:
@@ -68,7 +72,9 @@ def test_biweekly_and_weekly_use_their_own_periodic_rate() -> None:
         (dt.date(2023, 12, 30), [dt.date(2024, 1, 30), dt.date(2024, 2, 29), dt.date(2024, 3, 30)]),
     ],
 )
-def test_monthly_due_dates_clamp_to_month_end_from_the_base_date(base: dt.date, expected: list[dt.date]) -> None:
+def test_monthly_due_dates_clamp_to_month_end_from_the_base_date(
+    base: dt.date, expected: list[dt.date]
+) -> None:
     assert list(due_dates(base, Modality.MENSUAL, 3)) == expected
 
 
@@ -103,7 +109,9 @@ def test_one_installment(method: Method, modality: Modality) -> None:
     ppy = PERIODS_PER_YEAR[modality]
     assert len(rows) == 1
     assert rows[0].monto_capital == D("1000.00")
-    assert rows[0].monto_interes == (D("1000.00") * 24 / (100 * ppy)).quantize(D("0.01"), rounding="ROUND_HALF_UP")
+    assert rows[0].monto_interes == (D("1000.00") * 24 / (100 * ppy)).quantize(
+        D("0.01"), rounding="ROUND_HALF_UP"
+    )
     assert rows[0].saldo_capital_final == 0
 
 
@@ -144,8 +152,14 @@ def test_totals() -> None:
     ],
 )
 def test_invalid_terms_are_values_not_exceptions(override: dict[str, object], fragment: str) -> None:
-    raw = {"principal": D("1000.00"), "rate": D("12"), "n": 12, "modality": "MENSUAL", "method": "FRANCESA",
-           "base": dt.date(2024, 1, 1)} | override
+    raw = {
+        "principal": D("1000.00"),
+        "rate": D("12"),
+        "n": 12,
+        "modality": "MENSUAL",
+        "method": "FRANCESA",
+        "base": dt.date(2024, 1, 1),
+    } | override
     parsed = parse_terms(raw["principal"], raw["rate"], raw["n"], raw["modality"], raw["method"], raw["base"])
     assert isinstance(parsed, InvalidTerms)
     assert any(fragment in p for p in parsed.problems), parsed.problems
@@ -188,7 +202,13 @@ def test_schedule_properties(
         assert current.saldo_capital_inicial == previous.saldo_capital_final
         assert current.fecha_vencimiento > previous.fecha_vencimiento
     for r in rows:
-        for amount in (r.monto_cuota, r.monto_capital, r.monto_interes, r.saldo_capital_inicial, r.saldo_capital_final):
+        for amount in (
+            r.monto_cuota,
+            r.monto_capital,
+            r.monto_interes,
+            r.saldo_capital_inicial,
+            r.saldo_capital_final,
+        ):
             assert amount.as_tuple().exponent == -2 and amount >= 0
         assert r.monto_cuota == r.monto_capital + r.monto_interes
         assert r.saldo_capital_final == r.saldo_capital_inicial - r.monto_capital
@@ -196,10 +216,14 @@ def test_schedule_properties(
     assert rows[0].fecha_vencimiento > base
     if modality is Modality.MENSUAL:
         for k, r in enumerate(rows, start=1):
-            assert (r.fecha_vencimiento.year * 12 + r.fecha_vencimiento.month) - (base.year * 12 + base.month) == k
-            assert r.fecha_vencimiento.day == base.day or r.fecha_vencimiento.day < base.day and (
-                r.fecha_vencimiento + dt.timedelta(days=1)
-            ).day == 1
+            assert (r.fecha_vencimiento.year * 12 + r.fecha_vencimiento.month) - (
+                base.year * 12 + base.month
+            ) == k
+            assert (
+                r.fecha_vencimiento.day == base.day
+                or r.fecha_vencimiento.day < base.day
+                and (r.fecha_vencimiento + dt.timedelta(days=1)).day == 1
+            )
     else:
         step = 15 if modality is Modality.QUINCENAL else 7
         assert all(r.fecha_vencimiento == base + dt.timedelta(days=step * r.numero_cuota) for r in rows)
@@ -216,8 +240,6 @@ def test_schedule_properties(
 
 # ---- installment status -----------------------------------------------------------------------------------
 
-from cartera_pipelines.defs.loans.status import Status, installment_status, unpaid_status  # noqa: E402
-from cartera_pipelines.defs.loans.store import copy_lines, installment_rows  # noqa: E402
 
 AS_OF = dt.date(2026, 11, 21)
 
@@ -236,12 +258,16 @@ AS_OF = dt.date(2026, 11, 21)
     ],
 )
 def test_installment_status(due: dt.date, capital_paid: str, interest_paid: str, expected: Status) -> None:
-    assert installment_status(due, D("100.00"), D("10.00"), D(capital_paid), D(interest_paid), AS_OF) is expected
+    assert (
+        installment_status(due, D("100.00"), D("10.00"), D(capital_paid), D(interest_paid), AS_OF) is expected
+    )
 
 
 @settings(max_examples=100, deadline=None)
 @given(due=bases, capital=money | st.just(D("0.00")), interest=money | st.just(D("0.00")))
-def test_unpaid_status_is_installment_status_with_nothing_paid(due: dt.date, capital: Decimal, interest: Decimal) -> None:
+def test_unpaid_status_is_installment_status_with_nothing_paid(
+    due: dt.date, capital: Decimal, interest: Decimal
+) -> None:
     zero = D("0.00")
     assert unpaid_status(due, capital == 0 and interest == 0, AS_OF) is installment_status(
         due, capital, interest, zero, zero, AS_OF
@@ -251,8 +277,14 @@ def test_unpaid_status_is_installment_status_with_nothing_paid(due: dt.date, cap
 @pytest.mark.parametrize("method", list(Method))
 @pytest.mark.parametrize("modality", list(Modality))
 def test_copy_lines_match_the_decimal_rows(method: Method, modality: Modality) -> None:
-    loan = terms("123456.78", "0" if method is Method.AMERICANA else "27.35", 7, modality.value, method.value,
-                 dt.date(2026, 8, 31))
+    loan = terms(
+        "123456.78",
+        "0" if method is Method.AMERICANA else "27.35",
+        7,
+        modality.value,
+        method.value,
+        dt.date(2026, 8, 31),
+    )
     from_rows = [
         "\t".join(str(v) for v in row.values()) + "\n" for row in installment_rows(9, schedule(loan), AS_OF)
     ]

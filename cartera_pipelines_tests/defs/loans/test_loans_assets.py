@@ -28,20 +28,22 @@ INVARIANTS = [
 def _expected() -> dict[str, Any]:
     """What the sandbox holds, computed from its generator (not from the asset)."""
     loans, installments = loans_sandbox.generate()
-    approved = {l["id"]: l for l in loans if l["estado"] == "APROBADO"}
+    approved = {loan["id"]: loan for loan in loans if loan["estado"] == "APROBADO"}
     counts: dict[int, int] = {}
     paid: set[int] = set()
     for row in installments:
         counts[row["prestamo_id"]] = counts.get(row["prestamo_id"], 0) + 1
         if row["capital_pagado"] or row["interes_pagado"]:
             paid.add(row["prestamo_id"])
-    invalid = {i for i, l in approved.items() if not isinstance(_terms(l), LoanTerms)}
+    invalid = {i for i, loan in approved.items() if not isinstance(_terms(loan), LoanTerms)}
     valid = set(approved) - invalid
     return {
         "approved": approved,
         "invalid": invalid,
         "created": {i for i in valid if counts.get(i, 0) == 0},
-        "regenerated": {i for i in valid if 0 < counts.get(i, 0) != approved[i]["numero_cuotas"] and i not in paid},
+        "regenerated": {
+            i for i in valid if 0 < counts.get(i, 0) != approved[i]["numero_cuotas"] and i not in paid
+        },
         "blocked": {i for i in valid if 0 < counts.get(i, 0) != approved[i]["numero_cuotas"] and i in paid},
         "paid": paid,
     }
@@ -49,8 +51,12 @@ def _expected() -> dict[str, Any]:
 
 def _terms(loan: dict[str, Any]) -> object:
     return parse_terms(
-        loan["total_financiamiento"], loan["tasa_interes"], loan["numero_cuotas"],
-        loan["modalidad_pago"], loan["metodo_amortizacion"], loan["fecha_base_calculo"],
+        loan["total_financiamiento"],
+        loan["tasa_interes"],
+        loan["numero_cuotas"],
+        loan["modalidad_pago"],
+        loan["metodo_amortizacion"],
+        loan["fecha_base_calculo"],
     )
 
 
@@ -66,7 +72,12 @@ def _table(url: str, where: sa.ColumnElement[bool] | None = None) -> list[tuple[
 
 def test_schedules_every_approved_loan_and_reports_the_rest(loans_url: str) -> None:
     expected = _expected()
-    assert expected["invalid"] and expected["blocked"] and expected["regenerated"] and expected["paid"] - expected["blocked"]
+    assert (
+        expected["invalid"]
+        and expected["blocked"]
+        and expected["regenerated"]
+        and expected["paid"] - expected["blocked"]
+    )
     paid_before = _table(loans_url, cuotas.c.prestamo_id.in_(expected["paid"]))
 
     result = materialize_cuotas(loans_url)
@@ -84,7 +95,11 @@ def test_schedules_every_approved_loan_and_reports_the_rest(loans_url: str) -> N
     # every valid approved loan that could be scheduled has exactly numero_cuotas installments
     engine = create_store_engine(loans_url)
     with engine.connect() as conn:
-        counts = dict(conn.execute(sa.select(cuotas.c.prestamo_id, sa.func.count()).group_by(cuotas.c.prestamo_id)).all())
+        counts = dict(
+            conn.execute(
+                sa.select(cuotas.c.prestamo_id, sa.func.count()).group_by(cuotas.c.prestamo_id)
+            ).all()
+        )
     engine.dispose()
     for loan_id in expected["created"] | expected["regenerated"]:
         assert counts[loan_id] == expected["approved"][loan_id]["numero_cuotas"]
@@ -110,7 +125,13 @@ def test_written_schedules_are_the_engine_schedules_to_the_cent(loans_url: str) 
     for row, installment in zip(stored, schedule(terms), strict=True):
         record = dict(zip(columns, row))
         assert record["fecha_vencimiento"] == installment.fecha_vencimiento
-        for name in ("monto_cuota", "monto_capital", "monto_interes", "saldo_capital_inicial", "saldo_capital_final"):
+        for name in (
+            "monto_cuota",
+            "monto_capital",
+            "monto_interes",
+            "saldo_capital_inicial",
+            "saldo_capital_final",
+        ):
             assert record[name] == getattr(installment, name), name
             assert isinstance(record[name], Decimal)
 
@@ -132,14 +153,25 @@ def test_status_follows_payments_and_the_as_of_date(loans_url: str) -> None:
     with engine.begin() as conn:
         assert store.status_counts(conn).get("ATRASADO", 0) == 0
         loan_id = conn.execute(
-            sa.select(cuotas.c.prestamo_id).where(cuotas.c.capital_pagado == 0).order_by(cuotas.c.prestamo_id).limit(1)
+            sa.select(cuotas.c.prestamo_id)
+            .where(cuotas.c.capital_pagado == 0)
+            .order_by(cuotas.c.prestamo_id)
+            .limit(1)
         ).scalar_one()
         first, second, third = conn.execute(
             sa.select(cuotas.c.id, cuotas.c.monto_capital, cuotas.c.monto_interes, cuotas.c.fecha_vencimiento)
-            .where(cuotas.c.prestamo_id == loan_id).order_by(cuotas.c.numero_cuota).limit(3)
+            .where(cuotas.c.prestamo_id == loan_id)
+            .order_by(cuotas.c.numero_cuota)
+            .limit(3)
         ).all()
-        conn.execute(sa.update(cuotas).where(cuotas.c.id == first.id).values(capital_pagado=first.monto_capital, interes_pagado=first.monto_interes))
-        conn.execute(sa.update(cuotas).where(cuotas.c.id == second.id).values(interes_pagado=second.monto_interes))
+        conn.execute(
+            sa.update(cuotas)
+            .where(cuotas.c.id == first.id)
+            .values(capital_pagado=first.monto_capital, interes_pagado=first.monto_interes)
+        )
+        conn.execute(
+            sa.update(cuotas).where(cuotas.c.id == second.id).values(interes_pagado=second.monto_interes)
+        )
     engine.dispose()
     as_of = third.fecha_vencimiento  # the third is due today (not late), the second is past due
     result = materialize_cuotas(loans_url, as_of=as_of.isoformat(), with_checks=False)
@@ -190,19 +222,30 @@ def test_checks_catch_a_corrupted_schedule(loans_url: str) -> None:
     materialize_cuotas(loans_url, with_checks=False)
     engine = create_store_engine(loans_url)
     with engine.begin() as conn:
-        victim = conn.execute(sa.select(sa.func.min(cuotas.c.prestamo_id)).where(cuotas.c.numero_cuota == 3)).scalar_one()
+        victim = conn.execute(
+            sa.select(sa.func.min(cuotas.c.prestamo_id)).where(cuotas.c.numero_cuota == 3)
+        ).scalar_one()
         conn.execute(
-            sa.update(cuotas).where(cuotas.c.prestamo_id == victim, cuotas.c.numero_cuota == 2)
-            .values(monto_capital=cuotas.c.monto_capital + Decimal("0.01"), fecha_vencimiento=dt.date(1999, 1, 1))
+            sa.update(cuotas)
+            .where(cuotas.c.prestamo_id == victim, cuotas.c.numero_cuota == 2)
+            .values(
+                monto_capital=cuotas.c.monto_capital + Decimal("0.01"), fecha_vencimiento=dt.date(1999, 1, 1)
+            )
         )
-        conn.execute(sa.update(cuotas).where(cuotas.c.prestamo_id == victim, cuotas.c.numero_cuota == 3).values(numero_cuota=99))
+        conn.execute(
+            sa.update(cuotas)
+            .where(cuotas.c.prestamo_id == victim, cuotas.c.numero_cuota == 3)
+            .values(numero_cuota=99)
+        )
     engine.dispose()
     outcomes = check_outcomes(materialize_cuotas(loans_url))
     assert outcomes["capital_sums_to_principal"] is False
     assert outcomes["cuota_equals_capital_plus_interest"] is False
     assert outcomes["due_dates_increasing"] is False
     assert outcomes["installment_numbers_unique"] is False
-    assert outcomes["final_balance_zero"] is False  # its "last" installment is now #99, which leaves a balance
+    assert (
+        outcomes["final_balance_zero"] is False
+    )  # its "last" installment is now #99, which leaves a balance
 
 
 def test_invalid_as_of_is_a_clear_error(loans_url: str) -> None:

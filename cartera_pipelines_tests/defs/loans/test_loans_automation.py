@@ -35,14 +35,16 @@ def _tick(db: SqlDatabase, cursor: str | None) -> dg.SensorResult:
 def _insert(url: str, estado: str) -> int:
     engine = create_store_engine(url)
     with engine.begin() as conn:
-        new_id = conn.execute(prestamos.insert().values(estado=estado, **NEW_LOAN).returning(prestamos.c.id)).scalar_one()
+        new_id = conn.execute(
+            prestamos.insert().values(estado=estado, **NEW_LOAN).returning(prestamos.c.id)
+        ).scalar_one()
     engine.dispose()
     return int(new_id)
 
 
 def _check_sensor(url: str) -> None:
     loans, _ = loans_sandbox.generate()
-    approved = sorted(l["id"] for l in loans if l["estado"] == "APROBADO")
+    approved = sorted(loan["id"] for loan in loans if loan["estado"] == "APROBADO")
     db = SqlDatabase(url=url)
     first = _tick(db, None)
     [request] = first.run_requests
@@ -100,7 +102,10 @@ def test_daily_sweep_runs_the_schedule_job_as_of_the_bogota_day(tmp_path: Path) 
     [materialization] = result.get_asset_materialization_events()
     assert materialization.materialization.metadata["as_of"].value == "2026-03-01"
     # the job carries the checks of operations/cuotas
-    assert {e.check_name for e in result.get_asset_check_evaluations()} >= {"capital_sums_to_principal", "final_balance_zero"}
+    assert {e.check_name for e in result.get_asset_check_evaluations()} >= {
+        "capital_sums_to_principal",
+        "final_balance_zero",
+    }
 
 
 def test_simulation_with_defaults_shows_the_schedule_and_writes_nothing() -> None:
@@ -119,8 +124,14 @@ def test_simulation_with_defaults_shows_the_schedule_and_writes_nothing() -> Non
 
 
 def test_simulation_with_terms_from_run_config() -> None:
-    config = {"principal": "1000.00", "annual_rate": "12", "installments": 2, "modality": "quincenal",
-              "method": "ALEMANA", "base_date": "2024-01-31"}
+    config = {
+        "principal": "1000.00",
+        "annual_rate": "12",
+        "installments": 2,
+        "modality": "quincenal",
+        "method": "ALEMANA",
+        "base_date": "2024-01-31",
+    }
     result = simulation.loans_simulate_job.execute_in_process(
         run_config={"ops": {"simulate_schedule": {"config": config}}}
     )
@@ -132,15 +143,26 @@ def test_simulation_with_terms_from_run_config() -> None:
 
 
 def test_simulation_rejects_invalid_terms_with_every_problem() -> None:
-    config = {"principal": "0", "annual_rate": "-2", "installments": 0, "method": "ALEMAN", "base_date": "31/01/2024"}
+    config = {
+        "principal": "0",
+        "annual_rate": "-2",
+        "installments": 0,
+        "method": "ALEMAN",
+        "base_date": "31/01/2024",
+    }
     result = simulation.loans_simulate_job.execute_in_process(
         run_config={"ops": {"simulate_schedule": {"config": config}}}, raise_on_error=False
     )
     assert not result.success
     [failure] = [e for e in result.all_events if e.is_step_failure]
     message = str(failure.step_failure_data.user_failure_data.description)
-    for fragment in ("principal must be > 0", "interest rate must be >= 0", "installments must be > 0",
-                     "unknown amortization method 'ALEMAN'", "is not a date"):
+    for fragment in (
+        "principal must be > 0",
+        "interest rate must be >= 0",
+        "installments must be > 0",
+        "unknown amortization method 'ALEMAN'",
+        "is not a date",
+    ):
         assert fragment in message
 
 

@@ -54,7 +54,9 @@ class TnsSandbox:
                 "WHERE K.FECASENTAD IS NOT NULL AND K.FECANULADO IS NULL "
                 "AND K.CODCOMP IN ('FV', 'DV', 'FC', 'DC', 'RE') ORDER BY D.DEKARDEXID"
             )
-            return [(r[0], r[1], r[2].strip(), Decimal(str(r[3])), Decimal(str(r[4]))) for r in cursor.fetchall()]
+            return [
+                (r[0], r[1], r[2].strip(), Decimal(str(r[3])), Decimal(str(r[4]))) for r in cursor.fetchall()
+            ]
         finally:
             conn.close()
 
@@ -71,7 +73,11 @@ class TnsSandbox:
             )
             n, qty, total = cursor.fetchone()
             # SQLite sums REAL values in binary floating point: round back to the columns' scales.
-            return int(n), Decimal(str(qty)).quantize(Decimal("0.0001")), Decimal(str(total)).quantize(Decimal("0.01"))
+            return (
+                int(n),
+                Decimal(str(qty)).quantize(Decimal("0.0001")),
+                Decimal(str(total)).quantize(Decimal("0.01")),
+            )
         finally:
             conn.close()
 
@@ -95,7 +101,9 @@ def sqlite_tns(tmp_path: Path) -> TnsSandbox:
 
 
 @pytest.fixture(scope="session")
-def firebird_tns_session(firebird: engines.FirebirdServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TnsSandbox]:
+def firebird_tns_session(
+    firebird: engines.FirebirdServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TnsSandbox]:
     """The sandbox built once per session on the real Firebird 3 server (unique server names)."""
     root = tmp_path_factory.mktemp("tns_firebird")
     tag = uuid.uuid4().hex[:6]
@@ -111,8 +119,12 @@ def firebird_tns_session(firebird: engines.FirebirdServer, tmp_path_factory: pyt
         servers=(f"fb1_{tag}", f"fb2_{tag}"),
     )
     targets = SandboxTargets(
-        home=root, lending_url="", operations_url="", warehouse_url="",
-        tns_servers_file=root / "tns_servers.yaml", tns=tns,
+        home=root,
+        lending_url="",
+        operations_url="",
+        warehouse_url="",
+        tns_servers_file=root / "tns_servers.yaml",
+        tns=tns,
     )
     sandbox_tns.build(targets)
     yield TnsSandbox("firebird", targets.tns_servers_file, targets, password=firebird.password)
@@ -154,7 +166,7 @@ def warehouse(warehouse_url: str) -> Iterator[SqlDatabase]:
     db.dispose()
 
 
-def ephemeral_instance():  # noqa: ANN201 - a context manager, like dg.instance_for_test()
+def ephemeral_instance():
     """An in-memory Dagster instance: seconds faster per test than ``instance_for_test`` (which the
     pool test needs, since in-memory instances have no concurrency pools)."""
     from contextlib import nullcontext

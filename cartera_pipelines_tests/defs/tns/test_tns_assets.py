@@ -24,10 +24,16 @@ SMALL = "800197268_2024"  # Ferretería El Álamo on the second server (invalid 
 T = tns_inventory_movements
 
 
-def _discover(sandbox: TnsSandbox, warehouse: SqlDatabase, instance: dg.DagsterInstance) -> dg.ExecuteInJobResult:
+def _discover(
+    sandbox: TnsSandbox, warehouse: SqlDatabase, instance: dg.DagsterInstance
+) -> dg.ExecuteInJobResult:
     result = dg.materialize(
-        [tns_assets.tns_companies, tns_checks.has_companies, tns_checks.company_years_unique_across_servers,
-         tns_checks.nit_check_digits_valid],
+        [
+            tns_assets.tns_companies,
+            tns_checks.has_companies,
+            tns_checks.company_years_unique_across_servers,
+            tns_checks.nit_check_digits_valid,
+        ],
         instance=instance,
         resources={"tns": sandbox.source(), "warehouse_db": warehouse},
     )
@@ -35,8 +41,14 @@ def _discover(sandbox: TnsSandbox, warehouse: SqlDatabase, instance: dg.DagsterI
     return result
 
 
-def _extract(sandbox: TnsSandbox, warehouse: SqlDatabase, instance: dg.DagsterInstance, key: str,
-             raise_on_error: bool = True, **config: object) -> dg.ExecuteInJobResult:
+def _extract(
+    sandbox: TnsSandbox,
+    warehouse: SqlDatabase,
+    instance: dg.DagsterInstance,
+    key: str,
+    raise_on_error: bool = True,
+    **config: object,
+) -> dg.ExecuteInJobResult:
     return dg.materialize(
         [tns_assets.tns_inventory_movements],
         instance=instance,
@@ -68,15 +80,26 @@ def test_discovery_across_two_servers_with_duplicate(tns_sandbox: TnsSandbox, wa
         assert not checks["nit_check_digits_valid"].passed
         keys = instance.get_dynamic_partitions("tns_company_years")
         assert len(keys) == 11 and DUPLICATE_KEY in keys
-        assert sorted(instance.get_dynamic_partitions("tns_nits")) == ["800197268", "860512330", "900123456", "901455782"]
+        assert sorted(instance.get_dynamic_partitions("tns_nits")) == [
+            "800197268",
+            "860512330",
+            "900123456",
+            "901455782",
+        ]
     with warehouse.connect() as conn:
         companies = {r.company_year: r for r in conn.execute(sa.select(tns_companies))}
         [dup] = conn.execute(sa.select(tns_company_duplicates)).all()
     assert companies[DUPLICATE_KEY].server == servers[0] and dup.server == servers[1]
     assert dup.company_year == DUPLICATE_KEY and dup.kept_server == servers[0]
     statuses = Counter((r.nit, r.nit_status) for r in companies.values())
-    assert statuses == Counter({("900123456", "valid"): 3, ("860512330", "valid"): 3,
-                                ("800197268", "invalid_check_digit"): 2, ("901455782", "no_check_digit"): 3})
+    assert statuses == Counter(
+        {
+            ("900123456", "valid"): 3,
+            ("860512330", "valid"): 3,
+            ("800197268", "invalid_check_digit"): 2,
+            ("901455782", "no_check_digit"): 3,
+        }
+    )
     assert companies["860512330_2024"].company_name == "Comercializadora Ñandú Ltda."
     assert companies["800197268_2024"].company_name == "Ferretería El Álamo"
     assert companies["800197268_2024"].check_digit == "4"
@@ -111,7 +134,9 @@ def test_extraction_equals_source_sums_rerun_identical_failure_keeps_slice(
         assert len(first) == n == len(lines) > 500
         assert sum(r[17] for r in first) == qty == sum(line[3] for line in lines)
         assert sum(r[22] for r in first) == total == sum(line[4] for line in lines)
-        assert [r[5] for r in first] == [line[0] for line in lines]  # the very lines, in order: voided excluded
+        assert [r[5] for r in first] == [
+            line[0] for line in lines
+        ]  # the very lines, in order: voided excluded
         assert all(isinstance(r[17], Decimal) and isinstance(r[22], Decimal) for r in first)
         assert first == second
         assert meta["lines_skipped_unknown_type"].value == 3
@@ -128,9 +153,11 @@ def test_extraction_equals_source_sums_rerun_identical_failure_keeps_slice(
         cursor = conn.cursor()
         cursor.execute("SELECT MAX(DEKARDEXID) FROM DEKARDEX")
         bad_line = cursor.fetchone()[0] + 1
-        cursor.execute("INSERT INTO DEKARDEX (DEKARDEXID, KARDEXID, MATID, BODID, CANMAT, PRECIOBASE, PRECIOIVA, "
-                       "PRECIONETO, PARCVTA, DESCUENTO) VALUES (?, ?, 99999, 1, 1, 1, 0, 1, 1, 0)",
-                       (bad_line, lines[-1][1]))
+        cursor.execute(
+            "INSERT INTO DEKARDEX (DEKARDEXID, KARDEXID, MATID, BODID, CANMAT, PRECIOBASE, PRECIOIVA, "
+            "PRECIONETO, PARCVTA, DESCUENTO) VALUES (?, ?, 99999, 1, 1, 1, 0, 1, 1, 0)",
+            (bad_line, lines[-1][1]),
+        )
         conn.commit()
         try:
             failed = _extract(tns_sandbox, warehouse, instance, SMALL, raise_on_error=False, fetch_size=100)
@@ -156,7 +183,9 @@ def test_server_pool_limits_extractions(sqlite_tns: TnsSandbox, warehouse: SqlDa
         # Another run holds the only slot: this extraction must wait, then give up.
         storage.set_concurrency_slots(server.pool, 1)
         assert storage.claim_concurrency_slot(server.pool, "other-run", "other-step").is_claimed
-        result = _extract(sqlite_tns, warehouse, instance, SMALL, raise_on_error=False, slot_timeout_seconds=1)
+        result = _extract(
+            sqlite_tns, warehouse, instance, SMALL, raise_on_error=False, slot_timeout_seconds=1
+        )
         assert not result.success
         assert SlotTimeout.__name__ in str(result.get_step_failure_events()[0].event_specific_data.error)
         storage.free_concurrency_slot_for_step("other-run", "other-step")

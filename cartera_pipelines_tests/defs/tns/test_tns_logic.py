@@ -12,8 +12,20 @@ from hypothesis import strategies as st
 
 from cartera_pipelines.defs.tns.api_keys import PREFIX_LENGTH, hash_key, new_key
 from cartera_pipelines.defs.tns.companies import EmpresaRow, discover
-from cartera_pipelines.defs.tns.movements import CompanyContext, MovementError, make_converter, movements_query
-from cartera_pipelines.defs.tns.nit import INVALID_CHECK_DIGIT, NO_CHECK_DIGIT, VALID, NitError, check_digit, parse_nit
+from cartera_pipelines.defs.tns.movements import (
+    CompanyContext,
+    MovementError,
+    make_converter,
+    movements_query,
+)
+from cartera_pipelines.defs.tns.nit import (
+    INVALID_CHECK_DIGIT,
+    NO_CHECK_DIGIT,
+    VALID,
+    NitError,
+    check_digit,
+    parse_nit,
+)
 
 
 @pytest.mark.parametrize(
@@ -33,7 +45,9 @@ def test_parse_nit(raw: str, number: str, digit: str, status: str) -> None:
     assert (nit.number, nit.check_digit, nit.status) == (number, digit, status)
 
 
-@pytest.mark.parametrize("raw", [None, "", "  ", "90012345A", "900123456-", "900123456-12", "900-123-456", "1" * 16])
+@pytest.mark.parametrize(
+    "raw", [None, "", "  ", "90012345A", "900123456-", "900123456-12", "900-123-456", "1" * 16]
+)
 def test_parse_nit_rejects_garbage(raw: str | None) -> None:
     with pytest.raises(NitError):
         parse_nit(raw)
@@ -61,8 +75,15 @@ def test_discover_keeps_first_server_and_reports_duplicates_and_bad_rows() -> No
     found = discover(
         [
             ("a", [_row("a", "001", "900.123.456-8", 2024), _row("a", "002", "900123456-8", 2025)]),
-            ("b", [_row("b", "001", "900123456", 2025, "COPY.fdb"), _row("b", "002", "ABC", 2025),
-                   _row("b", "003", "800197268", "20x5"), _row("b", "004", "800197268", 2024, None)]),
+            (
+                "b",
+                [
+                    _row("b", "001", "900123456", 2025, "COPY.fdb"),
+                    _row("b", "002", "ABC", 2025),
+                    _row("b", "003", "800197268", "20x5"),
+                    _row("b", "004", "800197268", 2024, None),
+                ],
+            ),
         ]
     )
     assert sorted(found.by_key()) == ["900123456_2024", "900123456_2025"]
@@ -73,18 +94,42 @@ def test_discover_keeps_first_server_and_reports_duplicates_and_bad_rows() -> No
     assert all(r.reason for r in found.rejected)
 
 
-CTX = CompanyContext("900123456_2024", "900123456", 2024, "001", dt.datetime(2024, 5, 1, tzinfo=dt.timezone.utc))
+CTX = CompanyContext("900123456_2024", "900123456", 2024, "001", dt.datetime(2024, 5, 1, tzinfo=dt.UTC))
 
 
 def _line(code: str = "FV", art: str | None = "ART-1", total: object = Decimal("10.005")) -> tuple:
-    return (7, 3, code, "FE", "12", dt.date(2024, 2, 1), art, "Café", "PPAL", "Bodega", "123", "José",
-            Decimal("2"), Decimal("5"), Decimal("0.95"), Decimal("5.95"), Decimal("0"), total, 9)
+    return (
+        7,
+        3,
+        code,
+        "FE",
+        "12",
+        dt.date(2024, 2, 1),
+        art,
+        "Café",
+        "PPAL",
+        "Bodega",
+        "123",
+        "José",
+        Decimal("2"),
+        Decimal("5"),
+        Decimal("0.95"),
+        Decimal("5.95"),
+        Decimal("0"),
+        total,
+        9,
+    )
 
 
 @pytest.mark.parametrize(
     ("code", "expected"),
-    [("FV", "FACTURA_VENTA"), ("DV", "DEVOLUCION_VENTA"), ("FC", "FACTURA_COMPRA"),
-     ("DC", "DEVOLUCION_COMPRA"), ("RE", "REMISION_ENTRADA")],
+    [
+        ("FV", "FACTURA_VENTA"),
+        ("DV", "DEVOLUCION_VENTA"),
+        ("FC", "FACTURA_COMPRA"),
+        ("DC", "DEVOLUCION_COMPRA"),
+        ("RE", "REMISION_ENTRADA"),
+    ],
 )
 def test_document_types_mapped(code: str, expected: str) -> None:
     row = make_converter(CTX, "firebird", Counter())(_line(code))

@@ -21,7 +21,7 @@ def test_tns_connections_refuse_writes(tns_sandbox: TnsSandbox) -> None:
     assert all(row[1] != "x" for row in source.empresas(server))
 
 
-def test_unreachable_firebird_server_is_detected_quickly(tmp_path) -> None:  # noqa: ANN001
+def test_unreachable_firebird_server_is_detected_quickly(tmp_path) -> None:
     source = TnsSource(servers_file=str(tmp_path / "none.yaml"))
     server = TnsServer(name="down", driver="firebird", admin_path="/x.fdb", host="127.0.0.1", port=1)
     started = time.monotonic()
