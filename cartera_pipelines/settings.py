@@ -93,6 +93,14 @@ VARIABLES: tuple[Variable, ...] = (
         "HMAC-SHA256 secret that signs outbox webhooks (the default only fits the sandbox receiver).",
         True,
     ),
+    Variable(
+        "CARTERA_GIT_URL",
+        "",
+        "Web URL of this project's git repository; when set, code references in the UI link to its files.",
+    ),
+    Variable(
+        "CARTERA_GIT_REF", "main", "Branch or commit the code references link to (with CARTERA_GIT_URL)."
+    ),
 )
 
 VARIABLE_NAMES = frozenset(v.name for v in VARIABLES)
@@ -115,6 +123,8 @@ class Settings:
     dagster_home: Path
     webhook_urls: tuple[str, ...]
     webhook_secret: str
+    git_url: str
+    git_ref: str
     explicit: frozenset[str]
     """Names of the variables that were set in the environment (the rest are defaults)."""
 
@@ -174,6 +184,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         dagster_home=Path(get("DAGSTER_HOME")),
         webhook_urls=tuple(u.strip() for u in get("CARTERA_WEBHOOK_URLS").split(",") if u.strip()),
         webhook_secret=get("CARTERA_WEBHOOK_SECRET"),
+        git_url=get("CARTERA_GIT_URL"),
+        git_ref=get("CARTERA_GIT_REF"),
         explicit=explicit,
     )
 
