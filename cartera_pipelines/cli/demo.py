@@ -157,6 +157,7 @@ def _serve_ui(port: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [str(Path(sys.executable).parent / "dg"), "dev", "--host", "127.0.0.1", "--port", str(port)],
         cwd=ROOT,
+        env={**os.environ, "VIRTUAL_ENV": str(Path(sys.executable).parent.parent)},  # dg checks it is ours
         start_new_session=True,
     )
 
