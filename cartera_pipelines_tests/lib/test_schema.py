@@ -61,15 +61,24 @@ def test_migrations_create_what_the_tables_declare(warehouse_url: str) -> None:
 
 
 def test_a_warehouse_created_before_migrations_upgrades_in_place(warehouse_url: str) -> None:
+    """A warehouse as the code before migrations left it (every family's baseline tables, no
+    ``alembic_version``, rows in it) upgrades to the newest revisions and keeps its rows."""
     engine = create_store_engine(warehouse_url)
-    # what the code before migrations did: CREATE TABLE for each family's tables, no alembic_version
+    for family in FAMILY_METADATA:
+        schema.upgrade(engine, f"{family}_0001")
     with engine.begin() as conn:
-        for metadata in FAMILY_METADATA.values():
-            metadata.create_all(conn)
-        conn.execute(tns.tns_companies.delete())
+        conn.execute(sa.text("DROP TABLE alembic_version"))
+        conn.execute(
+            sa.text(
+                "INSERT INTO contifico_sync_state (resource, endpoint, mode, fetched) "
+                "VALUES ('products', 'v1/producto/', 'full', 7)"
+            )
+        )
     schema.upgrade(engine)
     with engine.connect() as conn:
         assert schema.database_heads(conn) == schema.code_heads()
+        kept = conn.execute(sa.text("SELECT fetched FROM contifico_sync_state WHERE resource = 'products'"))
+        assert kept.scalar_one() == 7
     assert _differences(engine) == []
     engine.dispose()
 
