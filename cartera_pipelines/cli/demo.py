@@ -92,7 +92,11 @@ def materialize_everything(log: Callable[[str], None]) -> list[tuple[str, str, s
         if partitions_def is not None:
             by_partitions.setdefault(partitions_def, []).append(key)
     for partitions_def, keys in by_partitions.items():
-        partition_keys = partitions_def.get_partition_keys(dynamic_partitions_store=instance)
+        if isinstance(partitions_def, dg.TimeWindowPartitionsDefinition):
+            # daily history is for backfills; the demo shows today's (the latest) day
+            partition_keys = [partitions_def.get_last_partition_key()]
+        else:
+            partition_keys = partitions_def.get_partition_keys(dynamic_partitions_store=instance)
         names = ", ".join(k.to_user_string() for k in keys)
         log(f"materializing {names} for {len(partition_keys)} partitions")
         for partition_key in partition_keys:
