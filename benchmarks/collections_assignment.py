@@ -151,11 +151,11 @@ def old_style(lending_url: str, operations_url: str, n: int) -> dict[str, float]
     Runs on a scratch copy of ``contract_advisors`` in the benchmark database (bound parameters, to
     measure the round trips and not the f-strings).
     """
-    from cartera_pipelines.defs.collections import store
+    from cartera_pipelines.defs.collections import sql
 
     lending = sa.create_engine(lending_url)
     with lending.connect() as conn:
-        arrears = store.read_arrears(conn, AS_OF)
+        arrears = sql.read_arrears(conn, AS_OF)
     lending.dispose()
     eligible = sorted((c for c, d in arrears.items() if d >= 61), key=lambda c: -arrears[c])[:n]
     engine = sa.create_engine(operations_url)

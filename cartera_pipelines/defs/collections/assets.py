@@ -8,11 +8,12 @@ from contextlib import contextmanager
 
 import dagster as dg
 
-from cartera_pipelines.defs.collections import reports, store
+from cartera_pipelines.defs.collections import reports, sql
 from cartera_pipelines.defs.collections.assignment import plan_assignment
 from cartera_pipelines.defs.collections.config import POOL, AssignmentConfig
 from cartera_pipelines.defs.collections.tables import contract_advisors
 from cartera_pipelines.lib.metadata import markdown_table, table_metadata
+from cartera_pipelines.lib.progress import Progress
 from cartera_pipelines.resources import CarteraPaths, SqlDatabase
 
 GROUP = "collections"
@@ -103,7 +104,7 @@ def collections_assignment(
 
     started = time.perf_counter()
     with lending_db.connect() as conn, _gc_paused():
-        arrears = store.read_arrears(conn, as_of, progress=log.info)
+        arrears = sql.read_arrears(conn, as_of, progress=Progress(log.info, "arrears", unit="contracts"))
     read_seconds = time.perf_counter() - started
     log.info(f"arrears: {len(arrears):,} contracts in arrears read in {read_seconds:.1f}s")
 
@@ -112,8 +113,8 @@ def collections_assignment(
     with opened as conn:
         with _gc_paused():
             ops_started = time.perf_counter()
-            fixed = store.read_fixed(conn, rules)
-            holdings = store.read_holdings(conn)
+            fixed = sql.read_fixed(conn, rules)
+            holdings = sql.read_holdings(conn)
             ops_read_seconds = time.perf_counter() - ops_started
             plan_started = time.perf_counter()
             plan = plan_assignment(
@@ -131,7 +132,7 @@ def collections_assignment(
         write_started = time.perf_counter()
         counts = None
         if not config.dry_run:
-            counts = store.write_plan(conn, plan)
+            counts = sql.write_plan(conn, plan)
             log.info(f"write: {counts} — committing")
         else:
             conn.rollback()

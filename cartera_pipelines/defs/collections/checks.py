@@ -10,9 +10,9 @@ from collections import Counter
 import dagster as dg
 import sqlalchemy as sa
 
-from cartera_pipelines.defs.collections import store
+from cartera_pipelines.defs.collections import sql
 from cartera_pipelines.defs.collections.assets import CONTRACT_ADVISORS
-from cartera_pipelines.defs.collections.assignment import weighted_totals
+from cartera_pipelines.defs.collections.balancing import weighted_totals
 from cartera_pipelines.defs.collections.config import HousesConfig, today_in_bogota
 from cartera_pipelines.defs.collections.tables import contract_advisors, contract_advisors_history
 from cartera_pipelines.resources import SqlDatabase
@@ -90,11 +90,11 @@ def contract_advisors_checks(
     houses = rules.house_ids
     as_of = applied_as_of(context.instance)
     with lending_db.connect() as conn:
-        arrears = store.read_arrears(conn, as_of)
+        arrears = sql.read_arrears(conn, as_of)
     ca, h = contract_advisors, contract_advisors_history
     with operations_db.connect() as conn:
-        fixed = {c: f.user_id for c, f in store.read_fixed(conn, rules).items()}
-        holdings = store.read_holdings(conn)
+        fixed = {c: f.user_id for c, f in sql.read_fixed(conn, rules).items()}
+        holdings = sql.read_holdings(conn)
         duplicates = (
             conn.execute(
                 sa.select(ca.c.contract_id)

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from openpyxl import load_workbook
 
-from cartera_pipelines.defs.collections import store
+from cartera_pipelines.defs.collections import sql
 from cartera_pipelines.defs.collections.assets import ASSIGNMENT_REPORT, CONTRACT_ADVISORS
 from cartera_pipelines.defs.collections.tables import (
     contract_advisors,
@@ -152,7 +152,7 @@ def _fail_after_deletes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         seen.append(conn.execute(sa.select(sa.func.count()).select_from(contract_advisors)).scalar_one())
         raise RuntimeError("injected failure between the deletes and the inserts")
 
-    monkeypatch.setattr(store, "_insert_assignments", boom)
+    monkeypatch.setattr(sql, "_insert_assignments", boom)
     return seen
 
 

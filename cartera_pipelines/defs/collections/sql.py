@@ -1,14 +1,14 @@
-"""Reading the inputs of the assignment and writing a plan: set-based SQL, streamed reads, bulk writes.
+"""Every query and write of the collections family: set-based SQL, streamed reads, bulk writes.
 
 Every function takes the caller's connection; :func:`write_plan` runs inside the caller's transaction,
-so the deletes, the inserts and the history rows of a run commit together or not at all.
+so the deletes, the inserts and the history rows of a run commit together or not at all. The checks'
+offenders queries live here too.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 
@@ -23,6 +23,7 @@ from cartera_pipelines.defs.collections.tables import (
     managements,
 )
 from cartera_pipelines.lib.bulk import insert_rows
+from cartera_pipelines.lib.progress import Progress
 
 ACTIVE_STATUS = "ACTIVO"
 STREAM_BATCH = 50_000
@@ -30,8 +31,6 @@ IN_CHUNK = 5_000
 # Per statement, never on the connection: Connection.execution_options() changes the connection itself,
 # and a server-side cursor for the later DELETE/UPDATE statements would fail on PostgreSQL.
 STREAMED = {"stream_results": True, "yield_per": STREAM_BATCH}
-
-Progress = Callable[[str], None]
 
 
 class StoreChangedError(RuntimeError):
@@ -56,7 +55,6 @@ def arrears_query(as_of: dt.date) -> sa.Select:
 
 def read_arrears(conn: sa.Connection, as_of: dt.date, progress: Progress | None = None) -> dict[int, int]:
     """Days overdue as of ``as_of`` of every ``ACTIVO`` contract with an overdue unpaid installment."""
-    started = time.perf_counter()
     as_of_ordinal = as_of.toordinal()
     arrears: dict[int, int] = {}
     result = conn.execute(arrears_query(as_of), execution_options=STREAMED)
@@ -68,8 +66,9 @@ def read_arrears(conn: sa.Connection, as_of: dt.date, progress: Progress | None 
                 oldest = oldest.date()
             arrears[int(contract_id)] = as_of_ordinal - oldest.toordinal()
         if progress is not None:
-            elapsed = time.perf_counter() - started
-            progress(f"arrears: {len(arrears):,} contracts read ({len(arrears) / max(elapsed, 1e-6):,.0f}/s)")
+            progress.update(len(arrears))
+    if progress is not None:
+        progress.finish()
     return arrears
 
 
@@ -180,3 +179,45 @@ def write_plan(conn: sa.Connection, plan: AssignmentPlan) -> WriteCounts:
     closed = _close_history(conn, plan.as_of, plan.rules.house_ids)
     opened = _open_history(conn, plan.rules.house_ids)
     return WriteCounts(deleted=deleted, inserted=inserted, history_closed=closed, history_opened=opened)
+
+
+# --- the checks' offenders queries -------------------------------------------------------------------------
+
+
+def contracts_held_twice() -> sa.Select:
+    ca = contract_advisors
+    return (
+        sa.select(ca.c.contract_id, sa.func.count().label("holders"))
+        .group_by(ca.c.contract_id)
+        .having(sa.func.count() > 1)
+    )
+
+
+def assignments_without_one_open_row(house_ids: Sequence[int]) -> sa.Select:
+    """House assignments with no open history row, or with more than one."""
+    ca, h = contract_advisors, contract_advisors_history
+    open_rows = (
+        sa.select(h.c.contract_id, h.c.user_id, sa.func.count().label("n"))
+        .where(h.c.fecha_terminal.is_(None), h.c.user_id.in_(house_ids))
+        .group_by(h.c.contract_id, h.c.user_id)
+        .subquery()
+    )
+    open_count = sa.func.coalesce(open_rows.c.n, 0)
+    return (
+        sa.select(ca.c.contract_id, ca.c.user_id, open_count.label("open_rows"))
+        .select_from(
+            ca.outerjoin(
+                open_rows,
+                sa.and_(open_rows.c.contract_id == ca.c.contract_id, open_rows.c.user_id == ca.c.user_id),
+            )
+        )
+        .where(ca.c.user_id.in_(house_ids), open_count != 1)
+    )
+
+
+def open_rows_without_assignment(house_ids: Sequence[int]) -> sa.Select:
+    ca, h = contract_advisors, contract_advisors_history
+    still_held = sa.exists().where(ca.c.contract_id == h.c.contract_id, ca.c.user_id == h.c.user_id)
+    return sa.select(h.c.contract_id, h.c.user_id).where(
+        h.c.fecha_terminal.is_(None), h.c.user_id.in_(house_ids), ~still_held
+    )
