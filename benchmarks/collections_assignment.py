@@ -119,7 +119,7 @@ def child_run(lending_url: str, operations_url: str, home: str) -> None:
             "operations_db": SqlDatabase(url=operations_url, store="operations"),
             "paths": CarteraPaths(home=home),
         },
-        run_config={"ops": {"collections_assignment": {"config": {"as_of": AS_OF.isoformat()}}}},
+        partition_key=AS_OF.isoformat(),
     )
     finished = time.perf_counter()
     metadata = {}

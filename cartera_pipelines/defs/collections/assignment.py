@@ -48,6 +48,20 @@ class AssignmentRulesError(ValueError):
     """The houses, weights or threshold given as configuration are not usable."""
 
 
+class RunDateError(ValueError):
+    """A run would apply a day older than the latest day already applied."""
+
+
+def refuse_going_back(as_of: dt.date, latest_applied: dt.date | None) -> None:
+    """A run may change the store only for its day or a later one than the latest applied: applying an
+    older day (a backfill of a skipped day after later days ran) would take the portfolio back in time."""
+    if latest_applied is not None and as_of < latest_applied:
+        raise RunDateError(
+            f"the assignment of {as_of} is older than the latest applied one ({latest_applied}): applying it "
+            "would take the portfolio back in time; run it as a dry run to see that day's plan"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class House:
     user_id: int
@@ -146,6 +160,11 @@ class AssignmentPlan:
     other_users_contracts: int = 0
     eligible: int = 0
     """Contracts at or above the threshold (the portfolio the houses share, plus fixed ones)."""
+
+    def describe(self) -> str:
+        return (
+            f"{len(self.removals):,} removals, {len(self.additions):,} additions, {len(self.fixed):,} fixed"
+        )
 
     @property
     def changed(self) -> bool:

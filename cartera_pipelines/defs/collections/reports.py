@@ -1,4 +1,5 @@
-"""The run's reports: ``asignacion_<user>.txt`` per house, ``reporte_fijos_efect.xlsx`` and a balance plot."""
+"""The run's reports (``asignacion_<user>.txt`` per house, ``reporte_fijos_efect.xlsx``, a balance plot)
+and the metadata both assets of the run show in the UI."""
 
 from __future__ import annotations
 
@@ -6,8 +7,13 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import dagster as dg
 
 from cartera_pipelines.defs.collections.assignment import AssignmentPlan
+from cartera_pipelines.defs.collections.sql import FixedManagement, WriteCounts
+from cartera_pipelines.lib.metadata import markdown_table
 
 EXCEL_NAME = "reporte_fijos_efect.xlsx"
 PLOT_NAME = "balance_casas.png"
@@ -37,6 +43,87 @@ class ReportFiles:
     plot: Path | None
 
 
+def directory(reports_dir: Path, plan: AssignmentPlan, dry_run: bool) -> Path:
+    """``reports/collections/<as_of>/`` (``<as_of>_dry_run/`` for a dry run)."""
+    return reports_dir / "collections" / (plan.as_of.isoformat() + ("_dry_run" if dry_run else ""))
+
+
+def facts(plan: AssignmentPlan, *, dry_run: bool, run_id: str, arrears: int) -> dict[str, object]:
+    """The run's facts, as the Excel's "Metadata" sheet lists them."""
+    rules = plan.rules
+    return {
+        "as_of": plan.as_of.isoformat(),
+        "dry_run": dry_run,
+        "run_id": run_id,
+        "houses": ", ".join(f"{h.user_id} (weight {h.weight})" for h in rules.houses),
+        "threshold_days": rules.threshold_days,
+        "fixed_effect": rules.fixed_effect,
+        "contracts_in_arrears": arrears,
+        "eligible_contracts": plan.eligible,
+        "removed": len(plan.removals),
+        "added": len(plan.additions),
+        "fixed_contracts": len(plan.fixed),
+        "tie_turn": ", ".join(str(h) for h in plan.turn),
+    }
+
+
+def _notes(plan: AssignmentPlan) -> str:
+    return "\n".join(f"- {n}" for n in plan.notes) or "within one contract of every weighted target"
+
+
+def _summary(plan: AssignmentPlan) -> dg.MarkdownMetadataValue:
+    return dg.MetadataValue.md(markdown_table(summary_rows(plan), SUMMARY_COLUMNS, limit=50))
+
+
+def assignment_metadata(
+    plan: AssignmentPlan,
+    counts: WriteCounts | None,
+    *,
+    contracts_in_arrears: int,
+    rows_before: int,
+    seconds: dict[str, float],
+) -> dict[str, Any]:
+    """Metadata of ``operations/contract_advisors`` (``counts`` is ``None`` in a dry run)."""
+    return {
+        "dagster/row_count": sum(s.total for s in plan.summary) if counts else rows_before,
+        "as_of": plan.as_of.isoformat(),
+        "dry_run": counts is None,
+        "summary": _summary(plan),
+        "balance": dg.MetadataValue.md(_notes(plan)),
+        "balanced": plan.balanced,
+        "removed": len(plan.removals),
+        "added": len(plan.additions),
+        "fixed_contracts": sum(s.fixed for s in plan.summary),
+        "eligible_contracts": plan.eligible,
+        "contracts_in_arrears": contracts_in_arrears,
+        "contracts_of_other_users": plan.other_users_contracts,
+        "history_opened": counts.history_opened if counts else 0,
+        "history_closed": counts.history_closed if counts else 0,
+        "tie_turn": ", ".join(str(h) for h in plan.turn),
+        **{f"seconds_{name}": value for name, value in seconds.items()},
+    }
+
+
+def reports_metadata(
+    plan: AssignmentPlan, files: ReportFiles, *, dry_run: bool, seconds: float
+) -> dict[str, Any]:
+    """Metadata of ``reports/collections_assignment``: the summary, text bars, a link to every file."""
+    metadata: dict[str, Any] = {
+        "dagster/row_count": len(plan.fixed),
+        "as_of": plan.as_of.isoformat(),
+        "dry_run": dry_run,
+        "summary": _summary(plan),
+        "balance": dg.MetadataValue.md(markdown_bars(plan) + "\n\n" + _notes(plan)),
+        "directory": dg.MetadataValue.url(files.directory.resolve().as_uri()),
+        "seconds_reports": seconds,
+    }
+    for path in [*files.txt.values(), files.excel]:
+        metadata[f"file_{path.name}"] = dg.MetadataValue.path(str(path))
+    if files.plot is not None:
+        metadata["plot"] = dg.MetadataValue.path(str(files.plot))
+    return metadata
+
+
 def summary_rows(plan: AssignmentPlan) -> list[dict[str, object]]:
     return [
         {
@@ -59,11 +146,12 @@ def write_reports(
     plan: AssignmentPlan,
     directory: Path,
     *,
-    fixed_dates: Mapping[int, dt.datetime],
+    fixed: Mapping[int, FixedManagement],
     facts: Mapping[str, object],
     plot: bool = True,
 ) -> ReportFiles:
-    """Write every report of ``plan`` into ``directory`` (replacing a previous run of the same date)."""
+    """Write every report of ``plan`` into ``directory`` (replacing a previous run of the same date);
+    ``fixed`` gives each fixed contract's management (its date goes to "Contratos Fijos")."""
     directory.mkdir(parents=True, exist_ok=True)
     txt: dict[int, Path] = {}
     for user_id, contracts in plan.holdings.items():
@@ -71,7 +159,7 @@ def write_reports(
         path.write_text("".join(f"{c}\n" for c in contracts), encoding="utf-8")
         txt[user_id] = path
     excel = directory / EXCEL_NAME
-    _write_excel(plan, excel, fixed_dates, facts)
+    _write_excel(plan, excel, {c: f.management_date for c, f in fixed.items()}, facts)
     return ReportFiles(
         directory=directory,
         txt=txt,

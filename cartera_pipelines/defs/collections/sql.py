@@ -193,8 +193,8 @@ def contracts_held_twice() -> sa.Select:
     )
 
 
-def assignments_without_one_open_row(house_ids: Sequence[int]) -> sa.Select:
-    """House assignments with no open history row, or with more than one."""
+def history_offenders(house_ids: Sequence[int]) -> sa.CompoundSelect:
+    """House assignments without exactly one open history row, and open rows without their assignment."""
     ca, h = contract_advisors, contract_advisors_history
     open_rows = (
         sa.select(h.c.contract_id, h.c.user_id, sa.func.count().label("n"))
@@ -203,8 +203,13 @@ def assignments_without_one_open_row(house_ids: Sequence[int]) -> sa.Select:
         .subquery()
     )
     open_count = sa.func.coalesce(open_rows.c.n, 0)
-    return (
-        sa.select(ca.c.contract_id, ca.c.user_id, open_count.label("open_rows"))
+    without_one = (
+        sa.select(
+            ca.c.contract_id,
+            ca.c.user_id,
+            sa.literal("no single open row").label("problem"),
+            open_count.label("open_rows"),
+        )
         .select_from(
             ca.outerjoin(
                 open_rows,
@@ -213,11 +218,11 @@ def assignments_without_one_open_row(house_ids: Sequence[int]) -> sa.Select:
         )
         .where(ca.c.user_id.in_(house_ids), open_count != 1)
     )
-
-
-def open_rows_without_assignment(house_ids: Sequence[int]) -> sa.Select:
-    ca, h = contract_advisors, contract_advisors_history
     still_held = sa.exists().where(ca.c.contract_id == h.c.contract_id, ca.c.user_id == h.c.user_id)
-    return sa.select(h.c.contract_id, h.c.user_id).where(
-        h.c.fecha_terminal.is_(None), h.c.user_id.in_(house_ids), ~still_held
-    )
+    orphans = sa.select(
+        h.c.contract_id,
+        h.c.user_id,
+        sa.literal("open row without assignment").label("problem"),
+        sa.literal(1),
+    ).where(h.c.fecha_terminal.is_(None), h.c.user_id.in_(house_ids), ~still_held)
+    return sa.union_all(without_one, orphans)

@@ -200,24 +200,8 @@ def test_history_close_and_open_are_set_based(sqlite_stores) -> None:
 
 
 def test_a_third_house_at_other_weights_is_a_config_change(sqlite_stores) -> None:
-    import dagster as dg
-
-    from cartera_pipelines.defs.collections.assets import collections_assignment
-    from cartera_pipelines.defs.collections.checks import contract_advisors_checks
-    from cartera_pipelines_tests.defs.collections.conftest import resources
-
     lending, operations, home = sqlite_stores
-    houses = {"house_user_ids": [45, 81, 99], "house_weights": [2, 2, 1]}
-    result = dg.materialize(
-        [collections_assignment, contract_advisors_checks],
-        resources=resources(lending, operations, home),
-        run_config={
-            "ops": {
-                "collections_assignment": {"config": {"as_of": AS_OF.isoformat(), **houses}},
-                "contract_advisors_checks": {"config": houses},
-            }
-        },
-    )
+    result = run_assignment(lending, operations, home, house_user_ids=[45, 81, 99], house_weights=[2, 2, 1])
     assert all(e.passed for e in result.get_asset_check_evaluations())
     holdings = _holdings(operations)
     total = sum(len(holdings[h]) for h in (45, 81, 99))
@@ -235,3 +219,28 @@ def test_mismatched_houses_config_fails_with_a_clear_message(sqlite_stores) -> N
     failure = next(e for e in result.all_events if e.is_step_failure)
     assert "house_user_ids (3) and house_weights (2)" in str(failure.step_failure_data.error)
     assert snapshot(operations) == before
+
+
+def test_a_day_older_than_the_latest_applied_one_is_refused_but_can_be_a_dry_run(sqlite_stores) -> None:
+    """Backfilling a skipped day after later days ran would take the portfolio back in time."""
+    import dagster as dg
+
+    lending, operations, home = sqlite_stores
+    with dg.instance_for_test() as instance:
+        later = AS_OF + dt.timedelta(days=2)
+        assert run_assignment(lending, operations, home, as_of=later, instance=instance).success
+        after_later = snapshot(operations)
+        skipped = run_assignment(
+            lending, operations, home, checks=False, instance=instance, raise_on_error=False
+        )
+        assert not skipped.success
+        failure = next(e for e in skipped.all_events if e.is_step_failure)
+        assert f"older than the latest applied one ({later})" in str(failure.step_failure_data.error)
+        assert snapshot(operations) == after_later
+        dry = run_assignment(lending, operations, home, checks=False, instance=instance, dry_run=True)
+        assert dry.success and snapshot(operations) == after_later
+        # the same day again (a re-run) and the next day are fine
+        assert run_assignment(lending, operations, home, as_of=later, instance=instance).success
+        assert run_assignment(
+            lending, operations, home, as_of=later + dt.timedelta(days=1), instance=instance
+        ).success

@@ -22,9 +22,11 @@ from cartera_pipelines.defs.collections.assignment import (
     AssignmentRulesError,
     Holding,
     House,
+    RunDateError,
     plan_assignment,
-    weighted_totals,
+    refuse_going_back,
 )
+from cartera_pipelines.defs.collections.balancing import weighted_totals
 
 DAY = dt.date(2026, 11, 21)
 OLD = dt.date(2026, 1, 1)
@@ -225,3 +227,11 @@ def test_invariants_hold_for_any_portfolio(arrears, raw_holdings, fixed, three, 
     # idempotent: planning again on the result for the same date changes nothing
     again = plan(arrears, after, fixed=fixed, rules=rules, as_of=as_of)
     assert not again.removals and not again.additions
+
+
+def test_a_run_never_applies_a_day_older_than_the_latest_applied() -> None:
+    refuse_going_back(DAY, None)
+    refuse_going_back(DAY, DAY)  # a re-run of the same day
+    refuse_going_back(DAY + dt.timedelta(days=3), DAY)  # skipped days are simply skipped
+    with pytest.raises(RunDateError, match="back in time"):
+        refuse_going_back(DAY, DAY + dt.timedelta(days=1))
