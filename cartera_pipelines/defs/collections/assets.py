@@ -83,7 +83,7 @@ def collections_assignment(
     # run reads on a plain connection, which rolls back when it closes.
     with operations_db.connect() if config.dry_run else operations_db.begin() as conn:
         with clock("read_operations"), gc_paused():
-            fixed, holdings = sql.read_fixed(conn, rules), sql.read_holdings(conn)
+            fixed, holdings = sql.read_fixed(conn, rules, log.warning), sql.read_holdings(conn, log.warning)
         with clock("plan"), gc_paused():
             owners = {contract: f.user_id for contract, f in fixed.items()}
             plan = plan_assignment(as_of=as_of, arrears=arrears, holdings=holdings, fixed=owners, rules=rules)

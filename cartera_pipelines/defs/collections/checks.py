@@ -67,14 +67,14 @@ def contract_advisors_checks(
         holdings = sql.read_holdings(conn)
         yield offenders_check(
             conn,
-            sql.contracts_held_twice(),
+            sql.contracts_held_twice(conn),
             "contracts held by two users",
             check_name=NO_CONTRACT_IN_TWO_HOUSES,
             metadata={"as_of": as_of.isoformat()},
         )
         yield offenders_check(
             conn,
-            sql.history_offenders(rules.house_ids),
+            sql.history_offenders(conn, rules.house_ids),
             "house assignments without exactly one open history row, or open rows without their assignment",
             check_name=ONE_OPEN_HISTORY_ROW,
             metadata={"assignments": sum(1 for r in holdings if r.user_id in rules.house_ids)},

@@ -11,6 +11,7 @@ from typing import Any
 
 import dagster as dg
 
+from cartera_pipelines.defs.collections import normalize
 from cartera_pipelines.defs.collections.assignment import AssignmentPlan
 from cartera_pipelines.defs.collections.sql import FixedManagement, WriteCounts
 from cartera_pipelines.lib.metadata import markdown_table
@@ -168,8 +169,16 @@ def write_reports(
     )
 
 
+def _cell(value: object) -> object:
+    """A value Excel can hold: numbers and dates as they are (an aware moment as Bogotá's wall time, since
+    Excel has no time zones), anything else as text."""
+    if isinstance(value, dt.date):
+        return normalize.to_local(value)
+    return value if isinstance(value, (int, float)) or value is None else str(value)
+
+
 def _write_excel(
-    plan: AssignmentPlan, path: Path, fixed_dates: Mapping[int, dt.datetime], facts: Mapping[str, object]
+    plan: AssignmentPlan, path: Path, fixed_dates: Mapping[int, object], facts: Mapping[str, object]
 ) -> None:
     from openpyxl import Workbook
 
@@ -177,8 +186,9 @@ def _write_excel(
     sheet = workbook.create_sheet("Contratos Fijos")
     sheet.append(["contract_id", "house_user_id", "days_overdue", "action", "management_date"])
     for f in plan.fixed:
-        when = fixed_dates.get(f.contract_id)
-        sheet.append([f.contract_id, f.user_id, f.days_overdue, f.action, when])
+        sheet.append(
+            [f.contract_id, f.user_id, f.days_overdue, f.action, _cell(fixed_dates.get(f.contract_id))]
+        )
     summary = workbook.create_sheet("Resumen")
     summary.append(list(SUMMARY_COLUMNS))
     for row in summary_rows(plan):
@@ -186,7 +196,7 @@ def _write_excel(
     meta = workbook.create_sheet("Metadata")
     meta.append(["key", "value"])
     for key, value in facts.items():
-        meta.append([key, value if isinstance(value, (int, float, dt.date)) else str(value)])
+        meta.append([key, _cell(value)])
     for note in plan.notes:
         meta.append(["note", note])
     tmp = path.with_suffix(".xlsx.tmp")

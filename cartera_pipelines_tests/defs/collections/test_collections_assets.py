@@ -148,7 +148,7 @@ def _fail_after_deletes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Make the insert step raise once the deletes have run (inside the transaction)."""
     seen: list[int] = []
 
-    def boom(conn, plan):
+    def boom(conn, *_args):
         seen.append(conn.execute(sa.select(sa.func.count()).select_from(contract_advisors)).scalar_one())
         raise RuntimeError("injected failure between the deletes and the inserts")
 
