@@ -6,6 +6,7 @@ import dagster as dg
 
 from cartera_pipelines.defs.collections import reports, run_history, sql
 from cartera_pipelines.defs.collections.assignment import plan_assignment, refuse_going_back
+from cartera_pipelines.defs.collections.balancing import carry_turn
 from cartera_pipelines.defs.collections.config import POOL, AssignmentConfig
 from cartera_pipelines.defs.collections.partitions import collections_days, day_of
 from cartera_pipelines.defs.collections.tables import contract_advisors
@@ -75,6 +76,7 @@ def collections_assignment(
     previous = run_history.latest_applied(context.instance, CONTRACT_ADVISORS)
     if not config.dry_run:
         refuse_going_back(as_of, previous.as_of if previous else None)
+    turn = carry_turn(previous.next_turn if previous else None, rules.house_ids)
     log.info(f"assignment as of {as_of} ({'dry run' if config.dry_run else 'writing'}), rules {rules}")
     clock = Stopwatch()
     with clock("read"), lending_db.connect() as conn, gc_paused():
@@ -86,7 +88,9 @@ def collections_assignment(
             fixed, holdings = sql.read_fixed(conn, rules, log.warning), sql.read_holdings(conn, log.warning)
         with clock("plan"), gc_paused():
             owners = {contract: f.user_id for contract, f in fixed.items()}
-            plan = plan_assignment(as_of=as_of, arrears=arrears, holdings=holdings, fixed=owners, rules=rules)
+            plan = plan_assignment(
+                as_of=as_of, arrears=arrears, holdings=holdings, fixed=owners, rules=rules, turn=turn
+            )
         log.info(f"plan: {plan.describe()}")
         clock.start("write")
         counts = None if config.dry_run else sql.write_plan(conn, plan)

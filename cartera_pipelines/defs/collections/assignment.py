@@ -5,8 +5,8 @@ Given the run date, each contract's days overdue, the current assignments and th
 contracts and a summary per house. The rules (DESIGN §3 "collections"):
 
 1. A contract fixed to a house (latest management with the fixed effect by a house user) is never
-   removed from that house. If another house holds it, it moves to its house; if nobody holds it and
-   it is in arrears (any days), it is assigned to its house before balancing.
+   removed from that house. If another house holds it, it moves to its house; if nobody holds it, it is
+   assigned to its house before balancing, whatever its arrears (0 days included).
 2. Clean-up: a non-fixed assignment of a contract now below the threshold (0–60 days, which includes
    contracts no longer in arrears or no longer ``ACTIVO``) is removed.
 3. Balancing: contracts at or above the threshold that nobody holds are added so that the houses'
@@ -18,9 +18,10 @@ contracts and a summary per house. The rules (DESIGN §3 "collections"):
 4. Remainders: when the total does not split exactly, an extra contract stays with a house that
    already holds more than its whole share (a remainder never causes a move), then goes to the house
    with the larger fractional share, then to the house with fewer contracts, and when those are equal
-   to the house whose turn it is. The turn rotates with the run date (``as_of`` ordinal modulo the number of
-   houses): consecutive daily runs alternate, and a re-run for the same date decides the same way, so
-   running twice gives the same rows.
+   to the house whose turn it is. The turn is handed from run to run (``turn`` in, ``next_turn`` out): a
+   house that won a tie by its turn goes to the back of the round, whatever the dates (a skipped day
+   never gives a house two turns). A re-run is stable whatever its turn: the extra contract stays with
+   the house that already holds it.
 5. Contracts held by users that are not houses are left alone and never given to a house (the
    operations store allows one holder per contract).
 """
@@ -29,12 +30,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import NamedTuple
 
-from cartera_pipelines.defs.collections.balancing import house_turn, interleave, weighted_totals
+from cartera_pipelines.defs.collections.balancing import interleave, next_turn, split_by_weight
 
 REMOVE_BELOW_THRESHOLD = "below_threshold"
 REMOVE_FIXED_ELSEWHERE = "fixed_to_other_house"
@@ -120,9 +121,8 @@ class FixedContract(NamedTuple):
     user_id: int
     days_overdue: int
     action: str
-    """``kept`` (already held by its house), ``added``, ``moved`` (taken from another house),
-    ``not_in_arrears`` (nobody holds it and nothing is overdue: left unassigned) or
-    ``held_by_other_user`` (a non-house user holds it: left alone)."""
+    """``kept`` (already held by its house), ``added`` (nobody held it), ``moved`` (taken from another
+    house) or ``held_by_other_user`` (a user that is not a house holds it: left alone)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +156,9 @@ class AssignmentPlan:
     notes: tuple[str, ...] = ()
     """Why the totals are not within one contract of the targets (fixed contracts forcing it)."""
     turn: tuple[int, ...] = ()
-    """House order for equal remainders in this run (rotates with ``as_of``)."""
+    """House order for equal remainders in this run (handed on by the previous run)."""
+    next_turn: tuple[int, ...] = ()
+    """The order the next run starts from: houses that won a tie by their turn moved to the back."""
     other_users_contracts: int = 0
     eligible: int = 0
     """Contracts at or above the threshold (the portfolio the houses share, plus fixed ones)."""
@@ -208,24 +210,29 @@ def plan_assignment(
     holdings: Iterable[Holding],
     fixed: Mapping[int, int],
     rules: AssignmentRules,
+    turn: Sequence[int] | None = None,
 ) -> AssignmentPlan:
     """The plan for ``as_of``.
 
     ``arrears``: days overdue of every ``ACTIVO`` contract with an overdue unpaid installment (others
     count as 0). ``holdings``: every row of ``contract_advisors``. ``fixed``: contract → house user id
-    of its latest management with the fixed effect by a house user.
+    of its latest management with the fixed effect by a house user. ``turn``: the order in which houses
+    win equal remainders, as the previous run handed it on (``balancing.carry_turn``); the configured
+    order when ``None``.
     """
     unknown_fixed = {u for u in fixed.values() if u not in set(rules.house_ids)}
     if unknown_fixed:
         raise AssignmentRulesError(
             f"fixed contracts point at users that are not houses: {sorted(unknown_fixed)}"
         )
-    turn = house_turn(as_of, rules.house_ids)
+    turn = tuple(turn) if turn is not None else rules.house_ids
+    if sorted(turn) != sorted(rules.house_ids):
+        raise AssignmentRulesError(f"the turn {turn} does not list the houses {rules.house_ids}")
     draft = _Draft()
     holders = _one_holder_per_contract(holdings, fixed, arrears, rules, draft)
     sorted_out = _fixed_and_clean_up(holders, fixed, arrears, rules, draft)
-    _balance(holders, sorted_out, fixed, arrears, rules, turn, draft)
-    return _summarise(as_of, rules, holders, arrears, turn, draft)
+    winners = _balance(holders, sorted_out, fixed, arrears, rules, turn, draft)
+    return _summarise(as_of, rules, holders, arrears, (turn, next_turn(turn, winners)), draft)
 
 
 def _one_holder_per_contract(
@@ -273,8 +280,8 @@ def _fixed_and_clean_up(
     rules: AssignmentRules,
     draft: _Draft,
 ) -> _Sorted:
-    """Step 2: fixed contracts stay with (or move to, or are added to) their house; a non-fixed
-    assignment below the threshold is removed; the rest may be moved by balancing."""
+    """Step 2: fixed contracts stay with (or move to, or are added to) their house, whatever their
+    arrears; a non-fixed assignment below the threshold is removed; the rest may be moved by balancing."""
     houses = rules.house_ids
     locked: dict[int, int] = {h: 0 for h in houses}
     movable: dict[int, list[Holding]] = {h: [] for h in houses}
@@ -299,12 +306,10 @@ def _fixed_and_clean_up(
         days = arrears.get(contract_id, 0)
         if contract_id in holders.other_users:
             draft.fixed.append(FixedContract(contract_id, owner, days, "held_by_other_user"))
-        elif days > 0:
+        else:  # whatever its arrears: the agreement is the house's (0 days included)
             draft.additions.append(Change(contract_id, owner, days, ADD_FIXED))
             locked[owner] += 1
             draft.fixed.append(FixedContract(contract_id, owner, days, "added"))
-        else:
-            draft.fixed.append(FixedContract(contract_id, owner, days, "not_in_arrears"))
     return _Sorted(locked=locked, movable=movable)
 
 
@@ -316,9 +321,10 @@ def _balance(
     rules: AssignmentRules,
     turn: tuple[int, ...],
     draft: _Draft,
-) -> None:
+) -> tuple[int, ...]:
     """Step 3: the pool (eligible, unheld, not fixed, not another user's) tops each house up to its
-    weighted total; a house above its total first gives up its most recently assigned non-fixed ones."""
+    weighted total; a house above its total first gives up its most recently assigned non-fixed ones.
+    Returns the houses that won a remainder by their turn."""
     houses = rules.house_ids
     locked, movable = sorted_out.locked, sorted_out.movable
     held, other_users = holders.held, holders.other_users
@@ -330,7 +336,8 @@ def _balance(
     ]
     current = {h: locked[h] + len(movable[h]) for h in houses}
     weights = {h.user_id: h.weight for h in rules.houses}
-    finals = weighted_totals(sum(current.values()) + len(pool), weights, locked, current, turn)
+    split = split_by_weight(sum(current.values()) + len(pool), weights, locked, current, turn)
+    finals = split.totals
     for h in houses:
         surplus = current[h] - finals[h]
         if surplus > 0:
@@ -344,6 +351,7 @@ def _balance(
     pool.sort()
     for contract_id, house, days in interleave([(c, -d) for d, c in pool], needs, turn):
         draft.additions.append(Change(contract_id, house, days, ADD_BALANCE))
+    return split.turn_winners
 
 
 def _summarise(
@@ -351,7 +359,7 @@ def _summarise(
     rules: AssignmentRules,
     holders: _Holders,
     arrears: Mapping[int, int],
-    turn: tuple[int, ...],
+    turns: tuple[tuple[int, ...], tuple[int, ...]],
     draft: _Draft,
 ) -> AssignmentPlan:
     """Step 4: each house's contracts after the plan, its summary and the notes on the balance."""
@@ -402,7 +410,8 @@ def _summarise(
         summary=summary,
         holdings=final_holdings,
         notes=notes,
-        turn=turn,
+        turn=turns[0],
+        next_turn=turns[1],
         other_users_contracts=len(holders.other_users),
         eligible=sum(1 for d in arrears.values() if d >= rules.threshold_days),
     )

@@ -6,16 +6,31 @@ know the best split the fixed contracts allow.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 
 
-def house_turn(as_of: dt.date, house_ids: Sequence[int]) -> tuple[int, ...]:
-    """The houses in the order they win ties in the run of ``as_of`` (rotates by one each day)."""
-    ids = tuple(house_ids)
-    start = as_of.toordinal() % len(ids)
-    return ids[start:] + ids[:start]
+def carry_turn(stored: Sequence[int] | None, house_ids: Sequence[int]) -> tuple[int, ...]:
+    """The turn a run starts from: the order the previous run handed on (``stored``) for the houses still
+    configured, then any new house in the configured order; the configured order when nothing is stored."""
+    kept = [h for h in stored or () if h in house_ids]
+    return tuple(kept + [h for h in house_ids if h not in kept])
+
+
+def next_turn(turn: Sequence[int], winners: Sequence[int]) -> tuple[int, ...]:
+    """The turn after a run in which ``winners`` got an extra contract by their turn: they go to the back
+    of the round, in their order, so the next tie goes to a house that has not had one (a run without a
+    tie decided by turn hands the turn on unchanged)."""
+    return tuple([h for h in turn if h not in winners] + [h for h in turn if h in winners])
+
+
+@dataclass(frozen=True)
+class Split:
+    totals: dict[int, int]
+    """Each house's total."""
+    turn_winners: tuple[int, ...]
+    """Houses that got a remainder contract only because it was their turn (all else being equal)."""
 
 
 def _pinned(total: int, weights: Mapping[int, int], floors: Mapping[int, int]) -> dict[int, int]:
@@ -36,6 +51,46 @@ def _pinned(total: int, weights: Mapping[int, int], floors: Mapping[int, int]) -
         pinned.update({h: floors.get(h, 0) for h in newly})
 
 
+def split_by_weight(
+    total: int,
+    weights: Mapping[int, int],
+    floors: Mapping[int, int],
+    current: Mapping[int, int],
+    turn: Sequence[int],
+) -> Split:
+    """Integer totals per house summing to ``total``, as close to the weights as the ``floors`` allow.
+
+    A house whose floor (its fixed contracts) is above its weighted share is pinned at the floor and
+    the rest is shared by the others (water-filling). Remainders go first to houses whose ``current``
+    count is already above their whole share, then by larger fraction, fewer ``current``, and when all
+    of those are equal, by ``turn``.
+    """
+    if total < sum(floors.get(h, 0) for h in weights):
+        raise ValueError("floors exceed the total")
+    result = _pinned(total, weights, floors)
+    active = [h for h in weights if h not in result]
+    if not active:
+        return Split(result, ())
+    rest = total - sum(result.values())
+    weight_sum = sum(weights[h] for h in active)
+    shares = {h: Fraction(rest * weights[h], weight_sum) for h in active}
+    result.update({h: int(shares[h]) for h in active})
+    remainder = rest - sum(result[h] for h in active)
+
+    # A house already above its whole share keeps its extra contract (a remainder never causes a
+    # move, so a re-run is stable); then the larger fraction, fewer contracts, the run's turn.
+    def rank(h: int) -> tuple[bool, Fraction, int]:
+        return (current.get(h, 0) <= result[h], -(shares[h] - int(shares[h])), current.get(h, 0))
+
+    order = sorted(active, key=lambda h: (*rank(h), turn.index(h)))
+    winners, losers = order[:remainder], order[remainder:]
+    for h in winners:
+        result[h] += 1
+    # the turn decided only if the last winner and the first loser are equal on everything else
+    tied = rank(winners[-1]) if winners and losers and rank(winners[-1]) == rank(losers[0]) else None
+    return Split(result, tuple(h for h in winners if rank(h) == tied))
+
+
 def weighted_totals(
     total: int,
     weights: Mapping[int, int],
@@ -43,37 +98,8 @@ def weighted_totals(
     current: Mapping[int, int],
     turn: Sequence[int],
 ) -> dict[int, int]:
-    """Integer totals per house summing to ``total``, as close to the weights as the ``floors`` allow.
-
-    A house whose floor (its fixed contracts) is above its weighted share is pinned at the floor and
-    the rest is shared by the others (water-filling). Remainders go first to houses whose ``current``
-    count is already above their whole share, then by larger fraction, fewer ``current``, ``turn``.
-    """
-    if total < sum(floors.get(h, 0) for h in weights):
-        raise ValueError("floors exceed the total")
-    result = _pinned(total, weights, floors)
-    active = [h for h in weights if h not in result]
-    if not active:
-        return result
-    rest = total - sum(result.values())
-    weight_sum = sum(weights[h] for h in active)
-    shares = {h: Fraction(rest * weights[h], weight_sum) for h in active}
-    result.update({h: int(shares[h]) for h in active})
-    remainder = rest - sum(result[h] for h in active)
-    # A house already above its whole share keeps its extra contract (a remainder never causes a
-    # move, so a re-run is stable); then the larger fraction, fewer contracts, the run's turn.
-    order = sorted(
-        active,
-        key=lambda h: (
-            current.get(h, 0) <= result[h],
-            -(shares[h] - int(shares[h])),
-            current.get(h, 0),
-            turn.index(h),
-        ),
-    )
-    for h in order[:remainder]:
-        result[h] += 1
-    return result
+    """The totals of :func:`split_by_weight` (what the checks compare the store with)."""
+    return split_by_weight(total, weights, floors, current, turn).totals
 
 
 def interleave(

@@ -29,7 +29,8 @@ ONE_OPEN_HISTORY_ROW = "one_open_history_row_per_assignment"
         dg.AssetCheckSpec(
             FIXED_HELD_BY_THEIR_HOUSE,
             asset=CONTRACT_ADVISORS,
-            description="Every fixed contract in arrears is held by its house; none is held by another house.",
+            description="Every fixed contract is held by its house, whatever its arrears (one a user that is "
+            "not a house holds is left to that user).",
         ),
         dg.AssetCheckSpec(
             NO_ASSIGNMENT_BELOW_THRESHOLD,

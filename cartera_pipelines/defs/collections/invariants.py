@@ -23,14 +23,22 @@ def _holder(holdings: Iterable[Holding]) -> dict[int, int]:
 def misplaced_fixed(
     fixed: Mapping[int, int], holdings: Iterable[Holding], arrears: Mapping[int, int], rules: AssignmentRules
 ) -> list[dict[str, object]]:
-    """Fixed contracts held by another house, or in arrears and held by nobody."""
+    """Fixed contracts not held by their house (held by another house, or by nobody whatever their
+    arrears); one held by a user that is not a house is left to that user."""
     holder = _holder(holdings)
     houses = set(rules.house_ids)
     rows = []
     for contract_id, owner in sorted(fixed.items()):
         held_by = holder.get(contract_id)
-        if (held_by in houses and held_by != owner) or (held_by is None and arrears.get(contract_id, 0) > 0):
-            rows.append({"contract_id": contract_id, "house": owner, "held_by": held_by})
+        if held_by != owner and (held_by is None or held_by in houses):
+            rows.append(
+                {
+                    "contract_id": contract_id,
+                    "house": owner,
+                    "held_by": held_by,
+                    "days": arrears.get(contract_id, 0),
+                }
+            )
     return rows
 
 

@@ -65,6 +65,7 @@ def facts(plan: AssignmentPlan, *, dry_run: bool, run_id: str, arrears: int) -> 
         "added": len(plan.additions),
         "fixed_contracts": len(plan.fixed),
         "tie_turn": ", ".join(str(h) for h in plan.turn),
+        "next_turn": ", ".join(str(h) for h in plan.next_turn),
     }
 
 
@@ -101,6 +102,8 @@ def assignment_metadata(
         "history_opened": counts.history_opened if counts else 0,
         "history_closed": counts.history_closed if counts else 0,
         "tie_turn": ", ".join(str(h) for h in plan.turn),
+        # read back by the next run (run_history.latest_applied): the turn lives in Dagster's run history
+        "next_turn": ", ".join(str(h) for h in plan.next_turn),
         **{f"seconds_{name}": value for name, value in seconds.items()},
     }
 
