@@ -363,37 +363,8 @@ def _summarise(
     draft: _Draft,
 ) -> AssignmentPlan:
     """Step 4: each house's contracts after the plan, its summary and the notes on the balance."""
-    houses = rules.house_ids
-    weights = {h.user_id: h.weight for h in rules.houses}
-    final_holdings: dict[int, list[int]] = {h: [] for h in houses}
-    # every removal other than a duplicate row takes the contract from its (single) held row
-    released = {c.contract_id for c in draft.removals if c.reason != REMOVE_DUPLICATE}
-    for contract_id, holding in holders.held.items():
-        if contract_id not in released:
-            final_holdings[holding.user_id].append(contract_id)
-    for change in draft.additions:
-        final_holdings[change.user_id].append(change.contract_id)
-    for contracts in final_holdings.values():
-        contracts.sort()
-    grand_total = sum(len(v) for v in final_holdings.values())
-    weight_sum = sum(weights.values())
-    removed_by = Counter(c.user_id for c in draft.removals)
-    added_by = Counter(c.user_id for c in draft.additions)
-    fixed_by = Counter(f.user_id for f in draft.fixed if f.action in ("kept", "added", "moved"))
-    summary = tuple(
-        HouseSummary(
-            user_id=h,
-            weight=weights[h],
-            before=holders.before[h],
-            kept=holders.before[h] - removed_by[h],
-            removed=removed_by[h],
-            added=added_by[h],
-            fixed=fixed_by[h],
-            total=len(final_holdings[h]),
-            target=Fraction(grand_total * weights[h], weight_sum),
-        )
-        for h in houses
-    )
+    final_holdings = _final_holdings(holders, rules, draft)
+    summary = _house_summaries(final_holdings, holders, rules, draft)
     notes = tuple(
         f"house {s.user_id} holds {s.fixed} fixed contracts, above its weighted target of {float(s.target):.1f}: "
         f"fixed contracts are never moved, so the other houses share the rest as evenly as possible"
@@ -414,4 +385,44 @@ def _summarise(
         next_turn=turns[1],
         other_users_contracts=len(holders.other_users),
         eligible=sum(1 for d in arrears.values() if d >= rules.threshold_days),
+    )
+
+
+def _final_holdings(holders: _Holders, rules: AssignmentRules, draft: _Draft) -> dict[int, list[int]]:
+    """Each house's contracts, sorted, once the removals and additions are applied."""
+    final_holdings: dict[int, list[int]] = {h: [] for h in rules.house_ids}
+    # every removal other than a duplicate row takes the contract from its (single) held row
+    released = {c.contract_id for c in draft.removals if c.reason != REMOVE_DUPLICATE}
+    for contract_id, holding in holders.held.items():
+        if contract_id not in released:
+            final_holdings[holding.user_id].append(contract_id)
+    for change in draft.additions:
+        final_holdings[change.user_id].append(change.contract_id)
+    for contracts in final_holdings.values():
+        contracts.sort()
+    return final_holdings
+
+
+def _house_summaries(
+    final_holdings: dict[int, list[int]], holders: _Holders, rules: AssignmentRules, draft: _Draft
+) -> tuple[HouseSummary, ...]:
+    weights = {h.user_id: h.weight for h in rules.houses}
+    grand_total = sum(len(v) for v in final_holdings.values())
+    weight_sum = sum(weights.values())
+    removed_by = Counter(c.user_id for c in draft.removals)
+    added_by = Counter(c.user_id for c in draft.additions)
+    fixed_by = Counter(f.user_id for f in draft.fixed if f.action in ("kept", "added", "moved"))
+    return tuple(
+        HouseSummary(
+            user_id=h,
+            weight=weights[h],
+            before=holders.before[h],
+            kept=holders.before[h] - removed_by[h],
+            removed=removed_by[h],
+            added=added_by[h],
+            fixed=fixed_by[h],
+            total=len(final_holdings[h]),
+            target=Fraction(grand_total * weights[h], weight_sum),
+        )
+        for h in rules.house_ids
     )

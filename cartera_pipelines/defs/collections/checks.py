@@ -58,39 +58,33 @@ def contract_advisors_checks(
     lending_db: SqlDatabase,
     operations_db: SqlDatabase,
 ):
+    """The invariants as of the latest applied day (today in Bogotá if none)."""
     rules = config.rules()
     applied = run_history.latest_applied(context.instance, CONTRACT_ADVISORS)
     as_of = applied.as_of if applied else today_in(BOGOTA)
+    day = {"as_of": as_of.isoformat()}
     with lending_db.connect() as conn:
         arrears = sql.read_arrears(conn, as_of)
     with operations_db.connect() as conn:
         fixed = {contract: f.user_id for contract, f in sql.read_fixed(conn, rules).items()}
         holdings = sql.read_holdings(conn)
+        twice, history = sql.contracts_held_twice(conn), sql.history_offenders(conn, rules.house_ids)
         yield offenders_check(
-            conn,
-            sql.contracts_held_twice(conn),
-            "contracts held by two users",
-            check_name=NO_CONTRACT_IN_TWO_HOUSES,
-            metadata={"as_of": as_of.isoformat()},
+            conn, twice, "contracts held by two users", check_name=NO_CONTRACT_IN_TWO_HOUSES
         )
-        yield offenders_check(
-            conn,
-            sql.history_offenders(conn, rules.house_ids),
-            "house assignments without exactly one open history row, or open rows without their assignment",
-            check_name=ONE_OPEN_HISTORY_ROW,
-            metadata={"assignments": sum(1 for r in holdings if r.user_id in rules.house_ids)},
-        )
+        what = "house assignments without exactly one open history row, or open rows without their assignment"
+        yield offenders_check(conn, history, what, check_name=ONE_OPEN_HISTORY_ROW)
     yield rows_check(
         invariants.misplaced_fixed(fixed, holdings, arrears, rules),
         "fixed contracts not held by their house",
         check_name=FIXED_HELD_BY_THEIR_HOUSE,
-        metadata={"fixed_contracts": len(fixed)},
+        metadata={**day, "fixed_contracts": len(fixed)},
     )
     yield rows_check(
         invariants.below_threshold(fixed, holdings, arrears, rules),
         "non-fixed house assignments below the threshold",
         check_name=NO_ASSIGNMENT_BELOW_THRESHOLD,
-        metadata={"threshold_days": rules.threshold_days},
+        metadata={**day, "threshold_days": rules.threshold_days},
     )
     balance = invariants.balance(fixed, holdings, rules)
     yield rows_check(
@@ -98,9 +92,6 @@ def contract_advisors_checks(
         "houses more than one contract from the best split the fixed contracts allow",
         check_name=HOUSES_BALANCED,
         metadata={
-            "totals": dg.MetadataValue.json({str(u): n for u, n in balance.totals.items()}),
-            "targets": dg.MetadataValue.json({str(u): n for u, n in balance.targets.items()}),
-            "fixed_held": dg.MetadataValue.json({str(u): n for u, n in balance.fixed_held.items()}),
-            "forced_by_fixed_contracts": ", ".join(str(u) for u in balance.forced) or "none",
+            k: v if isinstance(v, str) else dg.MetadataValue.json(v) for k, v in balance.facts().items()
         },
     )

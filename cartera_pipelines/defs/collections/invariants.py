@@ -66,6 +66,15 @@ class Balance:
     forced: list[int]
     """Houses whose fixed contracts alone are above their weighted share."""
 
+    def facts(self) -> dict[str, object]:
+        """Per-house totals, targets and fixed contracts (JSON-ready), and the houses fixed ones force."""
+        return {
+            "totals": {str(u): n for u, n in self.totals.items()},
+            "targets": {str(u): n for u, n in self.targets.items()},
+            "fixed_held": {str(u): n for u, n in self.fixed_held.items()},
+            "forced_by_fixed_contracts": ", ".join(str(u) for u in self.forced) or "none",
+        }
+
 
 def balance(fixed: Mapping[int, int], holdings: Iterable[Holding], rules: AssignmentRules) -> Balance:
     houses = rules.house_ids
