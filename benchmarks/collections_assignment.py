@@ -239,7 +239,7 @@ def main() -> None:
     report["load_average_after_run"] = load_average()
     eligible = int(run["metadata"].get("operations/contract_advisors:eligible_contracts", 0))
     print(
-        f"whole run: {run['seconds_run']:.1f}s (target < 30 s), peak RSS {run['peak_rss_mb']:.0f} MB "
+        f"whole run: {run['seconds_run']:.1f}s (target < 20 s), peak RSS {run['peak_rss_mb']:.0f} MB "
         f"(target < 1024); load average {report['load_average_after_run']} on {os.cpu_count()} cores"
     )
     phases = {k.split(":")[1]: v for k, v in run["metadata"].items() if ":seconds_" in k}

@@ -169,10 +169,6 @@ class AssignmentPlan:
         )
 
     @property
-    def changed(self) -> bool:
-        return bool(self.removals or self.additions)
-
-    @property
     def balanced(self) -> bool:
         return all(abs(h.deviation) <= 1 for h in self.summary)
 

@@ -110,13 +110,17 @@ def source(conn: sa.Connection, declared: sa.Table) -> Source:
 def arrears_query(amortization: Source, status: Source, as_of: dt.date) -> sa.Select:
     """Oldest unpaid overdue installment per ``ACTIVO`` contract (the day count is done by the caller,
     which keeps the SQL identical on SQLite, MySQL and PostgreSQL)."""
-    a, s = amortization.c, status.c
+    installment, contract = amortization.c, status.c
     before = normalize.day_bound(amortization.kinds["payment_date"], amortization.dialect, as_of)
     return (
-        sa.select(a.contract_id, sa.func.min(a.payment_date).label("oldest_unpaid"))
-        .select_from(amortization.table.join(status.table, s.contract_id == a.contract_id))
-        .where(s.status == ACTIVE_STATUS, a.payment_date < before, a.pending_balance > 0)
-        .group_by(a.contract_id)
+        sa.select(installment.contract_id, sa.func.min(installment.payment_date).label("oldest_unpaid"))
+        .select_from(amortization.table.join(status.table, contract.contract_id == installment.contract_id))
+        .where(
+            contract.status == ACTIVE_STATUS,
+            installment.payment_date < before,
+            installment.pending_balance > 0,
+        )
+        .group_by(installment.contract_id)
         # MySQL/MariaDB otherwise start from contract_status and dive into the installments' index per
         # contract, fetching each row for pending_balance: twice as slow as one scan of the installments
         # at a million contracts (measured, benchmarks/collections_assignment.py). Other dialects ignore it.
@@ -162,11 +166,12 @@ def read_fixed(
     conn: sa.Connection, rules: AssignmentRules, warn: Warn | None = None
 ) -> dict[int, FixedManagement]:
     """Contract → its latest management with the fixed effect by a house user (the latest one wins)."""
-    m = source(conn, managements)
+    managed = source(conn, managements)
+    columns = managed.c
     query = (
-        sa.select(m.c.contract_id, m.c.user_id, m.c.management_date)
-        .where(m.c.effect == rules.fixed_effect, m.c.user_id.in_(rules.house_ids))
-        .order_by(m.c.contract_id, m.c.management_date, m.c.id)
+        sa.select(columns.contract_id, columns.user_id, columns.management_date)
+        .where(columns.effect == rules.fixed_effect, columns.user_id.in_(rules.house_ids))
+        .order_by(columns.contract_id, columns.management_date, columns.id)
     )
     complaints = Complaints(warn)
     fixed: dict[int, FixedManagement] = {}
@@ -174,16 +179,18 @@ def read_fixed(
         for contract_id, user_id, when in partition:
             local = normalize.to_local(when)
             if local is None:
-                complaints.add(f"{m.where('management_date')}: unreadable {when!r} (contract {contract_id})")
+                complaints.add(
+                    f"{managed.where('management_date')}: unreadable {when!r} (contract {contract_id})"
+                )
             fixed[normalize.to_int(contract_id)] = FixedManagement(normalize.to_int(user_id), local)
-    complaints.finish(m.where("management_date"))
+    complaints.finish(managed.where("management_date"))
     return fixed
 
 
 def read_holdings(conn: sa.Connection, warn: Warn | None = None) -> list[Holding]:
     """Every current row of ``contract_advisors`` (an unreadable ``assigned_date`` counts as the oldest)."""
-    ca = source(conn, contract_advisors)
-    query = sa.select(ca.c.contract_id, ca.c.user_id, ca.c.assigned_date)
+    advisors = source(conn, contract_advisors)
+    query = sa.select(advisors.c.contract_id, advisors.c.user_id, advisors.c.assigned_date)
     to_date, to_int = normalize.to_date, normalize.to_int
     complaints = Complaints(warn)
     out: list[Holding] = []
@@ -192,11 +199,11 @@ def read_holdings(conn: sa.Connection, warn: Warn | None = None) -> list[Holding
             day = assigned if type(assigned) is dt.date else to_date(assigned)
             if day is None:
                 complaints.add(
-                    f"{ca.where('assigned_date')}: unreadable {assigned!r} (contract {contract_id})"
+                    f"{advisors.where('assigned_date')}: unreadable {assigned!r} (contract {contract_id})"
                 )
                 day = dt.date.min
             out.append(Holding(to_int(contract_id), to_int(user_id), day))
-    complaints.finish(ca.where("assigned_date"))
+    complaints.finish(advisors.where("assigned_date"))
     return out
 
 
@@ -217,12 +224,13 @@ def _chunks(values: Iterable[int], size: int = IN_CHUNK) -> Iterator[list[int]]:
         yield chunk
 
 
-def _delete_assignments(conn: sa.Connection, ca: Source, plan: AssignmentPlan) -> int:
+def _delete_assignments(conn: sa.Connection, advisors: Source, plan: AssignmentPlan) -> int:
     by_user: dict[int, list[int]] = {}
     for change in plan.removals:
         by_user.setdefault(change.user_id, []).append(change.contract_id)
-    statement = sa.delete(ca.table).where(
-        ca.c.user_id == sa.bindparam("u"), ca.c.contract_id.in_(sa.bindparam("ids", expanding=True))
+    statement = sa.delete(advisors.table).where(
+        advisors.c.user_id == sa.bindparam("u"),
+        advisors.c.contract_id.in_(sa.bindparam("ids", expanding=True)),
     )
     deleted = 0
     for user_id, contract_ids in by_user.items():
@@ -235,52 +243,56 @@ def _delete_assignments(conn: sa.Connection, ca: Source, plan: AssignmentPlan) -
     return deleted
 
 
-def _insert_assignments(conn: sa.Connection, ca: Source, plan: AssignmentPlan) -> int:
-    assigned = normalize.day_value(ca.kinds["assigned_date"], ca.dialect, plan.as_of)
+def _insert_assignments(conn: sa.Connection, advisors: Source, plan: AssignmentPlan) -> int:
+    assigned = normalize.day_value(advisors.kinds["assigned_date"], advisors.dialect, plan.as_of)
     rows = (
         {"contract_id": c.contract_id, "user_id": c.user_id, "assigned_date": assigned}
         for c in plan.additions
     )
-    return insert_rows(conn, ca.table, rows)
+    return insert_rows(conn, advisors.table, rows)
 
 
 def _close_history(
-    conn: sa.Connection, h: Source, ca: Source, as_of: dt.date, house_ids: Sequence[int]
+    conn: sa.Connection, history: Source, advisors: Source, as_of: dt.date, house_ids: Sequence[int]
 ) -> int:
     """Close every open history row of a house whose assignment no longer exists (one statement)."""
-    still_held = sa.exists().where(ca.c.contract_id == h.c.contract_id, ca.c.user_id == h.c.user_id)
+    still_held = sa.exists().where(
+        advisors.c.contract_id == history.c.contract_id, advisors.c.user_id == history.c.user_id
+    )
     statement = (
-        sa.update(h.table)
-        .where(h.c.fecha_terminal.is_(None), h.c.user_id.in_(house_ids), ~still_held)
-        .values(fecha_terminal=normalize.day_value(h.kinds["fecha_terminal"], h.dialect, as_of))
+        sa.update(history.table)
+        .where(history.c.fecha_terminal.is_(None), history.c.user_id.in_(house_ids), ~still_held)
+        .values(fecha_terminal=normalize.day_value(history.kinds["fecha_terminal"], history.dialect, as_of))
     )
     return conn.execute(statement).rowcount
 
 
-def _open_history(conn: sa.Connection, h: Source, ca: Source, house_ids: Sequence[int]) -> int:
+def _open_history(conn: sa.Connection, history: Source, advisors: Source, house_ids: Sequence[int]) -> int:
     """Open a history row for every house assignment without one (new ones, and legacy gaps): its start
     is the assignment's own date, converted by the server when the two columns' types differ."""
     has_open = sa.exists().where(
-        h.c.contract_id == ca.c.contract_id, h.c.user_id == ca.c.user_id, h.c.fecha_terminal.is_(None)
+        history.c.contract_id == advisors.c.contract_id,
+        history.c.user_id == advisors.c.user_id,
+        history.c.fecha_terminal.is_(None),
     )
-    rows = sa.select(ca.c.contract_id, ca.c.user_id, ca.c.assigned_date).where(
-        ca.c.user_id.in_(house_ids), ~has_open
+    rows = sa.select(advisors.c.contract_id, advisors.c.user_id, advisors.c.assigned_date).where(
+        advisors.c.user_id.in_(house_ids), ~has_open
     )
-    statement = sa.insert(h.table).from_select(["contract_id", "user_id", "fecha_inicial"], rows)
+    statement = sa.insert(history.table).from_select(["contract_id", "user_id", "fecha_inicial"], rows)
     return conn.execute(statement).rowcount
 
 
 def write_plan(conn: sa.Connection, plan: AssignmentPlan) -> WriteCounts:
     """Apply ``plan`` on the caller's transaction: deletes, inserts, then history closed and opened."""
-    ca, h = source(conn, contract_advisors), source(conn, contract_advisors_history)
+    advisors, history = source(conn, contract_advisors), source(conn, contract_advisors_history)
     if conn.dialect.name == "postgresql":
         # Conversions between DATE and TIMESTAMPTZ (history rows copied from the assignments) happen in
         # Bogotá's calendar, not the session's zone; LOCAL: only for this transaction.
         conn.execute(sa.text("SET LOCAL TIME ZONE 'America/Bogota'"))
-    deleted = _delete_assignments(conn, ca, plan)
-    inserted = _insert_assignments(conn, ca, plan)
-    closed = _close_history(conn, h, ca, plan.as_of, plan.rules.house_ids)
-    opened = _open_history(conn, h, ca, plan.rules.house_ids)
+    deleted = _delete_assignments(conn, advisors, plan)
+    inserted = _insert_assignments(conn, advisors, plan)
+    closed = _close_history(conn, history, advisors, plan.as_of, plan.rules.house_ids)
+    opened = _open_history(conn, history, advisors, plan.rules.house_ids)
     return WriteCounts(deleted=deleted, inserted=inserted, history_closed=closed, history_opened=opened)
 
 
@@ -288,45 +300,50 @@ def write_plan(conn: sa.Connection, plan: AssignmentPlan) -> WriteCounts:
 
 
 def contracts_held_twice(conn: sa.Connection) -> sa.Select:
-    ca = source(conn, contract_advisors)
+    advisors = source(conn, contract_advisors)
     return (
-        sa.select(ca.c.contract_id, sa.func.count().label("holders"))
-        .select_from(ca.table)
-        .group_by(ca.c.contract_id)
+        sa.select(advisors.c.contract_id, sa.func.count().label("holders"))
+        .select_from(advisors.table)
+        .group_by(advisors.c.contract_id)
         .having(sa.func.count() > 1)
     )
 
 
 def history_offenders(conn: sa.Connection, house_ids: Sequence[int]) -> sa.CompoundSelect:
     """House assignments without exactly one open history row, and open rows without their assignment."""
-    ca, h = source(conn, contract_advisors), source(conn, contract_advisors_history)
+    advisors, history = source(conn, contract_advisors), source(conn, contract_advisors_history)
     open_rows = (
-        sa.select(h.c.contract_id, h.c.user_id, sa.func.count().label("n"))
-        .where(h.c.fecha_terminal.is_(None), h.c.user_id.in_(house_ids))
-        .group_by(h.c.contract_id, h.c.user_id)
+        sa.select(history.c.contract_id, history.c.user_id, sa.func.count().label("n"))
+        .where(history.c.fecha_terminal.is_(None), history.c.user_id.in_(house_ids))
+        .group_by(history.c.contract_id, history.c.user_id)
         .subquery()
     )
     open_count = sa.func.coalesce(open_rows.c.n, 0)
     without_one = (
         sa.select(
-            ca.c.contract_id,
-            ca.c.user_id,
+            advisors.c.contract_id,
+            advisors.c.user_id,
             sa.literal("no single open row").label("problem"),
             open_count.label("open_rows"),
         )
         .select_from(
-            ca.table.outerjoin(
+            advisors.table.outerjoin(
                 open_rows,
-                sa.and_(open_rows.c.contract_id == ca.c.contract_id, open_rows.c.user_id == ca.c.user_id),
+                sa.and_(
+                    open_rows.c.contract_id == advisors.c.contract_id,
+                    open_rows.c.user_id == advisors.c.user_id,
+                ),
             )
         )
-        .where(ca.c.user_id.in_(house_ids), open_count != 1)
+        .where(advisors.c.user_id.in_(house_ids), open_count != 1)
     )
-    still_held = sa.exists().where(ca.c.contract_id == h.c.contract_id, ca.c.user_id == h.c.user_id)
+    still_held = sa.exists().where(
+        advisors.c.contract_id == history.c.contract_id, advisors.c.user_id == history.c.user_id
+    )
     orphans = sa.select(
-        h.c.contract_id,
-        h.c.user_id,
+        history.c.contract_id,
+        history.c.user_id,
         sa.literal("open row without assignment").label("problem"),
         sa.literal(1),
-    ).where(h.c.fecha_terminal.is_(None), h.c.user_id.in_(house_ids), ~still_held)
+    ).where(history.c.fecha_terminal.is_(None), history.c.user_id.in_(house_ids), ~still_held)
     return sa.union_all(without_one, orphans)
