@@ -4,7 +4,8 @@
     return offenders_check(conn, offenders, "loans whose capital does not sum to the principal")
 
 The description reads ``12 loans whose capital …``; metadata holds ``offenders`` (the count) and
-``sample`` (a Markdown table of the first rows, ordered by the query's first column).
+``sample`` (a Markdown table of the first rows, ordered by the query's first column). In a
+``multi_asset_check``, ``check_name`` says which of its checks the result is for.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ def offenders_check(
     severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR,
     sample: int = SAMPLE,
     metadata: dict[str, Any] | None = None,
+    check_name: str | None = None,
 ) -> dg.AssetCheckResult:
     subquery = offenders.subquery()
     count = int(conn.execute(sa.select(sa.func.count()).select_from(subquery)).scalar_one())
@@ -34,7 +36,9 @@ def offenders_check(
         dict(row._mapping)
         for row in conn.execute(sa.select(subquery).order_by(*list(subquery.c)[:1]).limit(sample))
     ]
-    return rows_check(rows, what, count=count, severity=severity, sample=sample, metadata=metadata)
+    return rows_check(
+        rows, what, count=count, severity=severity, sample=sample, metadata=metadata, check_name=check_name
+    )
 
 
 def rows_check(
@@ -45,10 +49,12 @@ def rows_check(
     severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR,
     sample: int = SAMPLE,
     metadata: dict[str, Any] | None = None,
+    check_name: str | None = None,
 ) -> dg.AssetCheckResult:
     """The same result from offenders already in hand (computed in Python, or read elsewhere)."""
     count = len(rows) if count is None else count
     return dg.AssetCheckResult(
+        check_name=check_name,
         passed=count == 0,
         severity=severity,
         description=f"{count:,} {what}" if count else f"no {what}",

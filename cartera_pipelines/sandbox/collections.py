@@ -26,6 +26,8 @@ import pandas as pd
 import sqlalchemy as sa
 
 from cartera_pipelines.defs.collections.tables import LENDING_TABLES, OPERATIONS_TABLES
+from cartera_pipelines.lib.bulk import NULL, copy_stream
+from cartera_pipelines.lib.dates import BOGOTA, today_in
 from cartera_pipelines.sandbox.db import recreate_tables
 from cartera_pipelines.sandbox.targets import SandboxTargets
 
@@ -34,12 +36,6 @@ INSTALLMENTS = 5
 HOUSES = (45, 81)
 OTHER_USERS = (12, 33, 77)
 EFFECTS = ("llamada", "promesa_pago", "sin_contacto", "acuerdo_pago", "pago_parcial")
-
-
-def _today() -> dt.date:
-    from zoneinfo import ZoneInfo
-
-    return dt.datetime.now(ZoneInfo("America/Bogota")).date()
 
 
 def lending_frames(
@@ -188,17 +184,9 @@ def _load(engine: sa.Engine, table: sa.Table, frame: pd.DataFrame) -> int:
     backend = engine.dialect.name
     if backend == "postgresql":
         buffer = io.StringIO()
-        frame.to_csv(buffer, index=False, header=False, na_rep="\\N")
-        buffer.seek(0)
-        raw = engine.raw_connection()
-        try:
-            cursor = raw.cursor()
-            cursor.copy_expert(
-                f"COPY {table.name} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')", buffer
-            )
-            raw.commit()
-        finally:
-            raw.close()
+        frame.to_csv(buffer, sep="\t", index=False, header=False, na_rep=NULL)
+        with engine.begin() as conn:
+            copy_stream(conn, table.name, columns, [buffer.getvalue()])
     elif backend == "mysql":
         fd, path = tempfile.mkstemp(suffix=".csv")
         os.close(fd)
@@ -259,7 +247,7 @@ def build(
     ``parts`` limits the stores written (the benchmark resets only ``operations`` between runs; the
     operations rows depend on the lending data, which is regenerated in memory but not reloaded).
     """
-    today = today or _today()
+    today = today or today_in(BOGOTA)
     rng = np.random.default_rng(seed)
     n = CONTRACTS_PER_SCALE * scale
     status_df, amort_df, days = lending_frames(n, rng, today)

@@ -15,6 +15,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from cartera_pipelines.lib.dates import BOGOTA, today_in
 from cartera_pipelines_tests.deploy.stack import Stack
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(900)]
@@ -73,7 +74,11 @@ def test_rehearsal(deployment: Stack, tmp_path: Path, monkeypatch: pytest.Monkey
     # (a) the daemon evaluates a sensor we switch on through the UI's API, and its run completes
     stack.start_sensor("approved_loans_sensor")
     # (c) two assignments submitted together; the queue must serialise them (singleton tag)
-    assignments = [stack.launch_run("collections_assign_job", run_config=IN_PROCESS) for _ in range(2)]
+    # (the same day twice: the assignment is partitioned by day in Bogotá)
+    today = today_in(BOGOTA).isoformat()
+    assignments = [
+        stack.launch_run("collections_assign_job", run_config=IN_PROCESS, partition=today) for _ in range(2)
+    ]
     # (b) the partitions are discovered first (tns_companies registers them)
     discover = stack.launch_run("tns_discover_job", run_config=IN_PROCESS)
 

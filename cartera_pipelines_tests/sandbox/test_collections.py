@@ -8,7 +8,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from cartera_pipelines.defs.collections import store
+from cartera_pipelines.defs.collections import sql
 from cartera_pipelines.defs.collections.tables import (
     contract_advisors,
     contract_advisors_history,
@@ -60,7 +60,7 @@ def test_realistic_spread(tmp_path: Path) -> None:
     assert counts["contract_status"] == 4000 and counts["contract_amortization"] == 20000
     engine = sa.create_engine(lending)
     with engine.connect() as conn:
-        arrears = store.read_arrears(conn, TODAY)
+        arrears = sql.read_arrears(conn, TODAY)
         statuses = Counter(conn.execute(sa.select(contract_status.c.status)).scalars())
     engine.dispose()
     assert statuses["ACTIVO"] > 3000 and sum(statuses.values()) - statuses["ACTIVO"] > 100

@@ -127,7 +127,12 @@ class UiServer:
         raise AssertionError(f"run {run_id} still {status} after {timeout:.0f}s; see {self.log_dir}")
 
     def launch(
-        self, job: str, *, assets: list[list[str]] | None = None, run_config: dict[str, Any] | None = None
+        self,
+        job: str,
+        *,
+        assets: list[list[str]] | None = None,
+        run_config: dict[str, Any] | None = None,
+        partition: str | None = None,
     ) -> str:
         """Launch a run through GraphQL (as the UI's Launch button does); returns its id."""
         selector: dict[str, Any] = {
@@ -137,11 +142,14 @@ class UiServer:
         }
         if assets:
             selector["assetSelection"] = [{"path": path} for path in assets]
+        metadata: dict[str, Any] = {}
+        if partition is not None:
+            metadata["executionMetadata"] = {"tags": [{"key": "dagster/partition", "value": partition}]}
         data = self.graphql(
             """mutation($p: ExecutionParams!) { launchRun(executionParams: $p) { __typename
                  ... on LaunchRunSuccess { run { runId } } ... on PythonError { message }
                  ... on RunConfigValidationInvalid { errors { message } } ... on InvalidSubsetError { message } } }""",
-            {"p": {"selector": selector, "runConfigData": run_config or {}, "mode": "default"}},
+            {"p": {"selector": selector, "runConfigData": run_config or {}, "mode": "default", **metadata}},
         )
         answer = data["launchRun"]
         if answer["__typename"] != "LaunchRunSuccess":

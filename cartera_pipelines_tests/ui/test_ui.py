@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from cartera_pipelines.lib.dates import BOGOTA, today_in
 from cartera_pipelines_tests.ui.server import UiServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -141,7 +142,9 @@ def test_contifico_asset_materialized_from_the_ui_shows_counts_and_preview(
 
 
 def test_collections_assignment_links_its_reports(page, ui_server: UiServer, shot) -> None:
-    run_id = ui_server.launch("collections_assign_job", run_config=IN_PROCESS)
+    # the assignment is partitioned by day in Bogotá: today's (the sandbox is dated relative to it)
+    today = today_in(BOGOTA).isoformat()
+    run_id = ui_server.launch("collections_assign_job", run_config=IN_PROCESS, partition=today)
     assert ui_server.wait_for_run(run_id) == "SUCCESS", ui_server.logs()
 
     page.goto("/assets/reports/collections_assignment")

@@ -1,20 +1,17 @@
 """Checks on ``operations/contract_advisors``: the invariants of DESIGN §3 read back from the stores.
 
-They read the stores as they are (not the plan), as of the date of the latest run that wrote (a dry
-run changes nothing, so it is skipped when looking for that date).
+They read the stores as they are (not the plan), as of the day of the latest run that wrote (a dry
+run changes nothing, so it is skipped when looking for that day). The rules are in ``invariants.py``
+(pure) and ``sql.py`` (offenders queries); results through ``lib.checks``.
 """
 
-import datetime as dt
-from collections import Counter
-
 import dagster as dg
-import sqlalchemy as sa
 
-from cartera_pipelines.defs.collections import store
+from cartera_pipelines.defs.collections import invariants, run_history, sql
 from cartera_pipelines.defs.collections.assets import CONTRACT_ADVISORS
-from cartera_pipelines.defs.collections.assignment import weighted_totals
-from cartera_pipelines.defs.collections.config import HousesConfig, today_in_bogota
-from cartera_pipelines.defs.collections.tables import contract_advisors, contract_advisors_history
+from cartera_pipelines.defs.collections.config import HousesConfig
+from cartera_pipelines.lib.checks import offenders_check, rows_check
+from cartera_pipelines.lib.dates import BOGOTA, today_in
 from cartera_pipelines.resources import SqlDatabase
 
 NO_CONTRACT_IN_TWO_HOUSES = "no_contract_in_two_houses"
@@ -22,32 +19,6 @@ FIXED_HELD_BY_THEIR_HOUSE = "fixed_contracts_held_by_their_house"
 NO_ASSIGNMENT_BELOW_THRESHOLD = "no_non_fixed_assignment_below_threshold"
 HOUSES_BALANCED = "houses_balanced_to_weights"
 ONE_OPEN_HISTORY_ROW = "one_open_history_row_per_assignment"
-SAMPLE = 20
-
-
-def applied_as_of(instance: dg.DagsterInstance) -> dt.date:
-    """The run date of the latest materialization that wrote (not a dry run); today if none."""
-    for record in instance.fetch_materializations(CONTRACT_ADVISORS, limit=50).records:
-        metadata = record.asset_materialization.metadata if record.asset_materialization else {}
-        dry = metadata.get("dry_run")
-        if dry is not None and dry.value:
-            continue
-        if "as_of" in metadata:
-            return dt.date.fromisoformat(str(metadata["as_of"].value))
-    return today_in_bogota()
-
-
-def _result(name: str, failures: list, passed_text: str, **extra) -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(
-        check_name=name,
-        passed=not failures,
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata={
-            "failures": len(failures),
-            "sample": str(failures[:SAMPLE]) if failures else passed_text,
-            **extra,
-        },
-    )
 
 
 @dg.multi_asset_check(
@@ -58,7 +29,8 @@ def _result(name: str, failures: list, passed_text: str, **extra) -> dg.AssetChe
         dg.AssetCheckSpec(
             FIXED_HELD_BY_THEIR_HOUSE,
             asset=CONTRACT_ADVISORS,
-            description="Every fixed contract in arrears is held by its house; none is held by another house.",
+            description="Every fixed contract is held by its house, whatever its arrears (one a user that is "
+            "not a house holds is left to that user).",
         ),
         dg.AssetCheckSpec(
             NO_ASSIGNMENT_BELOW_THRESHOLD,
@@ -86,93 +58,40 @@ def contract_advisors_checks(
     lending_db: SqlDatabase,
     operations_db: SqlDatabase,
 ):
+    """The invariants as of the latest applied day (today in Bogotá if none)."""
     rules = config.rules()
-    houses = rules.house_ids
-    as_of = applied_as_of(context.instance)
+    applied = run_history.latest_applied(context.instance, CONTRACT_ADVISORS)
+    as_of = applied.as_of if applied else today_in(BOGOTA)
+    day = {"as_of": as_of.isoformat()}
     with lending_db.connect() as conn:
-        arrears = store.read_arrears(conn, as_of)
-    ca, h = contract_advisors, contract_advisors_history
+        arrears = sql.read_arrears(conn, as_of)
     with operations_db.connect() as conn:
-        fixed = {c: f.user_id for c, f in store.read_fixed(conn, rules).items()}
-        holdings = store.read_holdings(conn)
-        duplicates = (
-            conn.execute(
-                sa.select(ca.c.contract_id)
-                .group_by(ca.c.contract_id)
-                .having(sa.func.count() > 1)
-                .limit(SAMPLE)
-            )
-            .scalars()
-            .all()
+        fixed = {contract: f.user_id for contract, f in sql.read_fixed(conn, rules).items()}
+        holdings = sql.read_holdings(conn)
+        twice, history = sql.contracts_held_twice(conn), sql.history_offenders(conn, rules.house_ids)
+        yield offenders_check(
+            conn, twice, "contracts held by two users", check_name=NO_CONTRACT_IN_TWO_HOUSES
         )
-        open_rows = (
-            sa.select(h.c.contract_id, h.c.user_id, sa.func.count().label("n"))
-            .where(h.c.fecha_terminal.is_(None), h.c.user_id.in_(houses))
-            .group_by(h.c.contract_id, h.c.user_id)
-            .subquery()
-        )
-        bad_history = conn.execute(
-            sa.select(ca.c.contract_id, ca.c.user_id, sa.func.coalesce(open_rows.c.n, 0))
-            .select_from(
-                ca.outerjoin(
-                    open_rows,
-                    sa.and_(open_rows.c.contract_id == ca.c.contract_id, open_rows.c.user_id == ca.c.user_id),
-                )
-            )
-            .where(ca.c.user_id.in_(houses), sa.func.coalesce(open_rows.c.n, 0) != 1)
-            .limit(SAMPLE)
-        ).all()
-        still_held = sa.exists().where(ca.c.contract_id == h.c.contract_id, ca.c.user_id == h.c.user_id)
-        orphans = conn.execute(
-            sa.select(h.c.contract_id, h.c.user_id)
-            .where(h.c.fecha_terminal.is_(None), h.c.user_id.in_(houses), ~still_held)
-            .limit(SAMPLE)
-        ).all()
-
-    holder: dict[int, int] = {}
-    for row in holdings:
-        holder.setdefault(row.contract_id, row.user_id)
-    house_rows = [r for r in holdings if r.user_id in houses]
-
-    yield _result(
-        NO_CONTRACT_IN_TWO_HOUSES, list(duplicates), "every contract has one holder", as_of=as_of.isoformat()
+        what = "house assignments without exactly one open history row, or open rows without their assignment"
+        yield offenders_check(conn, history, what, check_name=ONE_OPEN_HISTORY_ROW)
+    yield rows_check(
+        invariants.misplaced_fixed(fixed, holdings, arrears, rules),
+        "fixed contracts not held by their house",
+        check_name=FIXED_HELD_BY_THEIR_HOUSE,
+        metadata={**day, "fixed_contracts": len(fixed)},
     )
-
-    fixed_failures = [
-        (c, owner, holder.get(c))
-        for c, owner in fixed.items()
-        if (holder.get(c) in houses and holder.get(c) != owner) or (c not in holder and arrears.get(c, 0) > 0)
-    ]
-    yield _result(FIXED_HELD_BY_THEIR_HOUSE, fixed_failures, f"{len(fixed):,} fixed contracts in place")
-
-    below = [
-        (r.contract_id, r.user_id, arrears.get(r.contract_id, 0))
-        for r in house_rows
-        if r.contract_id not in fixed and arrears.get(r.contract_id, 0) < rules.threshold_days
-    ]
-    yield _result(NO_ASSIGNMENT_BELOW_THRESHOLD, below, "none", threshold_days=rules.threshold_days)
-
-    totals = Counter(r.user_id for r in house_rows)
-    fixed_held = Counter(r.user_id for r in house_rows if fixed.get(r.contract_id) == r.user_id)
-    total = sum(totals.values())
-    weights = {hs.user_id: hs.weight for hs in rules.houses}
-    best = weighted_totals(total, weights, fixed_held, totals, houses)
-    off = [(u, totals[u], best[u]) for u in houses if abs(totals[u] - best[u]) > 1]
-    targets = {str(u): round(total * weights[u] / sum(weights.values()), 1) for u in houses}
-    forced = [u for u in houses if fixed_held[u] > total * weights[u] / sum(weights.values())]
-    yield _result(
-        HOUSES_BALANCED,
-        off,
-        "within one contract of the best split"
-        + (f" (forced by fixed contracts of {forced})" if forced else ""),
-        totals=dg.MetadataValue.json({str(u): totals[u] for u in houses}),
-        targets=dg.MetadataValue.json(targets),
-        fixed_held=dg.MetadataValue.json({str(u): fixed_held[u] for u in houses}),
+    yield rows_check(
+        invariants.below_threshold(fixed, holdings, arrears, rules),
+        "non-fixed house assignments below the threshold",
+        check_name=NO_ASSIGNMENT_BELOW_THRESHOLD,
+        metadata={**day, "threshold_days": rules.threshold_days},
     )
-
-    history_failures = [("no single open row", *r) for r in bad_history] + [
-        ("open row without assignment", *r) for r in orphans
-    ]
-    yield _result(
-        ONE_OPEN_HISTORY_ROW, history_failures, f"{len(house_rows):,} assignments, one open row each"
+    balance = invariants.balance(fixed, holdings, rules)
+    yield rows_check(
+        balance.offenders,
+        "houses more than one contract from the best split the fixed contracts allow",
+        check_name=HOUSES_BALANCED,
+        metadata={
+            k: v if isinstance(v, str) else dg.MetadataValue.json(v) for k, v in balance.facts().items()
+        },
     )

@@ -1,22 +1,17 @@
-"""Run configuration of the assignment (the defaults are the business's: houses 45 and 81, 50/50, 61 days)."""
+"""Run configuration of the assignment (the defaults are the business's: houses 45 and 81, 50/50, 61 days).
+
+The run date is not configuration: it is the partition key (a day in Bogotá, see ``partitions.py``).
+"""
 
 from __future__ import annotations
-
-import datetime as dt
-from zoneinfo import ZoneInfo
 
 import dagster as dg
 from pydantic import Field
 
 from cartera_pipelines.defs.collections.assignment import AssignmentRules, AssignmentRulesError, House
 
-BOGOTA = ZoneInfo("America/Bogota")
 SINGLETON_TAG = {"singleton": "collections_assignment"}
 POOL = "collections_assignment"
-
-
-def today_in_bogota() -> dt.date:
-    return dt.datetime.now(BOGOTA).date()
 
 
 class HousesConfig(dg.Config):
@@ -47,17 +42,8 @@ class HousesConfig(dg.Config):
 
 
 class AssignmentConfig(HousesConfig):
-    """Run config of ``operations/contract_advisors`` (and its reports)."""
+    """Run config of ``operations/contract_advisors`` (and its reports); the day is the partition."""
 
-    as_of: str = Field(default="", description="Run date YYYY-MM-DD; empty means today in America/Bogota")
     dry_run: bool = Field(
         default=False, description="Compute and write the reports, change nothing in the store"
     )
-
-    def as_of_date(self) -> dt.date:
-        if not self.as_of.strip():
-            return today_in_bogota()
-        try:
-            return dt.date.fromisoformat(self.as_of.strip())
-        except ValueError as exc:
-            raise ValueError(f"as_of must be a date YYYY-MM-DD, got {self.as_of!r}") from exc

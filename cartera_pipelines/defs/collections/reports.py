@@ -1,4 +1,5 @@
-"""The run's reports: ``asignacion_<user>.txt`` per house, ``reporte_fijos_efect.xlsx`` and a balance plot."""
+"""The run's reports (``asignacion_<user>.txt`` per house, ``reporte_fijos_efect.xlsx``, a balance plot)
+and the metadata both assets of the run show in the UI."""
 
 from __future__ import annotations
 
@@ -6,8 +7,14 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import dagster as dg
+
+from cartera_pipelines.defs.collections import normalize
 from cartera_pipelines.defs.collections.assignment import AssignmentPlan
+from cartera_pipelines.defs.collections.sql import FixedManagement, WriteCounts
+from cartera_pipelines.lib.metadata import markdown_table
 
 EXCEL_NAME = "reporte_fijos_efect.xlsx"
 PLOT_NAME = "balance_casas.png"
@@ -37,6 +44,90 @@ class ReportFiles:
     plot: Path | None
 
 
+def directory(reports_dir: Path, plan: AssignmentPlan, dry_run: bool) -> Path:
+    """``reports/collections/<as_of>/`` (``<as_of>_dry_run/`` for a dry run)."""
+    return reports_dir / "collections" / (plan.as_of.isoformat() + ("_dry_run" if dry_run else ""))
+
+
+def facts(plan: AssignmentPlan, *, dry_run: bool, run_id: str, arrears: int) -> dict[str, object]:
+    """The run's facts, as the Excel's "Metadata" sheet lists them."""
+    rules = plan.rules
+    return {
+        "as_of": plan.as_of.isoformat(),
+        "dry_run": dry_run,
+        "run_id": run_id,
+        "houses": ", ".join(f"{h.user_id} (weight {h.weight})" for h in rules.houses),
+        "threshold_days": rules.threshold_days,
+        "fixed_effect": rules.fixed_effect,
+        "contracts_in_arrears": arrears,
+        "eligible_contracts": plan.eligible,
+        "removed": len(plan.removals),
+        "added": len(plan.additions),
+        "fixed_contracts": len(plan.fixed),
+        "tie_turn": ", ".join(str(h) for h in plan.turn),
+        "next_turn": ", ".join(str(h) for h in plan.next_turn),
+    }
+
+
+def _notes(plan: AssignmentPlan) -> str:
+    return "\n".join(f"- {n}" for n in plan.notes) or "within one contract of every weighted target"
+
+
+def _summary(plan: AssignmentPlan) -> dg.MarkdownMetadataValue:
+    return dg.MetadataValue.md(markdown_table(summary_rows(plan), SUMMARY_COLUMNS, limit=50))
+
+
+def assignment_metadata(
+    plan: AssignmentPlan,
+    counts: WriteCounts | None,
+    *,
+    contracts_in_arrears: int,
+    rows_before: int,
+    seconds: dict[str, float],
+) -> dict[str, Any]:
+    """Metadata of ``operations/contract_advisors`` (``counts`` is ``None`` in a dry run)."""
+    return {
+        "dagster/row_count": sum(s.total for s in plan.summary) if counts else rows_before,
+        "as_of": plan.as_of.isoformat(),
+        "dry_run": counts is None,
+        "summary": _summary(plan),
+        "balance": dg.MetadataValue.md(_notes(plan)),
+        "balanced": plan.balanced,
+        "removed": len(plan.removals),
+        "added": len(plan.additions),
+        "fixed_contracts": sum(s.fixed for s in plan.summary),
+        "eligible_contracts": plan.eligible,
+        "contracts_in_arrears": contracts_in_arrears,
+        "contracts_of_other_users": plan.other_users_contracts,
+        "history_opened": counts.history_opened if counts else 0,
+        "history_closed": counts.history_closed if counts else 0,
+        "tie_turn": ", ".join(str(h) for h in plan.turn),
+        # read back by the next run (run_history.latest_applied): the turn lives in Dagster's run history
+        "next_turn": ", ".join(str(h) for h in plan.next_turn),
+        **{f"seconds_{name}": value for name, value in seconds.items()},
+    }
+
+
+def reports_metadata(
+    plan: AssignmentPlan, files: ReportFiles, *, dry_run: bool, seconds: float
+) -> dict[str, Any]:
+    """Metadata of ``reports/collections_assignment``: the summary, text bars, a link to every file."""
+    metadata: dict[str, Any] = {
+        "dagster/row_count": len(plan.fixed),
+        "as_of": plan.as_of.isoformat(),
+        "dry_run": dry_run,
+        "summary": _summary(plan),
+        "balance": dg.MetadataValue.md(markdown_bars(plan) + "\n\n" + _notes(plan)),
+        "directory": dg.MetadataValue.url(files.directory.resolve().as_uri()),
+        "seconds_reports": seconds,
+    }
+    for path in [*files.txt.values(), files.excel]:
+        metadata[f"file_{path.name}"] = dg.MetadataValue.path(str(path))
+    if files.plot is not None:
+        metadata["plot"] = dg.MetadataValue.path(str(files.plot))
+    return metadata
+
+
 def summary_rows(plan: AssignmentPlan) -> list[dict[str, object]]:
     return [
         {
@@ -59,11 +150,12 @@ def write_reports(
     plan: AssignmentPlan,
     directory: Path,
     *,
-    fixed_dates: Mapping[int, dt.datetime],
+    fixed: Mapping[int, FixedManagement],
     facts: Mapping[str, object],
     plot: bool = True,
 ) -> ReportFiles:
-    """Write every report of ``plan`` into ``directory`` (replacing a previous run of the same date)."""
+    """Write every report of ``plan`` into ``directory`` (replacing a previous run of the same date);
+    ``fixed`` gives each fixed contract's management (its date goes to "Contratos Fijos")."""
     directory.mkdir(parents=True, exist_ok=True)
     txt: dict[int, Path] = {}
     for user_id, contracts in plan.holdings.items():
@@ -71,7 +163,7 @@ def write_reports(
         path.write_text("".join(f"{c}\n" for c in contracts), encoding="utf-8")
         txt[user_id] = path
     excel = directory / EXCEL_NAME
-    _write_excel(plan, excel, fixed_dates, facts)
+    _write_excel(plan, excel, {c: f.management_date for c, f in fixed.items()}, facts)
     return ReportFiles(
         directory=directory,
         txt=txt,
@@ -80,8 +172,16 @@ def write_reports(
     )
 
 
+def _cell(value: object) -> object:
+    """A value Excel can hold: numbers and dates as they are (an aware moment as Bogotá's wall time, since
+    Excel has no time zones), anything else as text."""
+    if isinstance(value, dt.date):
+        return normalize.to_local(value)
+    return value if isinstance(value, (int, float)) or value is None else str(value)
+
+
 def _write_excel(
-    plan: AssignmentPlan, path: Path, fixed_dates: Mapping[int, dt.datetime], facts: Mapping[str, object]
+    plan: AssignmentPlan, path: Path, fixed_dates: Mapping[int, object], facts: Mapping[str, object]
 ) -> None:
     from openpyxl import Workbook
 
@@ -89,8 +189,9 @@ def _write_excel(
     sheet = workbook.create_sheet("Contratos Fijos")
     sheet.append(["contract_id", "house_user_id", "days_overdue", "action", "management_date"])
     for f in plan.fixed:
-        when = fixed_dates.get(f.contract_id)
-        sheet.append([f.contract_id, f.user_id, f.days_overdue, f.action, when])
+        sheet.append(
+            [f.contract_id, f.user_id, f.days_overdue, f.action, _cell(fixed_dates.get(f.contract_id))]
+        )
     summary = workbook.create_sheet("Resumen")
     summary.append(list(SUMMARY_COLUMNS))
     for row in summary_rows(plan):
@@ -98,7 +199,7 @@ def _write_excel(
     meta = workbook.create_sheet("Metadata")
     meta.append(["key", "value"])
     for key, value in facts.items():
-        meta.append([key, value if isinstance(value, (int, float, dt.date)) else str(value)])
+        meta.append([key, _cell(value)])
     for note in plan.notes:
         meta.append(["note", note])
     tmp = path.with_suffix(".xlsx.tmp")

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from cartera_pipelines.defs.collections.assets import collections_assignment
 from cartera_pipelines.defs.collections.checks import contract_advisors_checks
+from cartera_pipelines.defs.collections.config import AssignmentConfig, HousesConfig
 from cartera_pipelines.defs.collections.tables import contract_advisors, contract_advisors_history
 from cartera_pipelines.resources import CarteraPaths, SqlDatabase
 from cartera_pipelines.sandbox import collections as sandbox
@@ -53,11 +54,17 @@ def run_assignment(
     raise_on_error: bool = True,
     **config: Any,
 ) -> dg.ExecuteInJobResult:
+    """One run of the assignment (and its checks) for the partition ``as_of``; ``config`` goes to both."""
     assets: list[Any] = [collections_assignment] + ([contract_advisors_checks] if checks else [])
+    houses = {k: v for k, v in config.items() if k in HousesConfig.model_fields}
+    ops: dict[str, Any] = {collections_assignment.op.name: AssignmentConfig(**config)}
+    if checks:
+        ops[contract_advisors_checks.op.name] = HousesConfig(**houses)
     return dg.materialize(
         assets,
+        partition_key=as_of.isoformat(),
         resources=resources(lending_url, operations_url, home),
-        run_config={"ops": {"collections_assignment": {"config": {"as_of": as_of.isoformat(), **config}}}},
+        run_config=dg.RunConfig(ops=ops),
         instance=instance,
         raise_on_error=raise_on_error,
     )

@@ -10,8 +10,9 @@ import pytest
 import sqlalchemy as sa
 from openpyxl import load_workbook
 
-from cartera_pipelines.defs.collections import store
+from cartera_pipelines.defs.collections import run_history, sql
 from cartera_pipelines.defs.collections.assets import ASSIGNMENT_REPORT, CONTRACT_ADVISORS
+from cartera_pipelines.defs.collections.assignment import AssignmentRules
 from cartera_pipelines.defs.collections.tables import (
     contract_advisors,
     contract_advisors_history,
@@ -90,6 +91,23 @@ def assert_full_run(lending_url: str, operations_url: str, home: Path) -> None:
             }:
                 pytest.fail(f"contract {contract} of house {house} has no open history row")
 
+    # every fixed contract ends the run held by its house, whatever its arrears (unless a user that is not
+    # a house holds it)
+    engine = sa.create_engine(operations_url)
+    with engine.connect() as conn:
+        fixed = sql.read_fixed(conn, AssignmentRules())
+        others = set(
+            conn.execute(
+                sa.select(contract_advisors.c.contract_id).where(contract_advisors.c.user_id.not_in(HOUSES))
+            ).scalars()
+        )
+    engine.dispose()
+    not_overdue = [c for c in fixed if oracle.get(c, 0) == 0 and c not in others]
+    assert not_overdue, "the sandbox has fixed contracts with nothing overdue"
+    for contract, management in fixed.items():
+        if contract not in others:
+            assert contract in holdings[management.user_id], f"fixed contract {contract} not with its house"
+
     # the reports hold the same rows as the store
     directory = home / "reports" / "collections" / AS_OF.isoformat()
     for house in HOUSES:
@@ -148,11 +166,11 @@ def _fail_after_deletes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Make the insert step raise once the deletes have run (inside the transaction)."""
     seen: list[int] = []
 
-    def boom(conn, plan):
+    def boom(conn, *_args):
         seen.append(conn.execute(sa.select(sa.func.count()).select_from(contract_advisors)).scalar_one())
         raise RuntimeError("injected failure between the deletes and the inserts")
 
-    monkeypatch.setattr(store, "_insert_assignments", boom)
+    monkeypatch.setattr(sql, "_insert_assignments", boom)
     return seen
 
 
@@ -200,24 +218,8 @@ def test_history_close_and_open_are_set_based(sqlite_stores) -> None:
 
 
 def test_a_third_house_at_other_weights_is_a_config_change(sqlite_stores) -> None:
-    import dagster as dg
-
-    from cartera_pipelines.defs.collections.assets import collections_assignment
-    from cartera_pipelines.defs.collections.checks import contract_advisors_checks
-    from cartera_pipelines_tests.defs.collections.conftest import resources
-
     lending, operations, home = sqlite_stores
-    houses = {"house_user_ids": [45, 81, 99], "house_weights": [2, 2, 1]}
-    result = dg.materialize(
-        [collections_assignment, contract_advisors_checks],
-        resources=resources(lending, operations, home),
-        run_config={
-            "ops": {
-                "collections_assignment": {"config": {"as_of": AS_OF.isoformat(), **houses}},
-                "contract_advisors_checks": {"config": houses},
-            }
-        },
-    )
+    result = run_assignment(lending, operations, home, house_user_ids=[45, 81, 99], house_weights=[2, 2, 1])
     assert all(e.passed for e in result.get_asset_check_evaluations())
     holdings = _holdings(operations)
     total = sum(len(holdings[h]) for h in (45, 81, 99))
@@ -235,3 +237,82 @@ def test_mismatched_houses_config_fails_with_a_clear_message(sqlite_stores) -> N
     failure = next(e for e in result.all_events if e.is_step_failure)
     assert "house_user_ids (3) and house_weights (2)" in str(failure.step_failure_data.error)
     assert snapshot(operations) == before
+
+
+def test_a_day_older_than_the_latest_applied_one_is_refused_but_can_be_a_dry_run(sqlite_stores) -> None:
+    """Backfilling a skipped day after later days ran would take the portfolio back in time."""
+    import dagster as dg
+
+    lending, operations, home = sqlite_stores
+    with dg.instance_for_test() as instance:
+        later = AS_OF + dt.timedelta(days=2)
+        assert run_assignment(lending, operations, home, as_of=later, instance=instance).success
+        after_later = snapshot(operations)
+        skipped = run_assignment(
+            lending, operations, home, checks=False, instance=instance, raise_on_error=False
+        )
+        assert not skipped.success
+        failure = next(e for e in skipped.all_events if e.is_step_failure)
+        assert f"older than the latest applied one ({later})" in str(failure.step_failure_data.error)
+        assert snapshot(operations) == after_later
+        dry = run_assignment(lending, operations, home, checks=False, instance=instance, dry_run=True)
+        assert dry.success and snapshot(operations) == after_later
+        # the same day again (a re-run) and the next day are fine
+        assert run_assignment(lending, operations, home, as_of=later, instance=instance).success
+        assert run_assignment(
+            lending, operations, home, as_of=later + dt.timedelta(days=1), instance=instance
+        ).success
+
+
+def _small_stores(url: str, day: dt.date) -> None:
+    """Contracts 1–5 at 100 days on ``day``; contract 6 at 59 (61 two days later); nobody holds any."""
+    from cartera_pipelines.defs.collections.tables import LENDING_TABLES, OPERATIONS_TABLES
+    from cartera_pipelines.sandbox.db import recreate_tables
+
+    engine = recreate_tables(url, (*LENDING_TABLES, *OPERATIONS_TABLES))
+    with engine.begin() as conn:
+        conn.execute(contract_status.insert(), [{"contract_id": c, "status": "ACTIVO"} for c in range(1, 7)])
+        due = {c: day - dt.timedelta(days=100) for c in range(1, 6)} | {6: day - dt.timedelta(days=59)}
+        conn.execute(
+            contract_amortization.insert(),
+            [{"contract_id": c, "payment_date": d, "pending_balance": 10} for c, d in due.items()],
+        )
+    engine.dispose()
+
+
+def test_the_odd_remainder_turn_alternates_by_run_and_is_stored_in_the_run_history(tmp_path: Path) -> None:
+    """Two runs two days apart (a skipped day: the same date parity) still alternate the extra contract."""
+    import dagster as dg
+
+    url = f"sqlite:///{tmp_path / 'stores.db'}"
+    _small_stores(url, AS_OF)
+    with dg.instance_for_test() as instance:
+        first = run_assignment(url, url, tmp_path, instance=instance)
+        meta = _metadata(first, CONTRACT_ADVISORS)
+        holdings = _holdings(url)
+        winner = max(HOUSES, key=lambda h: len(holdings[h]))
+        other = next(h for h in HOUSES if h != winner)
+        assert sorted(len(v) for v in holdings.values()) == [2, 3]
+        assert meta["tie_turn"] == f"{winner}, {other}" and meta["next_turn"] == f"{other}, {winner}"
+
+        # the winner is paid one contract back; contract 6 reaches 61 days: 2 and 2 held, 5 to share again
+        engine = sa.create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(
+                sa.update(contract_amortization)
+                .where(contract_amortization.c.contract_id == holdings[winner][0])
+                .values(pending_balance=0)
+            )
+        engine.dispose()
+        later = run_assignment(url, url, tmp_path, as_of=AS_OF + dt.timedelta(days=2), instance=instance)
+        assert _metadata(later, CONTRACT_ADVISORS)["tie_turn"] == f"{other}, {winner}"
+        after = _holdings(url)
+        assert len(after[other]) == 3 and len(after[winner]) == 2, "the same house got the extra twice"
+        assert 6 in after[other]
+
+        # a dry run does not take a turn: the next run still starts from the last applied one's
+        dry = run_assignment(
+            url, url, tmp_path, as_of=AS_OF + dt.timedelta(days=3), instance=instance, dry_run=True
+        )
+        assert _metadata(dry, CONTRACT_ADVISORS)["tie_turn"] == f"{winner}, {other}"
+        assert run_history.latest_applied(instance, CONTRACT_ADVISORS).next_turn == (winner, other)

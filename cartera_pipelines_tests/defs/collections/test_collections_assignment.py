@@ -22,18 +22,20 @@ from cartera_pipelines.defs.collections.assignment import (
     AssignmentRulesError,
     Holding,
     House,
+    RunDateError,
     plan_assignment,
-    weighted_totals,
+    refuse_going_back,
 )
+from cartera_pipelines.defs.collections.balancing import carry_turn, weighted_totals
 
 DAY = dt.date(2026, 11, 21)
 OLD = dt.date(2026, 1, 1)
 RULES = AssignmentRules()
 
 
-def plan(arrears, holdings=(), fixed=None, rules=RULES, as_of=DAY) -> AssignmentPlan:
+def plan(arrears, holdings=(), fixed=None, rules=RULES, as_of=DAY, turn=None) -> AssignmentPlan:
     return plan_assignment(
-        as_of=as_of, arrears=arrears, holdings=list(holdings), fixed=fixed or {}, rules=rules
+        as_of=as_of, arrears=arrears, holdings=list(holdings), fixed=fixed or {}, rules=rules, turn=turn
     )
 
 
@@ -77,23 +79,57 @@ def test_below_threshold_removed_unless_fixed_and_existing_count() -> None:
     assert {c.contract_id for c in p.additions} == {4, 5, 6}
 
 
-@pytest.mark.parametrize("first_day", [DAY, DAY + dt.timedelta(days=1)])
-def test_odd_remainder_alternates_between_consecutive_runs(first_day: dt.date) -> None:
-    arrears = {c: 100 for c in range(1, 6)}  # 5 contracts, equal holdings (none)
-    winners = [
-        max(totals(plan(arrears, as_of=first_day + dt.timedelta(days=i))).items(), key=lambda kv: kv[1])[0]
-        for i in range(4)
-    ]
-    assert winners[0] != winners[1] and winners[0] == winners[2] and winners[1] == winners[3]
-    # the same date always decides the same way (a re-run gives the same rows)
-    assert plan(arrears, as_of=first_day).additions == plan(arrears, as_of=first_day).additions
+def test_odd_remainder_alternates_by_run_whatever_the_dates() -> None:
+    """The turn is handed from run to run, not derived from the date: two runs two days apart (a skipped
+    day, the same date parity) still alternate."""
+    arrears = {c: 100 for c in range(1, 6)}  # 5 contracts, nobody holds any: 2.5 each
+    first = plan(arrears, turn=(45, 81))
+    assert totals(first) == {45: 3, 81: 2} and first.next_turn == (81, 45)
+    # 45 is paid one contract back, a new one reaches the threshold: 2 and 2 held, 5 to share again
+    paid = first.holdings[45][0]
+    held = [Holding(c, u, DAY) for u, cs in first.holdings.items() for c in cs]
+    later = {c: d + 2 for c, d in arrears.items() if c != paid} | {paid: 0, 6: 61}
+    second = plan(later, held, as_of=DAY + dt.timedelta(days=2), turn=first.next_turn)
+    assert totals(second) == {45: 2, 81: 3} and second.next_turn == (45, 81)
+    # the same run again (same turn) decides the same way: a re-run gives the same rows
+    assert plan(arrears, turn=(45, 81)).additions == first.additions
+
+
+def test_a_turn_no_tie_used_is_handed_on_unchanged() -> None:
+    p = plan({c: 100 for c in range(1, 5)}, turn=(81, 45))  # 4 contracts: 2 and 2, no remainder
+    assert totals(p) == {45: 2, 81: 2} and p.next_turn == (81, 45)
+    holdings = [Holding(1, 45, OLD), Holding(2, 45, OLD), Holding(3, 45, OLD), Holding(4, 81, OLD)]
+    p = plan({c: 100 for c in range(1, 10)}, holdings, turn=(45, 81))  # the fewer-contracts rule decides
+    assert totals(p) == {45: 4, 81: 5} and p.next_turn == (45, 81)
+
+
+def test_three_houses_take_turns_in_a_round() -> None:
+    rules = AssignmentRules(houses=(House(45), House(81), House(99)))
+    p = plan({c: 100 for c in range(1, 5)}, rules=rules, turn=(45, 81, 99))  # 4 for 3: one extra
+    assert totals(p) == {45: 2, 81: 1, 99: 1} and p.next_turn == (81, 99, 45)
+    p = plan({c: 100 for c in range(1, 6)}, rules=rules, turn=(81, 99, 45))  # 5 for 3: two extras
+    assert totals(p) == {45: 1, 81: 2, 99: 2} and p.next_turn == (45, 81, 99)
+
+
+@pytest.mark.parametrize(
+    ("stored", "houses", "expected"),
+    [
+        (None, (45, 81), (45, 81)),  # never ran: the configured order
+        ((81, 45), (45, 81), (81, 45)),
+        ((81, 45), (45, 81, 99), (81, 45, 99)),  # a new house joins at the end of the round
+        ((99, 81, 45), (45, 81), (81, 45)),  # a house that left drops out
+        ((), (45, 81), (45, 81)),
+    ],
+)
+def test_the_stored_turn_is_carried_over_to_the_configured_houses(stored, houses, expected) -> None:
+    assert carry_turn(stored, houses) == expected
 
 
 def test_odd_remainder_goes_to_the_house_with_fewer_contracts() -> None:
     arrears = {c: 100 for c in range(1, 10)}
     holdings = [Holding(1, 45, OLD), Holding(2, 45, OLD), Holding(3, 45, OLD), Holding(4, 81, OLD)]
-    for offset in range(2):  # whatever the day's turn
-        p = plan(arrears, holdings, as_of=DAY + dt.timedelta(days=offset))
+    for turn in ((45, 81), (81, 45)):  # whatever the run's turn
+        p = plan(arrears, holdings, turn=turn)
         assert totals(p) == {45: 4, 81: 5}
 
 
@@ -109,17 +145,18 @@ def test_all_fixed_portfolio_is_never_moved_and_notes_why() -> None:
     assert not p.balanced
 
 
-def test_fixed_to_another_house_moves_and_unassigned_fixed_in_arrears_is_added() -> None:
+def test_fixed_to_another_house_moves_and_every_unassigned_fixed_contract_is_added() -> None:
     arrears = {1: 100, 2: 20, 3: 200}
     holdings = [Holding(1, 45, OLD)]
-    p = plan(arrears, holdings, fixed={1: 81, 2: 45, 4: 81})  # 4: not in arrears, stays unassigned
+    # 4: nothing overdue, nobody holds it: its house gets it all the same (DESIGN: every fixed contract
+    # ends the run held by its house, whatever its arrears)
+    p = plan(arrears, holdings, fixed={1: 81, 2: 45, 4: 81}, turn=(45, 81))
     assert [(c.contract_id, c.user_id, c.reason) for c in p.removals] == [(1, 45, REMOVE_FIXED_ELSEWHERE)]
     actions = {f.contract_id: f.action for f in p.fixed}
-    assert actions == {1: "moved", 2: "added", 4: "not_in_arrears"}
-    # 1.5 each with equal holdings: contract 3 goes to the house whose turn it is today
-    winner = p.turn[0]
-    assert p.holdings == ({45: [2, 3], 81: [1]} if winner == 45 else {45: [2], 81: [1, 3]})
-    assert 4 not in p.holdings[45] + p.holdings[81]
+    assert actions == {1: "moved", 2: "added", 4: "added"}
+    assert (4, 81, 0, ADD_FIXED) in p.additions
+    # 2 fixed to 81, 1 to 45, one more to share: 2 each
+    assert p.holdings == {45: [2, 3], 81: [1, 4]}
 
 
 def test_one_house_empty_gets_the_new_contracts_and_moves_only_when_needed() -> None:
@@ -184,9 +221,9 @@ holding_strategy = st.lists(
     fixed=st.dictionaries(st.integers(1, 60), st.sampled_from([45, 81, 99]), max_size=15),
     three=st.booleans(),
     weights=st.tuples(st.integers(1, 5), st.integers(1, 5), st.integers(1, 5)),
-    offset=st.integers(0, 3),
+    turn_seed=st.integers(0, 5),
 )
-def test_invariants_hold_for_any_portfolio(arrears, raw_holdings, fixed, three, weights, offset) -> None:
+def test_invariants_hold_for_any_portfolio(arrears, raw_holdings, fixed, three, weights, turn_seed) -> None:
     houses = (House(45, weights[0]), House(81, weights[1])) + ((House(99, weights[2]),) if three else ())
     rules = AssignmentRules(houses=houses)
     ids = set(rules.house_ids)
@@ -197,8 +234,10 @@ def test_invariants_hold_for_any_portfolio(arrears, raw_holdings, fixed, three, 
         if c not in seen:
             seen.add(c)
             holdings.append(Holding(c, u, DAY - dt.timedelta(days=age)))
-    as_of = DAY + dt.timedelta(days=offset)
-    p = plan(arrears, holdings, fixed=fixed, rules=rules, as_of=as_of)
+    ids_in_order = rules.house_ids
+    turn = ids_in_order[turn_seed % len(ids_in_order) :] + ids_in_order[: turn_seed % len(ids_in_order)]
+    p = plan(arrears, holdings, fixed=fixed, rules=rules, turn=turn)
+    assert sorted(p.next_turn) == sorted(ids_in_order)
     after = apply(holdings, p)
     holders = Counter(h.contract_id for h in after)
     assert max(holders.values(), default=1) == 1, "a contract held twice"
@@ -206,8 +245,8 @@ def test_invariants_hold_for_any_portfolio(arrears, raw_holdings, fixed, three, 
     for c, owner in fixed.items():
         if by_contract.get(c) in ids:
             assert by_contract[c] == owner
-        if c not in {h.contract_id for h in holdings if h.user_id not in ids} and arrears.get(c, 0) > 0:
-            assert by_contract.get(c) == owner
+        if c not in {h.contract_id for h in holdings if h.user_id not in ids}:
+            assert by_contract.get(c) == owner, "a fixed contract not held by its house"
     for h in after:
         if h.user_id in ids and h.contract_id not in fixed:
             assert arrears.get(h.contract_id, 0) >= rules.threshold_days
@@ -222,6 +261,14 @@ def test_invariants_hold_for_any_portfolio(arrears, raw_holdings, fixed, three, 
     )
     assert all(abs(count[u] - best[u]) <= 1 for u in ids)
     assert totals(p) == {u: count[u] for u in rules.house_ids}
-    # idempotent: planning again on the result for the same date changes nothing
-    again = plan(arrears, after, fixed=fixed, rules=rules, as_of=as_of)
+    # idempotent: planning again on the result changes nothing, whatever the turn then
+    again = plan(arrears, after, fixed=fixed, rules=rules, turn=p.next_turn)
     assert not again.removals and not again.additions
+
+
+def test_a_run_never_applies_a_day_older_than_the_latest_applied() -> None:
+    refuse_going_back(DAY, None)
+    refuse_going_back(DAY, DAY)  # a re-run of the same day
+    refuse_going_back(DAY + dt.timedelta(days=3), DAY)  # skipped days are simply skipped
+    with pytest.raises(RunDateError, match="back in time"):
+        refuse_going_back(DAY, DAY + dt.timedelta(days=1))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 import yaml
+from dagster._core.definitions.partitions.context import partition_loading_context
 from dagster._core.events import DagsterEvent, DagsterEventType
 from dagster._core.remote_origin import RegisteredCodeLocationOrigin, RemoteJobOrigin, RemoteRepositoryOrigin
 from dagster._core.test_utils import create_test_daemon_workspace_context
@@ -24,15 +25,29 @@ def test_schedule_runs_at_seven_in_bogota_for_that_day() -> None:
     assert collections_daily_schedule.execution_timezone == "America/Bogota"
     context = dg.build_schedule_context(scheduled_execution_time=dt.datetime(2026, 11, 21, 12, 0, tzinfo=UTC))
     request = collections_daily_schedule(context)
-    assert request.run_config["ops"]["collections_assignment"]["config"]["as_of"] == "2026-11-21"
+    assert request.partition_key == "2026-11-21"
     assert request.tags["singleton"] == "collections_assignment"
     assert request.run_key == "collections_assignment_2026-11-21"
     # 00:30 UTC on the 22nd is still the 21st in Bogotá (UTC-5)
     late = dg.build_schedule_context(scheduled_execution_time=dt.datetime(2026, 11, 22, 0, 30, tzinfo=UTC))
-    assert (
-        collections_daily_schedule(late).run_config["ops"]["collections_assignment"]["config"]["as_of"]
-        == "2026-11-21"
-    )
+    assert collections_daily_schedule(late).partition_key == "2026-11-21"
+
+
+def test_the_day_is_a_partition_in_bogota_and_today_exists_at_seven() -> None:
+    from cartera_pipelines.defs.collections.partitions import collections_days
+
+    assert collections_job_partitions() is collections_days
+    assert collections_days.timezone == "America/Bogota"
+    # at 07:00 in Bogotá (12:00 UTC) the day's partition already exists, so the schedule can run it
+    with partition_loading_context(dt.datetime(2026, 11, 21, 12, 0, tzinfo=UTC)):
+        assert collections_days.get_last_partition_key() == "2026-11-21"
+    # and at 23:30 in Bogotá (04:30 UTC the next day) it is still that day
+    with partition_loading_context(dt.datetime(2026, 11, 22, 4, 30, tzinfo=UTC)):
+        assert collections_days.get_last_partition_key() == "2026-11-21"
+
+
+def collections_job_partitions():
+    return _definitions().resolve_job_def(collections_assign_job.name).partitions_def
 
 
 def test_job_selects_the_assignment_and_its_reports_with_the_singleton_tag() -> None:
