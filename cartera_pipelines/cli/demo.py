@@ -14,7 +14,8 @@ from pathlib import Path
 
 import click
 
-from cartera_pipelines.settings import SANDBOX_CONTIFICO_PORT, load_settings
+from cartera_pipelines.sandbox.defaults import CONTIFICO_PORT as SANDBOX_CONTIFICO_PORT
+from cartera_pipelines.settings import load_settings
 
 
 def _port_open(port: int) -> bool:

@@ -45,7 +45,7 @@ from cartera_pipelines.sandbox.contifico import (
     index_columns,
     write_data_file,
 )
-from cartera_pipelines.settings import SANDBOX_CONTIFICO_API_KEY
+from cartera_pipelines.sandbox.defaults import CONTIFICO_API_KEY
 
 PREFIX = "/sistema/api/"
 MAX_PAGE_SIZE = 1000
@@ -397,7 +397,7 @@ def make_server(
     host: str,
     port: int,
     *,
-    api_key: str = SANDBOX_CONTIFICO_API_KEY,
+    api_key: str = CONTIFICO_API_KEY,
     data_file: Path | None = None,
     scale: float = 1,
     seed: int = 42,
