@@ -16,14 +16,15 @@ cannot() { log "cannot run dockerd here: $*"; exit 3; }
 DOCKER=${DOCKER:-/usr/bin/docker}
 SOCKET=/var/run/docker.sock
 LOG_FILE=/var/log/cartera-dockerd.log
-PID_FILE=/var/run/cartera-dockerd.pid
+PID_FILE=/var/run/docker.pid
 
 answers() { "$DOCKER" info >/dev/null 2>&1; }
 
 if [ -x "$DOCKER" ] && [ -S "$SOCKET" ] && answers; then
   command -v debootstrap >/dev/null 2>&1 || [ "$(id -u)" -ne 0 ] || {
     log "installing debootstrap"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null
   }
   log "dockerd is up ($("$DOCKER" version --format '{{.Server.Version}}'))"
   exit 0
@@ -44,18 +45,20 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if ! answers; then
-  [ -f "$PID_FILE" ] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null && {
+  if [ -f "$PID_FILE" ] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null; then
     log "dockerd (pid $(cat "$PID_FILE")) is running but does not answer yet"
-  } || {
+  else
     log "starting dockerd (log: $LOG_FILE)"
-    # containerd is started by dockerd itself when not running as a service
-    nohup /usr/sbin/dockerd --bridge=none --iptables=false --ip-forward=false --ip-masq=false \
-      --host "unix://$SOCKET" >>"$LOG_FILE" 2>&1 &
-    echo $! >"$PID_FILE"
-  }
+    # its own session (setsid): the daemon outlives the shell, the CI job or the make that started it;
+    # containerd is started by dockerd itself when it does not run as a service
+    setsid -f /usr/sbin/dockerd --bridge=none --iptables=false --ip-forward=false --ip-masq=false \
+      --host "unix://$SOCKET" --pidfile "$PID_FILE" >>"$LOG_FILE" 2>&1 </dev/null
+    for _ in $(seq 1 20); do [ -s "$PID_FILE" ] && break; sleep 0.5; done
+  fi
   for _ in $(seq 1 120); do
     answers && break
-    kill -0 "$(cat "$PID_FILE")" 2>/dev/null || cannot "dockerd exited; last lines of $LOG_FILE: $(tail -n 5 "$LOG_FILE" | tr '\n' ' ')"
+    [ -s "$PID_FILE" ] && ! kill -0 "$(cat "$PID_FILE")" 2>/dev/null \
+      && cannot "dockerd exited; last lines of $LOG_FILE: $(tail -n 5 "$LOG_FILE" | tr '\n' ' ')"
     sleep 0.5
   done
   answers || cannot "dockerd did not answer within 60 s; see $LOG_FILE"

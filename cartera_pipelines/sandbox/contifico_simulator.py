@@ -322,6 +322,13 @@ class SimulatorServer(ThreadingHTTPServer):
     daemon_threads = True
     sim: Simulator
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away mid-answer (killed, timed out) is normal here, not a traceback."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
     @property
     def base_url(self) -> str:
         host, port = self.server_address[:2]
