@@ -61,6 +61,13 @@ def docker_unavailable() -> str | None:
     return None
 
 
+def compose_command(service: str, ports: Mapping[str, int]) -> list[str]:
+    """The command of ``service`` in ``deploy/compose.yaml``, with its fixed ports replaced by ``ports``
+    (``{"4000": 51234}``): the rehearsal runs what the compose file runs."""
+    compose = yaml.safe_load((ROOT / "deploy" / "compose.yaml").read_text())
+    return [str(ports.get(str(arg), arg)) for arg in compose["services"][service]["command"]]
+
+
 def instance_config(label: str, workdir: Path, forwarded: Sequence[str]) -> dict[str, Any]:
     """``deploy/dagster.yaml`` with what differs on a test machine: host directories instead of named
     volumes, the rehearsal's label on every run container, ``forwarded`` variables added to the
@@ -152,44 +159,18 @@ class ContainerStack(DagsterUi):
             self.started[name] = time.monotonic()
         return output
 
+    def _ports(self) -> dict[str, int]:
+        return {"4000": self.code_port, "3000": self.web_port}
+
     def start_code_server(self) -> None:
         self.env["DAGSTER_CURRENT_IMAGE"] = self.image  # the image every run container uses
-        self.docker_run(
-            "code_server",
-            [
-                "dagster",
-                "code-server",
-                "start",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(self.code_port),
-                "-m",
-                "cartera_pipelines.definitions",
-                "--location-name",
-                LOCATION,
-            ],
-        )
+        self.docker_run("code_server", compose_command("code-server", self._ports()))
 
     def start_webserver(self) -> None:
-        self.docker_run(
-            "webserver",
-            [
-                "dagster-webserver",
-                "-w",
-                f"{WORKDIR}/workspace.yaml",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(self.web_port),
-            ],
-            docker_api=True,
-        )
+        self.docker_run("webserver", compose_command("webserver", self._ports()), docker_api=True)
 
     def start_daemon(self) -> None:
-        self.docker_run(
-            "daemon", ["dagster-daemon", "run", "-w", f"{WORKDIR}/workspace.yaml"], docker_api=True
-        )
+        self.docker_run("daemon", compose_command("daemon", self._ports()), docker_api=True)
 
     def cartera(self, *args: str) -> str:
         """The ``cartera`` command in a throwaway container of the image (as an operator would run it)."""
