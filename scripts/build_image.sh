@@ -39,6 +39,8 @@ DOCKER_BUILDKIT=1 "$DOCKER" build --network host --progress plain \
   exit 1
 }
 done_at=$(date +%s)
+# the previous build of this tag, now untagged, goes (unless a container still uses it)
+"$DOCKER" image prune -f --filter "label=org.opencontainers.image.title=cartera-pipelines" >/dev/null
 size=$("$DOCKER" image inspect --format '{{.Size}}' "$IMAGE" | awk '{printf "%.2f GB", $1/1e9}')
 log "$IMAGE ready: $size; base $((base_done - started)) s, project $((done_at - base_done)) s"
 echo "$IMAGE"
