@@ -126,7 +126,11 @@ VARIABLE_NAMES = frozenset(v.name for v in VARIABLES)
 REQUIRED_IN_PRODUCTION = tuple(v.name for v in VARIABLES if v.required_in_production)
 
 
-class MissingSettingError(ValueError):
+class SettingsError(ValueError):
+    """A variable whose value cannot be used (an unknown mode, a non-positive page size). One line."""
+
+
+class MissingSettingError(SettingsError):
     """A variable production mode requires is not set. The message is one line naming it."""
 
     def __init__(self, names: Iterable[str]) -> None:
@@ -269,19 +273,19 @@ def _defaults(home: Path, mode: str) -> dict[str, str]:
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """Settings from ``environ`` (default ``os.environ``). Raises ``ValueError`` naming the variable for
+    """Settings from ``environ`` (default ``os.environ``). Raises ``SettingsError`` naming the variable for
     a value that cannot be right in any mode (an unknown CARTERA_ENV, a non-positive page size); a
     variable production mode requires but finds unset is not an error here (see ``Settings.missing``)."""
     env = os.environ if environ is None else environ
     explicit = frozenset(n for n in VARIABLE_NAMES if env.get(n, "").strip())
     mode = env.get("CARTERA_ENV", "").strip().lower() or SANDBOX
     if mode not in MODES:
-        raise ValueError(f"CARTERA_ENV must be one of {', '.join(MODES)}, got {env['CARTERA_ENV']!r}")
+        raise SettingsError(f"CARTERA_ENV must be one of {', '.join(MODES)}, got {env['CARTERA_ENV']!r}")
     home = Path(env.get("CARTERA_HOME", "").strip() or ".cartera").resolve()
     values = _defaults(home, mode) | {n: env[n].strip() for n in explicit} | {"CARTERA_ENV": mode}
     page_size = values["CONTIFICO_PAGE_SIZE"]
     if not page_size.isdigit() or int(page_size) <= 0:
-        raise ValueError(f"CONTIFICO_PAGE_SIZE must be a positive integer, got {page_size!r}")
+        raise SettingsError(f"CONTIFICO_PAGE_SIZE must be a positive integer, got {page_size!r}")
     return Settings(home=home, mode=mode, values=values, explicit=explicit)
 
 

@@ -6,16 +6,17 @@ import click
 
 from cartera_pipelines.cli.doctor import doctor
 from cartera_pipelines.cli.sandbox import sandbox
-from cartera_pipelines.settings import MissingSettingError
+from cartera_pipelines.settings import SettingsError
 
 
 class _Cartera(click.Group):
-    """A production-mode variable that a command needs and finds unset is one line, not a traceback."""
+    """A variable a command needs and finds unset (production mode) or unusable is one line, not a
+    traceback."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
-        except MissingSettingError as exc:
+        except SettingsError as exc:
             raise click.ClickException(str(exc)) from None
 
 

@@ -67,9 +67,10 @@ def test_the_workspace_points_at_the_code_server(compose: dict[str, Any]) -> Non
     assert entry["grpc_server"]["location_name"] == command[command.index("--location-name") + 1]
 
 
-def test_runs_get_every_variable_production_needs(launcher: dict[str, Any]) -> None:
-    forwarded = set(launcher["env_vars"])
-    assert {*REQUIRED_IN_PRODUCTION, "CARTERA_ENV", "DAGSTER_PG_URL"} <= forwarded
+def test_runs_are_in_production_mode_with_every_variable_it_needs(launcher: dict[str, Any]) -> None:
+    assert "CARTERA_ENV=production" in launcher["env_vars"]
+    forwarded = {v.split("=", 1)[0] for v in launcher["env_vars"]}
+    assert {*REQUIRED_IN_PRODUCTION, "DAGSTER_PG_URL"} <= forwarded
     assert forwarded <= {v.name for v in VARIABLES} - {"DAGSTER_HOME"}  # no typo, no stray name
 
 

@@ -1,0 +1,48 @@
+"""The ``cartera`` commands in production mode: a variable a command needs and finds unset is one line
+naming it, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from cartera_pipelines.settings import VARIABLES
+
+
+def cartera(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    ours = {v.name for v in VARIABLES}
+    full_env = {k: v for k, v in os.environ.items() if k not in ours} | env
+    return subprocess.run(
+        [sys.executable, "-m", "cartera_pipelines.cli", *args],
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_a_command_needing_an_unset_store_names_it(tmp_path: Path) -> None:
+    result = cartera("api-keys", "list", env={"CARTERA_ENV": "production", "CARTERA_HOME": str(tmp_path)})
+    assert result.returncode == 1
+    assert "Traceback" not in result.stdout + result.stderr
+    assert result.stderr.strip() == (
+        "Error: CARTERA_WAREHOUSE_URL is not set (CARTERA_ENV=production has no sandbox fallback)"
+    )
+
+
+def test_pools_apply_warns_that_the_servers_file_is_not_set(tmp_path: Path) -> None:
+    result = cartera(
+        "pools", "apply", "--dry-run", env={"CARTERA_ENV": "production", "CARTERA_HOME": str(tmp_path)}
+    )
+    assert result.returncode == 0, result.stderr
+    assert "no TNS pools: CARTERA_TNS_SERVERS is not set" in result.stderr
+    assert "would set lending_db" in result.stdout
+
+
+def test_an_unknown_mode_is_one_line(tmp_path: Path) -> None:
+    result = cartera("api-keys", "list", env={"CARTERA_ENV": "staging", "CARTERA_HOME": str(tmp_path)})
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr, result.stderr
+    assert "CARTERA_ENV must be one of sandbox, production, got 'staging'" in result.stderr
