@@ -10,7 +10,7 @@ export CARTERA_HOME ?= $(CURDIR)/.cartera
 export DAGSTER_HOME ?= $(CARTERA_HOME)/dagster_home
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test services sandbox ui bench-setup lock clean
+.PHONY: setup demo test lint fix services sandbox ui bench-setup lock clean
 
 $(UV):
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required"'
@@ -28,15 +28,26 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 ## setup: the virtualenv from the lock file, and the local Dagster instance
 setup: $(VENV)/.synced $(DAGSTER_HOME)/dagster.yaml
 
-## demo: sandbox + simulator + every asset materialized, then the Dagster UI on 127.0.0.1:3000
+## demo: sandbox + simulator + every asset materialized, then the Dagster UI (`dg dev`) on 127.0.0.1:3000
 demo: setup
 	$(VENV)/bin/cartera demo
 
-## test: the whole suite against SQLite and the real PostgreSQL, MariaDB and Firebird 3
-test: setup services
+## test: style, then the whole suite against SQLite and the real PostgreSQL, MariaDB and Firebird 3
+## (the suite includes `dg check defs` and the graph snapshot)
+test: setup lint services
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
-## services: install (apt, as root) and start PostgreSQL, MariaDB and Firebird 3 when missing
+## lint: ruff's checks and formatting (nothing is rewritten; `make fix` does that)
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+fix: setup
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+## services: install (apt, as root) and start PostgreSQL, MariaDB and Firebird 3 when missing;
+## a server named by CARTERA_TEST_PG_URL / CARTERA_TEST_MYSQL_URL / CARTERA_TEST_FIREBIRD_HOST is used as is
 services:
 	bash scripts/ensure_services.sh
 	bash scripts/ensure_browser.sh
@@ -45,7 +56,7 @@ services:
 sandbox: setup
 	$(VENV)/bin/cartera sandbox build
 
-## ui: only serve the UI (after `make demo` once)
+## ui: only serve the UI with `dg dev` (after `make demo` once)
 ui: setup
 	$(VENV)/bin/cartera demo --no-materialize
 

@@ -69,16 +69,14 @@ def end_to_end(servers_file: str, path: str, pg_url: str, fetch_size: int, out: 
 
     from cartera_pipelines.defs.tns.extract import extract_into, source_chunks
     from cartera_pipelines.defs.tns.movements import CompanyContext
-    from cartera_pipelines.defs.tns.tables import tns_inventory_movements
-    from cartera_pipelines.lib.bulk import create_tables
+    from cartera_pipelines.lib.schema import ensure_schema
     from cartera_pipelines.resources.database import SqlDatabase
     from cartera_pipelines.resources.tns import TnsSource
 
     tns = TnsSource(servers_file=servers_file)
     server = tns.server(SERVER)
     warehouse = SqlDatabase(url=pg_url, store="warehouse")
-    with warehouse.begin() as conn:
-        create_tables(conn, [tns_inventory_movements])
+    ensure_schema(warehouse)
     company = CompanyContext("900999001_2025", "900999001", 2025, "001", dt.datetime.now(dt.UTC))
 
     def progress(stats) -> None:

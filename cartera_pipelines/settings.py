@@ -120,6 +120,14 @@ VARIABLES: tuple[Variable, ...] = (
         secret=True,
         required_in_production=True,
     ),
+    Variable(
+        "CARTERA_GIT_URL",
+        "",
+        "Web URL of this project's git repository; when set, code references in the UI link to its files.",
+    ),
+    Variable(
+        "CARTERA_GIT_REF", "main", "Branch or commit the code references link to (with CARTERA_GIT_URL)."
+    ),
 )
 
 VARIABLE_NAMES = frozenset(v.name for v in VARIABLES)
@@ -246,6 +254,14 @@ class Settings(Layout):
     @property
     def webhook_secret(self) -> str:
         return self.get("CARTERA_WEBHOOK_SECRET")
+
+    @property
+    def git_url(self) -> str:
+        return self.get("CARTERA_GIT_URL")
+
+    @property
+    def git_ref(self) -> str:
+        return self.get("CARTERA_GIT_REF")
 
     # -- for resources ----------------------------------------------------------------------------
     def is_default(self, name: str) -> bool:

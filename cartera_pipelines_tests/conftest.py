@@ -56,3 +56,22 @@ def cartera_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "cartera_home"
     monkeypatch.setenv("CARTERA_HOME", str(home))
     return home
+
+
+_ENGINE_MARKERS = {"postgres_url": "postgres", "mysql_url": "mysql", "firebird": "firebird"}
+_PARAM_MARKERS = {"postgresql": "postgres", "mysql": "mysql", "firebird": "firebird"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Real-engine tests carry their server's marker (``-m "not firebird"`` deselects them), whether they
+    ask for the engine directly or through a fixture parametrized over engines."""
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        for fixture, marker in _ENGINE_MARKERS.items():
+            if fixture in names:
+                item.add_marker(marker)
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None:
+            for value in callspec.params.values():
+                if isinstance(value, str) and value in _PARAM_MARKERS:
+                    item.add_marker(_PARAM_MARKERS[value])

@@ -1,7 +1,7 @@
 """The code location loads, quickly and without I/O, and its graph changes only when reviewed.
 
-The snapshot (``snapshots/definitions.json``) lists asset keys with their groups, checks, jobs, schedules
-and sensors. After an intended change, regenerate it with
+The snapshot (``snapshots/definitions.json``) lists asset keys with their groups, deps, owners, kinds,
+pools, partitions and automation; checks; jobs; schedules with cron and zone; sensors with their jobs. After an intended change, regenerate it with
 ``UPDATE_SNAPSHOTS=1 .venv/bin/python -m pytest cartera_pipelines_tests/test_definitions.py`` and review
 the diff.
 """
@@ -27,37 +27,69 @@ def _definitions() -> dg.Definitions:
     return defs()
 
 
+def _partitions(node) -> str | None:
+    definition = node.partitions_def
+    if definition is None:
+        return None
+    if isinstance(definition, dg.DynamicPartitionsDefinition):
+        return f"dynamic:{definition.name}"
+    if isinstance(definition, dg.TimeWindowPartitionsDefinition):
+        return f"time:{definition.cron_schedule}@{definition.timezone}"
+    return type(definition).__name__
+
+
 def describe(definitions: dg.Definitions) -> dict[str, object]:
+    """What a reviewer should see change: keys, groups, deps, owners, kinds, pools, partitions, automation,
+    checks (with blocking), jobs with their tags, schedules with cron and zone, sensors with their jobs."""
     repo = definitions.get_repository_def()
     graph = repo.asset_graph
-    assets = {
-        key.to_user_string(): {
-            "group": graph.get(key).group_name,
-            "kind": "materializable" if graph.get(key).is_materializable else "external",
-            "partitioned": graph.get(key).partitions_def is not None,
+    assets = {}
+    for key in sorted(graph.get_all_asset_keys()):
+        node = graph.get(key)
+        assets[key.to_user_string()] = {
+            "group": node.group_name,
+            "kind": "materializable" if node.is_materializable else "external",
+            "deps": sorted(parent.to_user_string() for parent in node.parent_keys),
+            "owners": sorted(node.owners),
+            "kinds": sorted(node.kinds),
+            "pools": sorted(node.pools or []),
+            "partitions": _partitions(node),
+            "automation": node.automation_condition.get_label() if node.automation_condition else None,
         }
-        for key in sorted(graph.get_all_asset_keys())
+    checks = {}
+    for check_key in sorted(graph.asset_check_keys, key=lambda k: (k.asset_key.to_user_string(), k.name)):
+        spec = graph.get_check_spec(check_key)
+        checks[f"{check_key.asset_key.to_user_string()}:{check_key.name}"] = {"blocking": spec.blocking}
+    jobs = {
+        job.name: {"tags": {k: v for k, v in sorted(job.tags.items()) if not k.startswith("dagster-k8s")}}
+        for job in repo.get_all_jobs()
+        if not job.name.startswith("__")
     }
-    checks = sorted(f"{k.asset_key.to_user_string()}:{k.name}" for k in graph.asset_check_keys)
     return {
         "assets": assets,
         "checks": checks,
-        "jobs": sorted(j.name for j in repo.get_all_jobs() if not j.name.startswith("__")),
-        "schedules": sorted(s.name for s in repo.schedule_defs),
-        "sensors": sorted(s.name for s in repo.sensor_defs),
+        "jobs": dict(sorted(jobs.items())),
+        "schedules": {
+            s.name: {"cron": s.cron_schedule, "timezone": s.execution_timezone, "job": s.job_name}
+            for s in sorted(repo.schedule_defs, key=lambda s: s.name)
+        },
+        "sensors": {
+            s.name: {"jobs": sorted(job.name for job in s.jobs) if s.has_jobs else []}
+            for s in sorted(repo.sensor_defs, key=lambda s: s.name)
+        },
     }
 
 
-def test_definitions_validate_with_the_dagster_cli() -> None:
+def test_dg_check_defs() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
+        [str(Path(sys.executable).parent / "dg"), "check", "defs"],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Validation successful" in result.stdout + result.stderr
+    assert "All definitions loaded successfully" in result.stdout + result.stderr
 
 
 def test_snapshot_of_the_graph() -> None:

@@ -18,8 +18,12 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
+# A server named by CARTERA_TEST_* is someone else's: use it as it is, install and start nothing for it.
+external() { [ -n "${!1:-}" ] && log "$2: using $1 as given (nothing installed or started)"; }
+
 # PostgreSQL
-if ! listening 5432; then
+if external CARTERA_TEST_PG_URL PostgreSQL; then :
+elif ! listening 5432; then
   if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then
     log "installing PostgreSQL"; apt_install postgresql
     ver=$(ls /etc/postgresql | sort -V | tail -n1)
@@ -32,7 +36,8 @@ if ! listening 5432; then
 fi
 
 # MariaDB
-if ! listening 3306; then
+if external CARTERA_TEST_MYSQL_URL MariaDB; then :
+elif ! listening 3306; then
   if ! command -v mariadbd >/dev/null 2>&1 && [ ! -x /usr/sbin/mariadbd ]; then
     log "installing MariaDB"; apt_install mariadb-server
   fi
@@ -44,7 +49,10 @@ if ! listening 3306; then
   mariadb -uroot -e "ALTER USER 'root'@'localhost' IDENTIFIED VIA mysql_native_password USING PASSWORD(''); FLUSH PRIVILEGES;" 2>/dev/null || true
 fi
 
-# Firebird 3 (server + libfbclient for the fdb driver)
+# Firebird 3 (server + libfbclient for the fdb driver; a remote server still needs the client library)
+if external CARTERA_TEST_FIREBIRD_HOST Firebird; then
+  ldconfig -p | grep -q libfbclient.so.2 || apt_install libfbclient2
+else
 if [ ! -x /usr/sbin/fbguard ] || ! ldconfig -p | grep -q libfbclient.so.2; then
   log "installing Firebird 3"; apt_install firebird3.0-server firebird3.0-utils libfbclient2
 fi
@@ -57,5 +65,6 @@ fi
 fbdir=${CARTERA_TEST_FIREBIRD_DIR:-/var/lib/cartera-firebird-tests}
 if is_root; then
   mkdir -p "$fbdir" && chown firebird:firebird "$fbdir" && chmod 0777 "$fbdir"
+fi
 fi
 log "PostgreSQL, MariaDB and Firebird are up"

@@ -38,7 +38,7 @@ def issue(nit: str, client_name: str, days: int) -> None:
     from cartera_pipelines.defs.tns.api_keys import new_key
     from cartera_pipelines.defs.tns.nit import INVALID_CHECK_DIGIT, NitError, parse_nit
     from cartera_pipelines.defs.tns.tables import api_keys as table
-    from cartera_pipelines.lib.bulk import create_tables
+    from cartera_pipelines.lib.schema import ensure_schema
 
     try:
         parsed = parse_nit(nit)
@@ -56,7 +56,7 @@ def issue(nit: str, client_name: str, days: int) -> None:
     engine = _engine()
     try:
         with engine.begin() as conn:
-            create_tables(conn, [table])
+            ensure_schema(engine)
             conn.execute(
                 table.insert().values(
                     prefix=key.prefix,
@@ -88,12 +88,12 @@ def revoke(prefix: str) -> None:
     """Deactivate the key whose prefix is PREFIX (see ``list``) and unlink it at once."""
     from cartera_pipelines.defs.tns.tables import api_key_companies
     from cartera_pipelines.defs.tns.tables import api_keys as table
-    from cartera_pipelines.lib.bulk import create_tables
+    from cartera_pipelines.lib.schema import ensure_schema
 
     engine = _engine()
     try:
         with engine.begin() as conn:
-            create_tables(conn, [table, api_key_companies])
+            ensure_schema(engine)
             row = conn.execute(sa.select(table.c.id, table.c.active).where(table.c.prefix == prefix)).first()
             if row is None:
                 raise click.ClickException(f"no API key with prefix {prefix!r} (see `cartera api-keys list`)")
@@ -113,12 +113,12 @@ def revoke(prefix: str) -> None:
 def list_keys(show_all: bool) -> None:
     """Keys by prefix, NIT, client and expiry (never the keys themselves)."""
     from cartera_pipelines.defs.tns.tables import api_keys as table
-    from cartera_pipelines.lib.bulk import create_tables
+    from cartera_pipelines.lib.schema import ensure_schema
 
     engine = _engine()
     try:
         with engine.begin() as conn:
-            create_tables(conn, [table])
+            ensure_schema(engine)
             query = sa.select(
                 table.c.prefix, table.c.nit, table.c.client_name, table.c.expires_at, table.c.active
             ).order_by(table.c.created_at)

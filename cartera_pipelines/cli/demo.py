@@ -14,8 +14,11 @@ from pathlib import Path
 
 import click
 
+from cartera_pipelines.cli import local_runs
 from cartera_pipelines.sandbox.defaults import CONTIFICO_PORT as SANDBOX_CONTIFICO_PORT
-from cartera_pipelines.settings import load_settings
+from cartera_pipelines.settings import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _port_open(port: int) -> bool:
@@ -118,75 +121,108 @@ def summary(instance: object, keys: list) -> str:
     return "\n".join(lines)
 
 
+def _start_simulator(settings: Settings, cartera: list[str]) -> subprocess.Popen[bytes] | None:
+    """The Contifico simulator and webhook receiver, unless they already run or real URLs are set."""
+    if not settings.is_default("CONTIFICO_API_BASE_URL") or _port_open(SANDBOX_CONTIFICO_PORT):
+        return None
+    log_file = open(settings.home / "contifico_simulator.log", "ab")
+    child = subprocess.Popen(
+        [*cartera, "sandbox", "serve"], stdout=log_file, stderr=log_file, start_new_session=True
+    )
+    if not _wait_port(SANDBOX_CONTIFICO_PORT, 30):
+        child.kill()
+        raise click.ClickException("the Contifico simulator did not start; see contifico_simulator.log")
+    click.echo(f"Contifico simulator on 127.0.0.1:{SANDBOX_CONTIFICO_PORT}")
+    return child
+
+
+def _report(results: list[tuple[str, str, str]], settings: Settings) -> None:
+    failed = [label for label, status, _ in results if status == "FAILED"]
+    blocked = [label for label, status, _ in results if status.startswith("stopped by")]
+    ok = len(results) - len(failed) - len(blocked)
+    click.echo("")
+    click.echo(
+        f"{ok} of {len(results)} runs succeeded"
+        + (f"; {len(blocked)} stopped by a blocking check (see above)" if blocked else "")
+        + (f"; failed: {', '.join(failed)}" if failed else "")
+    )
+    click.echo(
+        f"stores:  {settings.home}/*.db   reports: {settings.reports_dir}   models: {settings.models_dir}"
+    )
+
+
+def _serve_ui(port: int) -> subprocess.Popen[bytes]:
+    """``dg dev`` (webserver, daemon, code server) in its own session, so a Ctrl-C in the terminal reaches
+    only us: we stop the runs in progress first, then the UI."""
+    click.echo(f"Dagster UI on http://127.0.0.1:{port} (Ctrl-C to stop)")
+    return subprocess.Popen(
+        [str(Path(sys.executable).parent / "dg"), "dev", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT,
+        env={**os.environ, "VIRTUAL_ENV": str(Path(sys.executable).parent.parent)},  # dg checks it is ours
+        start_new_session=True,
+    )
+
+
+def _stop(child: subprocess.Popen[bytes], grace: float = 20.0) -> None:
+    """SIGINT to the child's session (it leads one), SIGKILL after ``grace`` seconds."""
+    if child.poll() is not None:
+        return
+    try:
+        os.killpg(child.pid, signal.SIGINT)
+        child.wait(timeout=grace)
+    except ProcessLookupError:
+        return
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait(timeout=10)
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 @click.command()
 @click.option("--rebuild", is_flag=True, help="Rebuild the sandbox even if it exists.")
 @click.option("--no-materialize", is_flag=True, help="Skip materializing; only serve the UI.")
 @click.option("--no-ui", is_flag=True, help="Stop after materializing (no UI).")
 @click.option("--port", default=3000, show_default=True, type=int, help="Port of the Dagster UI.")
 def demo(rebuild: bool, no_materialize: bool, no_ui: bool, port: int) -> None:
-    """Everything on the embedded default, then the Dagster UI on 127.0.0.1:PORT until Ctrl-C."""
+    """Everything on the embedded default, then the Dagster UI (``dg dev``) on 127.0.0.1:PORT until Ctrl-C.
+
+    Before anything, runs a previous UI left in progress with a dead worker are marked failed and their
+    pool slots freed; on Ctrl-C the runs in progress are stopped before the UI.
+    """
+    import dagster as dg
+
     settings = load_settings()
     os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home))
     dagster_home = Path(os.environ["DAGSTER_HOME"])
     dagster_home.mkdir(parents=True, exist_ok=True)
     if not (dagster_home / "dagster.yaml").exists():
-        shutil.copy(Path(__file__).resolve().parents[2] / "dagster.yaml", dagster_home / "dagster.yaml")
+        shutil.copy(ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
+    signal.signal(signal.SIGTERM, _interrupt)
     cartera = [sys.executable, "-m", "cartera_pipelines.cli"]
     children: list[subprocess.Popen[bytes]] = []
+    instance = dg.DagsterInstance.get()
     try:
+        local_runs.reap_orphans(instance, click.echo)
         if rebuild or not (settings.home / "operations.db").exists():
             click.echo("building the sandbox …")
             subprocess.run([*cartera, "sandbox", "build"], check=True)
-        if settings.is_default("CONTIFICO_API_BASE_URL") and not _port_open(SANDBOX_CONTIFICO_PORT):
-            log_file = open(settings.home / "contifico_simulator.log", "ab")
-            children.append(
-                subprocess.Popen([*cartera, "sandbox", "serve"], stdout=log_file, stderr=log_file)
-            )
-            if not _wait_port(SANDBOX_CONTIFICO_PORT, 30):
-                raise click.ClickException(
-                    "the Contifico simulator did not start; see contifico_simulator.log"
-                )
-            click.echo(f"Contifico simulator on 127.0.0.1:{SANDBOX_CONTIFICO_PORT}")
+        simulator = _start_simulator(settings, cartera)
+        children += [simulator] if simulator else []
         if not no_materialize:
-            results = materialize_everything(click.echo)
-            failed = [label for label, status, _ in results if status == "FAILED"]
-            blocked = [label for label, status, _ in results if status.startswith("stopped by")]
-            ok = len(results) - len(failed) - len(blocked)
-            click.echo("")
-            click.echo(
-                f"{ok} of {len(results)} runs succeeded"
-                + (f"; {len(blocked)} stopped by a blocking check (see above)" if blocked else "")
-                + (f"; failed: {', '.join(failed)}" if failed else "")
-            )
-            click.echo(
-                f"stores:  {settings.home}/*.db   reports: {settings.reports_dir}   models: {settings.models_dir}"
-            )
+            _report(materialize_everything(click.echo), settings)
         if no_ui:
             return
-        click.echo(f"Dagster UI on http://127.0.0.1:{port} (Ctrl-C to stop)")
-        ui = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "dagster",
-                "dev",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "-w",
-                str(Path(__file__).resolve().parents[2] / "workspace.yaml"),
-            ],
-        )
+        ui = _serve_ui(port)
         children.append(ui)
         ui.wait()
     except KeyboardInterrupt:
-        pass
+        click.echo("\nstopping …")
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
+        local_runs.stop_runs(instance, click.echo)
         for child in reversed(children):
-            if child.poll() is None:
-                child.send_signal(signal.SIGINT)
-                try:
-                    child.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    child.kill()
+            _stop(child)
+        instance.dispose()

@@ -1,7 +1,14 @@
-"""Bulk writes: PostgreSQL ``COPY`` where available, batched multi-row inserts elsewhere.
+"""Bulk writes: one PostgreSQL ``COPY`` stream, batched multi-row inserts elsewhere.
 
-Both run on the caller's connection, inside the caller's transaction, so a failure rolls back with
+Everything runs on the caller's connection, inside the caller's transaction, so a failure rolls back with
 everything else the asset wrote.
+
+The COPY path is a stream: :func:`copy_stream` hands psycopg2 a file that produces text only as the server
+asks for it (64 KB at a time), so the database inserts one chunk while Python encodes the next and memory
+stays bounded whatever the number of rows. Rows become text through per-column encoders chosen once per
+column (:func:`column_encoder`), or through ``csv.writer`` (in C) for hot paths that already hold plain
+values (:func:`csv_pieces`). The format is always CSV with a tab delimiter; the NULL marker is ``\\N``
+unless a hot path writes ``None`` as the empty field (``null=""``).
 """
 
 from __future__ import annotations
@@ -9,7 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from itertools import chain, islice
 from typing import Any
@@ -17,11 +24,14 @@ from typing import Any
 import sqlalchemy as sa
 
 DEFAULT_BATCH = 10_000
-
-
 NULL = r"\N"
-COPY_OPTIONS = "FORMAT csv, DELIMITER E'\\t', NULL '\\N', QUOTE '\"'"
-"""The one COPY text format every bulk path writes: tab-separated CSV, a backslash-N for NULL."""
+_CHUNK = 1 << 16
+
+
+def copy_options(null: str = NULL) -> str:
+    """The options of the one COPY format: tab-separated CSV, ``null`` for NULL."""
+    marker = null.replace("\\", "\\\\").replace("'", "''")
+    return f"FORMAT csv, DELIMITER E'\\t', NULL E'{marker}', QUOTE '\"'"
 
 
 def _json_or_text(value: Any) -> Any:
@@ -45,38 +55,78 @@ def column_encoder(column: sa.Column[Any]) -> Callable[[Any], Any]:
     return _json_or_text
 
 
-def copy_encoded(
-    conn: sa.Connection, target: str, columns: Sequence[str], encoded_rows: Iterable[Sequence[Any]]
-) -> None:
-    """``COPY target (columns) FROM STDIN`` of rows already encoded (``column_encoder``), on the caller's
-    connection and transaction. ``target`` is a table name of ours, never input."""
+def csv_pieces(rows: Iterable[Sequence[Any]], rows_per_piece: int = 2_000) -> Iterator[str]:
+    """Rows of already-encoded values → COPY text, ``rows_per_piece`` rows per string (csv.writer, in C)."""
     buffer = io.StringIO()
-    csv.writer(buffer, delimiter="\t", quotechar='"', lineterminator="\n").writerows(encoded_rows)
-    buffer.seek(0)
-    cursor = conn.connection.dbapi_connection.cursor()
+    writer = csv.writer(buffer, delimiter="\t", quotechar='"', lineterminator="\n")
+    iterator = iter(rows)
+    while chunk := list(islice(iterator, rows_per_piece)):
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerows(chunk)
+        yield buffer.getvalue()
+
+
+class _Stream(io.TextIOBase):
+    """The file psycopg2's ``copy_expert`` reads: pieces of text are pulled only as it asks for them."""
+
+    def __init__(self, pieces: Iterable[str]) -> None:
+        self._pieces = iter(pieces)
+        self._pending = ""
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> str:
+        limit = size if size is not None and size > 0 else 1 << 62
+        parts = [self._pending]
+        length = len(self._pending)
+        while length < limit:
+            piece = next(self._pieces, None)
+            if piece is None:
+                break
+            parts.append(piece)
+            length += len(piece)
+        text = "".join(parts)
+        self._pending = text[limit:]
+        return text[:limit]
+
+    readline = read  # psycopg2 only calls read(); readline keeps TextIOBase's contract honest
+
+
+def copy_stream(
+    conn: sa.Connection, target: str, columns: Sequence[str], pieces: Iterable[str], *, null: str = NULL
+) -> None:
+    """``COPY target (columns) FROM STDIN`` of COPY text produced lazily by ``pieces`` (PostgreSQL only).
+
+    ``target`` is a table name of ours, never input. Runs on the caller's connection and transaction.
+    """
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.copy_expert(f"COPY {target} ({', '.join(columns)}) FROM STDIN WITH ({COPY_OPTIONS})", buffer)
+        cursor.copy_expert(
+            f"COPY {target} ({', '.join(columns)}) FROM STDIN WITH ({copy_options(null)})",
+            _Stream(pieces),
+            size=_CHUNK,
+        )
     finally:
         cursor.close()
 
 
 def copy_rows(
-    conn: sa.Connection,
-    table: sa.Table,
-    rows: Iterable[Sequence[Any]],
-    columns: Sequence[str],
-    batch_size: int = 50_000,
+    conn: sa.Connection, table: sa.Table, rows: Iterable[Sequence[Any]], columns: Sequence[str]
 ) -> int:
-    """``COPY table (columns) FROM STDIN`` in chunks of ``batch_size`` rows (PostgreSQL only)."""
+    """Stream tuples of Python values into ``table`` with COPY, encoding each column once (PostgreSQL)."""
     encoders = [column_encoder(table.c[name]) for name in columns]
-    total = 0
-    iterator = iter(rows)
-    while chunk := list(islice(iterator, batch_size)):
-        copy_encoded(
-            conn, table.fullname, columns, ([enc(v) for enc, v in zip(encoders, row)] for row in chunk)
-        )
-        total += len(chunk)
-    return total
+    count = 0
+
+    def encoded() -> Iterator[list[Any]]:
+        nonlocal count
+        for row in rows:
+            count += 1
+            yield [encode(value) for encode, value in zip(encoders, row)]
+
+    copy_stream(conn, table.fullname, columns, csv_pieces(encoded()))
+    return count
 
 
 def insert_rows(
@@ -99,9 +149,3 @@ def insert_rows(
         conn.execute(table.insert(), batch)
         total += len(batch)
     return total
-
-
-def create_tables(conn: sa.Connection, tables: Sequence[sa.Table]) -> None:
-    """Create our own tables when missing (warehouse only: never on a store we do not own)."""
-    for table in tables:
-        table.create(conn, checkfirst=True)

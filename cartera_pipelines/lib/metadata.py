@@ -32,20 +32,46 @@ def _type_name(column: sa.Column[Any]) -> str:
     return str(column.type).lower()
 
 
+def _unique(table: sa.Table, column: sa.Column[Any]) -> bool:
+    """Unique on its own: declared unique, or the whole primary key (a column of a composite key is not)."""
+    if column.unique:
+        return True
+    key = list(table.primary_key.columns)
+    singles = {
+        next(iter(c.columns)).name
+        for c in table.constraints
+        if isinstance(c, sa.UniqueConstraint) and len(c.columns) == 1
+    }
+    return (key == [column]) or column.name in singles
+
+
+def _description(comment: str | None) -> str | None:
+    """A column comment as the UI shows it: Markdown, so a leading ``>`` (``>= 0``) is escaped, not a quote."""
+    if comment and comment.lstrip().startswith(">"):
+        return "\\" + comment.lstrip()
+    return comment
+
+
 def column_schema(table: sa.Table) -> dg.TableSchema:
-    """The ``dagster/column_schema`` of a SQLAlchemy table (names, types, constraints, comments)."""
+    """The ``dagster/column_schema`` of a SQLAlchemy table (names, types, constraints, comments).
+
+    ``unique`` marks a column that is unique by itself; the columns of a composite key are listed as the
+    table's ``other`` constraint instead.
+    """
+    key = [c.name for c in table.primary_key.columns]
     return dg.TableSchema(
         columns=[
             dg.TableColumn(
                 name=column.name,
                 type=_type_name(column),
-                description=column.comment,
+                description=_description(column.comment),
                 constraints=dg.TableColumnConstraints(
-                    nullable=bool(column.nullable), unique=bool(column.unique or column.primary_key)
+                    nullable=bool(column.nullable), unique=_unique(table, column)
                 ),
             )
             for column in table.columns
-        ]
+        ],
+        constraints=dg.TableConstraints(other=[f"primary key ({', '.join(key)})"]) if len(key) > 1 else None,
     )
 
 

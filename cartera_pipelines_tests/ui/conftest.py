@@ -1,4 +1,4 @@
-"""Fixtures of the browser tests: one ``dagster dev`` on the sandbox per session, Debian's Chromium
+"""Fixtures of the browser tests: one ``dg dev`` on the sandbox per session, Debian's Chromium
 driven by Playwright (no browser downloads), and a ``shot`` helper that saves each step's screenshot
 under ``$CARTERA_HOME/../screenshots`` and the repository's ``.cartera/screenshots/``."""
 
@@ -53,7 +53,7 @@ def chromium_path() -> Path:
 
 @pytest.fixture(scope="session")
 def ui_server(tmp_path_factory: pytest.TempPathFactory, chromium_path: Path) -> Iterator[UiServer]:
-    """``dagster dev`` (webserver + daemon) on a freshly built sandbox; killed at the end of the session."""
+    """``dg dev`` (webserver + daemon) on a freshly built sandbox; killed at the end of the session."""
     reuse = os.environ.get("CARTERA_UI_TEST_SERVER")
     if reuse:
         # iterating on the tests: `python -m cartera_pipelines_tests.ui.server DIR` keeps one running

@@ -1,7 +1,7 @@
-"""A real ``dagster dev`` on a freshly built sandbox, for the browser tests.
+"""A real ``dg dev`` on a freshly built sandbox, for the browser tests.
 
 ``start_ui_server`` builds the sandbox into a throwaway CARTERA_HOME, starts the Contifico simulator
-and ``dagster dev`` (webserver + daemon, so queued runs launched from the UI execute), each in its own
+and ``dg dev`` (webserver + daemon, so queued runs launched from the UI execute), each in its own
 process group, and waits until the UI answers GraphQL. ``UiServer.stop`` kills both groups.
 """
 
@@ -25,7 +25,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 LOCATION = "cartera_pipelines"
 STARTUP_SECONDS = 300
-"""``dagster dev`` loads the code location in a subprocess; on a busy 2-core machine that takes a while."""
+"""``dg dev`` loads the code location in a subprocess; on a busy 2-core machine that takes a while."""
 
 
 def free_port() -> int:
@@ -42,12 +42,12 @@ def _port_open(port: int) -> bool:
 
 def _default_sigint() -> None:
     # A shell starts background jobs with SIGINT ignored, and children inherit that: restore it so
-    # dagster dev can be stopped with Ctrl-C's signal and shut its webserver and daemon down cleanly.
+    # dg dev can be stopped with Ctrl-C's signal and shut its webserver and daemon down cleanly.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    """SIGINT the child's process group (dagster dev shuts its webserver, daemon and code server down
+    """SIGINT the child's process group (dg dev shuts its webserver, daemon and code server down
     on Ctrl-C, and ignores SIGTERM), then SIGKILL whatever is left after a grace period."""
     if process.poll() is not None:
         try:
@@ -68,7 +68,7 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
 
 @dataclass
 class UiServer:
-    """A running ``dagster dev`` on the sandbox: its URL, homes, logs and a GraphQL client."""
+    """A running ``dg dev`` on the sandbox: its URL, homes, logs and a GraphQL client."""
 
     url: str
     home: Path
@@ -213,7 +213,7 @@ class UiServer:
 def start_ui_server(
     base: Path, screenshot_dirs: tuple[Path, ...], extra_env: dict[str, str] | None = None
 ) -> UiServer:
-    """Sandbox + simulator + ``dagster dev`` under ``base``; the caller must ``stop()`` it."""
+    """Sandbox + simulator + ``dg dev`` under ``base``; the caller must ``stop()`` it."""
     from cartera_pipelines.sandbox.build import build_sandbox
     from cartera_pipelines.sandbox.defaults import CONTIFICO_API_KEY as SANDBOX_CONTIFICO_API_KEY
     from cartera_pipelines.sandbox.targets import targets_from_settings
@@ -275,19 +275,15 @@ def start_ui_server(
         server.processes.append(
             subprocess.Popen(
                 [
-                    sys.executable,
-                    "-m",
-                    "dagster",
+                    str(Path(sys.executable).parent / "dg"),
                     "dev",
-                    "-h",
+                    "--host",
                     "127.0.0.1",
-                    "-p",
+                    "--port",
                     str(ui_port),
-                    "-w",
-                    str(ROOT / "workspace.yaml"),
                 ],
                 cwd=ROOT,
-                env=env,
+                env={**env, "VIRTUAL_ENV": str(Path(sys.executable).parent.parent)},
                 stdout=dev_log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -322,7 +318,7 @@ def _wait_until_up(server: UiServer, sim_port: int) -> None:
                 if entries and len(loaded) == len(entries):
                     return
         time.sleep(1)
-    raise AssertionError(f"dagster dev did not answer within {STARTUP_SECONDS}s\n{server.logs()}")
+    raise AssertionError(f"dg dev did not answer within {STARTUP_SECONDS}s\n{server.logs()}")
 
 
 if __name__ == "__main__":
@@ -335,7 +331,7 @@ if __name__ == "__main__":
     try:
         running.quiet()
         running.to_json(directory / "server.json")
-        print(f"dagster dev on {running.url}; state in {directory / 'server.json'}", flush=True)
+        print(f"dg dev on {running.url}; state in {directory / 'server.json'}", flush=True)
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:

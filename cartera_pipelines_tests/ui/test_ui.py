@@ -1,4 +1,4 @@
-"""The Dagster UI as our users use it, in Debian's Chromium against ``dagster dev`` on the sandbox.
+"""The Dagster UI as our users use it, in Debian's Chromium against ``dg dev`` on the sandbox.
 
 Each test saves a screenshot of every step (see ``conftest.shot``). Runs are launched from the UI where
 that is what a user does (the launchpad, the asset page's Materialize button); the collections assignment

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from cartera_pipelines.defs.contifico.catalog import ContificoResource
 from cartera_pipelines.defs.contifico.parsing import PayloadError, parse_page
 from cartera_pipelines.defs.contifico.plan import DEFAULT_OVERLAP, SyncPlan, plan_sync
-from cartera_pipelines.defs.contifico.tables import ALL_TABLES, RESOURCE_TABLES, sync_state
+from cartera_pipelines.defs.contifico.tables import RESOURCE_TABLES, sync_state
 from cartera_pipelines.defs.contifico.warehouse import (
     active_ids_missing,
     count_active,
@@ -27,7 +27,7 @@ from cartera_pipelines.defs.contifico.warehouse import (
     save_state,
     upsert_page,
 )
-from cartera_pipelines.lib.bulk import create_tables
+from cartera_pipelines.lib.schema import ensure_schema
 from cartera_pipelines.resources.contifico import ContificoApi, ContificoPayloadError
 from cartera_pipelines.resources.database import SqlDatabase
 
@@ -87,22 +87,8 @@ class SyncStats:
 
 
 def ensure_tables(db: SqlDatabase) -> None:
-    """Create the family's warehouse tables when missing.
-
-    Several resource assets start at once on a fresh warehouse: two may both see a table missing
-    and one CREATE then fails because the other won. Checking again settles it (each round at
-    least one more table exists); a real DDL error fails every round and is raised.
-    """
-    races = (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.IntegrityError)
-    for attempt in range(len(ALL_TABLES) + 1):
-        try:
-            with db.begin() as conn:
-                create_tables(conn, ALL_TABLES)
-            return
-        except races:
-            if attempt == len(ALL_TABLES):
-                raise
-            time.sleep(0.05)
+    """Bring the warehouse to the code's schema (``lib.schema``; safe when several assets start at once)."""
+    ensure_schema(db)
 
 
 def _utcnow() -> dt.datetime:

@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from cartera_pipelines.lib.bulk import column_encoder, copy_encoded
+from cartera_pipelines.lib.bulk import column_encoder, copy_stream, csv_pieces
 
 _LOOKUP_BATCH = 5_000
 
@@ -86,11 +86,11 @@ def _upsert_postgres(conn: sa.Connection, table: sa.Table, rows: list[dict[str, 
     rows = [row | {"first_seen_at": stamp, "fetched_at": stamp} for row in rows]
     conn.exec_driver_sql(f"TRUNCATE {stage_name}")
     # ``raw`` goes as the canonical JSON text already computed for the hash (no second encoding).
-    copy_encoded(
+    copy_stream(
         conn,
         stage_name,
         columns,
-        (
+        csv_pieces(
             [convert(row["raw_json"] if name == "raw" else row[name]) for name, convert in converters]
             for row in rows
         ),

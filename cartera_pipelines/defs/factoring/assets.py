@@ -13,8 +13,9 @@ from cartera_pipelines.defs.factoring import tables as t
 from cartera_pipelines.defs.factoring.delivery import deliver_pending, pending_summary
 from cartera_pipelines.defs.factoring.exposure import CededInvoice, ClientLine, compute_exposure
 from cartera_pipelines.defs.factoring.overdue import NOT_MARKED, OPEN_OPERATIONS, resolve_as_of
-from cartera_pipelines.lib.bulk import create_tables, insert_rows
+from cartera_pipelines.lib.bulk import insert_rows
 from cartera_pipelines.lib.metadata import markdown_table, preview, table_metadata
+from cartera_pipelines.lib.schema import ensure_schema
 from cartera_pipelines.resources.database import SqlDatabase
 from cartera_pipelines.resources.webhooks import WebhookSender
 
@@ -234,7 +235,7 @@ def factoring_exposure(
     for row in rows:
         row["computed_at"] = computed_at
     with warehouse_db.begin() as conn:
-        create_tables(conn, [t.factoring_exposure])
+        ensure_schema(warehouse_db)
         conn.execute(sa.delete(t.factoring_exposure).where(t.factoring_exposure.c.as_of == as_of))
         insert_rows(conn, t.factoring_exposure, rows)
 

@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from cartera_pipelines.defs.forecasting import tables as t
 from cartera_pipelines.defs.forecasting.demand import DEMAND_DOCUMENT_TYPES, MovementGroup
 from cartera_pipelines.defs.tns.tables import tns_inventory_movements as movements
-from cartera_pipelines.lib.bulk import create_tables, insert_rows
+from cartera_pipelines.lib import schema
+from cartera_pipelines.lib.schema import ensure_schema
 
 
 class MissingInput(RuntimeError):
@@ -77,6 +78,5 @@ def slice_rows(conn: sa.Connection, table: sa.Table, nit: str) -> list[dict[str,
 
 def replace_slice(conn: sa.Connection, table: sa.Table, nit: str, rows: Iterable[Mapping[str, Any]]) -> int:
     """Delete the NIT's rows and insert ``rows`` (inside the caller's transaction)."""
-    create_tables(conn, [table])
-    conn.execute(table.delete().where(table.c.nit == nit))
-    return insert_rows(conn, table, rows)
+    ensure_schema(conn.engine)
+    return schema.replace_slice(conn, table, {"nit": nit}, rows)[1]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import io
 from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from functools import lru_cache
@@ -23,7 +22,7 @@ from cartera_pipelines.defs.loans.amortization import (
 from cartera_pipelines.defs.loans.planning import Existing, LoanRow
 from cartera_pipelines.defs.loans.status import HALF_CENT, installment_status, status_sql, unpaid_status
 from cartera_pipelines.defs.loans.tables import ESTADO_APROBADO, cuotas, prestamos
-from cartera_pipelines.lib.bulk import insert_rows
+from cartera_pipelines.lib.bulk import copy_stream, insert_rows
 
 ZERO = Decimal("0.00")
 _LOAN_COLUMNS = [prestamos.c[field.name] for field in dataclasses.fields(LoanRow)]
@@ -154,40 +153,17 @@ def write_schedules(conn: sa.Connection, loans: Sequence[tuple[int, LoanTerms]],
             cuotas,
             (row for loan_id, terms in loans for row in installment_rows(loan_id, schedule(terms), as_of)),
         )
-    reader = _LineReader(line for loan_id, terms in loans for line in copy_lines(loan_id, terms, as_of))
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.copy_expert(f"COPY {cuotas.name} ({', '.join(COPY_COLUMNS)}) FROM STDIN", reader, size=1 << 16)
-    finally:
-        cursor.close()
-    return reader.lines
+    written = 0
 
+    def lines() -> Iterator[str]:
+        nonlocal written
+        for loan_id, terms in loans:
+            for line in copy_lines(loan_id, terms, as_of):
+                written += 1
+                yield line
 
-class _LineReader(io.TextIOBase):
-    """A file psycopg2's ``copy_expert`` reads from, formatting lines only as it asks for them.
-
-    Streaming in 64 KB chunks lets the PostgreSQL backend (another process, another core) insert one
-    chunk while we format the next, instead of formatting the whole batch first and then waiting.
-    """
-
-    def __init__(self, lines: Iterator[str]) -> None:
-        self._lines = lines
-        self.lines = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int | None = -1) -> str:
-        limit = size if size is not None and size > 0 else 1 << 62
-        parts: list[str] = []
-        length = 0
-        for line in self._lines:
-            parts.append(line)
-            length += len(line)
-            if length >= limit:
-                break
-        self.lines += len(parts)
-        return "".join(parts)
+    copy_stream(conn, cuotas.name, COPY_COLUMNS, lines())
+    return written
 
 
 def approved_cuotas() -> sa.ColumnElement[bool]:

@@ -18,8 +18,9 @@ from cartera_pipelines.defs.tns.partitions import (
     nit_partitions,
     split_company_year_key,
 )
-from cartera_pipelines.lib.bulk import create_tables, insert_rows
+from cartera_pipelines.lib.bulk import insert_rows
 from cartera_pipelines.lib.metadata import markdown_table, preview_query, table_metadata
+from cartera_pipelines.lib.schema import ensure_schema
 from cartera_pipelines.resources.database import SqlDatabase
 from cartera_pipelines.resources.tns import TnsServer, TnsSource
 
@@ -96,7 +97,7 @@ def tns_companies(
     found = discover_servers(tns, servers)
     at = _utcnow()
     with warehouse_db.begin() as conn:
-        create_tables(conn, [t.tns_companies, t.tns_company_duplicates])
+        ensure_schema(warehouse_db)
         conn.execute(t.tns_companies.delete())
         conn.execute(t.tns_company_duplicates.delete())
         insert_rows(conn, t.tns_companies, [_company_row(c, at) for c in found.companies])
@@ -254,7 +255,7 @@ def tns_inventory_movements(
     path = tns.company_path(server, company.archivo)
     ctx = CompanyContext(key, company.nit.number, company.fiscal_year, company.company_code, _utcnow())
     with warehouse_db.begin() as conn:
-        create_tables(conn, [t.tns_inventory_movements])
+        ensure_schema(warehouse_db)
 
     def progress(stats: ExtractStats) -> None:
         context.log.info(
@@ -371,7 +372,7 @@ def api_key_companies(context: dg.AssetExecutionContext, warehouse_db: SqlDataba
     now = _utcnow()
     keys, links, companies = t.api_keys, t.api_key_companies, t.tns_companies
     with warehouse_db.begin() as conn:
-        create_tables(conn, [keys, links, companies])
+        ensure_schema(warehouse_db)
         expired = conn.execute(
             keys.update()
             .where(keys.c.active.is_(True), keys.c.expires_at <= now)

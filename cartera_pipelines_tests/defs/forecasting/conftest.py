@@ -11,7 +11,8 @@ import sqlalchemy as sa
 
 from cartera_pipelines.defs.forecasting import assets, checks
 from cartera_pipelines.defs.tns.tables import tns_inventory_movements
-from cartera_pipelines.lib.bulk import create_tables, insert_rows
+from cartera_pipelines.lib.bulk import insert_rows
+from cartera_pipelines.lib.schema import ensure_schema
 from cartera_pipelines.resources.database import SqlDatabase, create_store_engine
 from cartera_pipelines.resources.mlflow import MlflowTracking
 from cartera_pipelines.resources.paths import CarteraPaths
@@ -38,8 +39,8 @@ FAST_TRAINING = {"n_jobs": 1, "plot_articles": 2}
 def seed_movements(url: str, nit: str, demand: np.ndarray, **kwargs: Any) -> int:
     engine = create_store_engine(url)
     try:
+        ensure_schema(engine)
         with engine.begin() as conn:
-            create_tables(conn, [tns_inventory_movements])
             return insert_rows(
                 conn, tns_inventory_movements, movement_rows(nit, demand, FIRST_MONTH, **kwargs)
             )
