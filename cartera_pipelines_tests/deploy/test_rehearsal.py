@@ -6,7 +6,9 @@ Firebird; every run is a container of its own (DockerRunLauncher, host network).
 2. a run whose container is killed is marked failed by run monitoring, and its retry succeeds;
 3. two collections runs submitted together never overlap (the queue's ``singleton`` limit);
 4. a sensor-requested run completes;
-5. one asset of every family materializes (contifico, tns, forecasting, loans, collections, factoring).
+5. one asset of every family materializes (contifico, tns, forecasting, loans, collections, factoring);
+
+and that the image runs as its unprivileged user and holds no compiler.
 
 Runs are launched by the asset they materialize (DESIGN's keys), their jobs and sensors looked up in the
 webserver, so a family renaming a job does not break the rehearsal. With CARTERA_REHEARSAL_FIGURES set to
@@ -29,7 +31,7 @@ import dagster as dg
 import pytest
 
 from cartera_pipelines_tests.deploy.conftest import Rehearsal
-from cartera_pipelines_tests.deploy.containers import ContainerStack
+from cartera_pipelines_tests.deploy.containers import ContainerStack, docker
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.mysql, pytest.mark.firebird]
 
@@ -116,6 +118,15 @@ def test_the_code_location_loads_in_the_webserver(rehearsal: Rehearsal) -> None:
         entry["loadStatus"] == "LOADED" and entry["locationOrLoadError"]["__typename"] == "RepositoryLocation"
     )
     print(f"docker run → loaded code location: {rehearsal.figures['docker_run_to_loaded_seconds']} s")
+
+
+def test_the_image_runs_as_non_root_without_compilers(rehearsal: Rehearsal) -> None:
+    probe = (
+        "id -u; ls /usr/bin /usr/local/bin | grep -cxE '(cc|gcc|g\\+\\+|c\\+\\+|clang|make)[-0-9.]*' || true"
+    )
+    output = docker("run", "--rm", "--network", "host", rehearsal.stack.image, "sh", "-c", probe)
+    uid, compilers = output.split()
+    assert int(uid) == 10001 and int(compilers) == 0, output
 
 
 def test_a_killed_run_is_failed_by_monitoring_and_its_retry_succeeds(
