@@ -52,6 +52,10 @@ def serve(host: str, port: int, scale: int, seed: int, webhook_port: int) -> Non
     from cartera_pipelines.sandbox.factoring import WebhookReceiver
 
     settings = load_settings()
+    if settings.production:
+        raise click.ClickException(
+            "the sandbox simulator and webhook receiver do not run in production mode (CARTERA_ENV=production)"
+        )
     with ExitStack() as stack:
         if webhook_port and settings.is_default("CARTERA_WEBHOOK_URLS"):
             try:

@@ -46,3 +46,15 @@ def test_an_unknown_mode_is_one_line(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "Traceback" not in result.stderr, result.stderr
     assert "CARTERA_ENV must be one of sandbox, production, got 'staging'" in result.stderr
+
+
+def test_the_sandbox_is_never_built_or_served_in_production_mode(tmp_path: Path) -> None:
+    """A sandbox build drops and recreates tables: in production mode it would do so in production."""
+    store = f"sqlite:///{tmp_path / 'precious.db'}"
+    env = {"CARTERA_ENV": "production", "CARTERA_HOME": str(tmp_path), "CARTERA_OPERATIONS_URL": store}
+    built = cartera("sandbox", "build", env=env)
+    assert built.returncode == 1 and "Traceback" not in built.stderr
+    assert "never built in production mode" in built.stderr
+    assert not (tmp_path / "precious.db").exists()
+    served = cartera("sandbox", "serve", "--port", "0", "--webhook-port", "0", env=env)
+    assert served.returncode == 1 and "do not run in production mode" in served.stderr
