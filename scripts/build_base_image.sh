@@ -37,8 +37,8 @@ command -v debootstrap >/dev/null || { log "debootstrap is missing: run scripts/
 work=$(mktemp -d /var/tmp/cartera-base.XXXXXX)
 root="$work/rootfs"
 cleanup() {
-  # a failed chroot step may leave /proc mounted inside the root: never delete through a mount
-  umount "$root/proc" 2>/dev/null || true
+  # a failed step may leave /proc or /sys mounted inside the root: never delete through a mount
+  umount "$root/proc" "$root/sys" 2>/dev/null || true
   rm -rf --one-file-system "$work"
 }
 trap cleanup EXIT
