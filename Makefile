@@ -70,3 +70,16 @@ lock: $(UV)
 
 clean:
 	rm -rf $(VENV) .tools .cartera .pytest_cache
+
+.PHONY: image rehearsal
+
+## image: the base image from Debian packages (debootstrap) and the project image from uv.lock (cached)
+image:
+	bash scripts/ensure_docker.sh
+	bash scripts/build_image.sh
+
+## rehearsal: code server, webserver, daemon and every run as containers of the image, in production mode
+rehearsal: setup image
+	bash scripts/ensure_services.sh
+	CARTERA_REHEARSAL=1 $(VENV)/bin/python -m pytest --timeout 2400 -s \
+		cartera_pipelines_tests/deploy/test_rehearsal.py $(PYTEST_ARGS)

@@ -6,9 +6,21 @@ import click
 
 from cartera_pipelines.cli.doctor import doctor
 from cartera_pipelines.cli.sandbox import sandbox
+from cartera_pipelines.settings import SettingsError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Cartera(click.Group):
+    """A variable a command needs and finds unset (production mode) or unusable is one line, not a
+    traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except SettingsError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=_Cartera, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Operate cartera_pipelines: check configuration, build the sandbox, manage API keys."""
 

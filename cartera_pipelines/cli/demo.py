@@ -15,7 +15,8 @@ from pathlib import Path
 import click
 
 from cartera_pipelines.cli import local_runs
-from cartera_pipelines.settings import SANDBOX_CONTIFICO_PORT, Settings, load_settings
+from cartera_pipelines.sandbox.defaults import CONTIFICO_PORT as SANDBOX_CONTIFICO_PORT
+from cartera_pipelines.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

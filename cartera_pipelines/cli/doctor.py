@@ -1,11 +1,18 @@
-"""``cartera doctor``: one line per configured store or API, saying OK or what to fix."""
+"""``cartera doctor``: one line per configured store or API, saying OK or what to fix.
+
+It says which mode it checked (``CARTERA_ENV``). In production mode every required variable that is not
+set gets its own FAIL line first (all of them at once), and the stores behind them are not probed; the
+rest are checked as in sandbox mode. No check ever ends in a traceback: an unexpected error is one line.
+"""
 
 from __future__ import annotations
 
+import socket
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 import httpx
@@ -14,7 +21,13 @@ from sqlalchemy.engine import make_url
 
 from cartera_pipelines.resources.database import create_store_engine
 from cartera_pipelines.resources.tns import TnsConfigError, TnsSource
-from cartera_pipelines.settings import Settings, load_settings, mask_url
+from cartera_pipelines.settings import (
+    MissingSettingError,
+    Settings,
+    load_settings,
+    mask_url,
+    missing_message,
+)
 
 
 @dataclass(frozen=True)
@@ -130,7 +143,7 @@ def check_contifico(settings: Settings) -> Finding:
 
 def check_mlflow(settings: Settings) -> Finding:
     uri = settings.mlflow_tracking_uri
-    if settings.is_default("MLFLOW_TRACKING_URI"):
+    if settings.mlflow_embedded:
         return Finding(
             "mlflow", True, f"embedded store {mask_url(uri)}, artifacts in {settings.mlflow_artifacts_dir}"
         )
@@ -142,46 +155,101 @@ def check_mlflow(settings: Settings) -> Finding:
             return Finding(
                 "mlflow",
                 False,
-                f"tracking server {uri} does not answer ({type(exc).__name__}) — fix MLFLOW_TRACKING_URI",
+                f"tracking server {mask_url(uri)} does not answer ({type(exc).__name__}) — fix MLFLOW_TRACKING_URI",
             )
-        return Finding("mlflow", True, f"tracking server {uri}")
+        return Finding("mlflow", True, f"tracking server {mask_url(uri)}")
     if "://" in uri and not uri.startswith("file:"):
         return check_sql("mlflow", uri, "MLFLOW_TRACKING_URI", read_only=False, default=False)
     return Finding("mlflow", True, f"file store {uri}")
 
 
-def run_checks(settings: Settings) -> list[Finding]:
-    checks: list[Callable[[], Finding | Iterator[Finding]]] = [
-        lambda: check_sql(
+def check_webhooks(settings: Settings) -> Finding:
+    urls = settings.webhook_urls
+    if not urls:
+        return Finding("webhooks", False, "no endpoint in CARTERA_WEBHOOK_URLS — set it")
+    if settings.is_default("CARTERA_WEBHOOK_URLS"):
+        return Finding("webhooks", True, f"sandbox receiver {urls[0]} (runs with `cartera sandbox serve`)")
+    unreachable = []
+    for url in urls:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            socket.create_connection((parts.hostname or "", port), timeout=5).close()
+        except OSError:
+            unreachable.append(mask_url(url))
+    if unreachable:
+        return Finding("webhooks", False, f"cannot reach {', '.join(unreachable)} — fix CARTERA_WEBHOOK_URLS")
+    return Finding("webhooks", True, f"{len(urls)} endpoint(s) reachable, signed with CARTERA_WEBHOOK_SECRET")
+
+
+CHECKS: tuple[tuple[str, tuple[str, ...], Callable[[Settings], Finding | Iterator[Finding]]], ...] = (
+    (
+        "lending",
+        ("CARTERA_LENDING_URL",),
+        lambda s: check_sql(
             "lending",
-            settings.lending_url,
+            s.lending_url,
             "CARTERA_LENDING_URL",
             read_only=True,
-            default=settings.is_default("CARTERA_LENDING_URL"),
+            default=s.is_default("CARTERA_LENDING_URL"),
         ),
-        lambda: check_sql(
+    ),
+    (
+        "operations",
+        ("CARTERA_OPERATIONS_URL",),
+        lambda s: check_sql(
             "operations",
-            settings.operations_url,
+            s.operations_url,
             "CARTERA_OPERATIONS_URL",
             read_only=False,
-            default=settings.is_default("CARTERA_OPERATIONS_URL"),
+            default=s.is_default("CARTERA_OPERATIONS_URL"),
         ),
-        lambda: check_sql(
+    ),
+    (
+        "warehouse",
+        ("CARTERA_WAREHOUSE_URL",),
+        lambda s: check_sql(
             "warehouse",
-            settings.warehouse_url,
+            s.warehouse_url,
             "CARTERA_WAREHOUSE_URL",
             read_only=False,
-            default=settings.is_default("CARTERA_WAREHOUSE_URL"),
+            default=s.is_default("CARTERA_WAREHOUSE_URL"),
         ),
-        lambda: check_tns(settings),
-        lambda: check_contifico(settings),
-        lambda: check_mlflow(settings),
-    ]
+    ),
+    ("tns", ("CARTERA_TNS_SERVERS",), check_tns),
+    ("contifico", ("CONTIFICO_API_BASE_URL", "CONTIFICO_API_KEY"), check_contifico),
+    ("mlflow", ("MLFLOW_TRACKING_URI",), check_mlflow),
+    ("webhooks", ("CARTERA_WEBHOOK_URLS", "CARTERA_WEBHOOK_SECRET"), check_webhooks),
+)
+"""(name, the variables it needs, the check)."""
+
+
+def run_checks(settings: Settings) -> list[Finding]:
+    """Every check; in production mode, first one FAIL line per required variable that is not set."""
     findings: list[Finding] = []
-    for check in checks:
-        result = check()
-        findings.extend([result] if isinstance(result, Finding) else result)
+    for name, variables, check in CHECKS:
+        unset = settings.unset(*variables)
+        findings.extend(Finding(name, False, missing_message([v])) for v in unset)
+        if unset:
+            continue
+        try:
+            result = check(settings)
+            findings.extend([result] if isinstance(result, Finding) else result)
+        except MissingSettingError as exc:
+            findings.append(Finding(name, False, str(exc)))
+        except Exception as exc:  # one line, never a traceback
+            first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
+            findings.append(
+                Finding(name, False, f"{type(exc).__name__}: {first} — check {', '.join(variables)}")
+            )
     return findings
+
+
+def mode_line(settings: Settings) -> str:
+    if settings.production:
+        return "checking production mode (CARTERA_ENV=production): no sandbox fallback"
+    how = "CARTERA_ENV=sandbox" if not settings.is_default("CARTERA_ENV") else "CARTERA_ENV unset"
+    return f"checking sandbox mode ({how}): unset variables use the embedded sandbox"
 
 
 @click.command()
@@ -192,9 +260,10 @@ def doctor() -> None:
     except ValueError as exc:
         click.echo(f"FAIL  settings     {exc}")
         sys.exit(1)
+    click.echo(mode_line(settings))
     findings = run_checks(settings)
     for finding in findings:
         click.echo(finding.line())
     failed = sum(not f.ok for f in findings)
-    click.echo(f"{len(findings) - failed} OK, {failed} failing")
+    click.echo(f"{len(findings) - failed} OK, {failed} failing ({settings.mode} mode)")
     sys.exit(1 if failed else 0)

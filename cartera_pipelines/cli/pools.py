@@ -19,9 +19,9 @@ from pathlib import Path
 
 import click
 
-from cartera_pipelines.lib.config_files import read_yaml_section
+from cartera_pipelines.lib.config_files import PoolsFile, load_config_file
 from cartera_pipelines.resources.tns import TnsConfigError, load_servers
-from cartera_pipelines.settings import Settings, load_settings
+from cartera_pipelines.settings import MissingSettingError, Settings, load_settings
 
 DEFAULT_LIMITS: dict[str, int] = {
     "lending_db": 2,
@@ -32,11 +32,9 @@ DEFAULT_LIMITS: dict[str, int] = {
 """Connection budgets when nothing else is configured: lending is someone else's MySQL (read-only, be
 gentle), operations and the warehouse are our PostgreSQL, Contifico rate-limits per API key."""
 
-MAX_LIMIT = 1000  # Dagster refuses larger pool limits
-
 
 class PoolConfigError(ValueError):
-    """The pools file is malformed."""
+    """The pools file is malformed (one line naming the file, the pool and the field)."""
 
 
 @dataclass(frozen=True)
@@ -47,20 +45,9 @@ class PoolLimit:
     """Where the limit comes from: ``default``, ``servers file`` or the pools file's path."""
 
 
-def _check_limit(pool: object, value: object, where: str) -> int:
-    if not isinstance(pool, str) or not pool.strip():
-        raise PoolConfigError(f"{where}: pool names must be non-empty strings, got {pool!r}")
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_LIMIT:
-        raise PoolConfigError(
-            f"{where}: pool {pool!r} needs an integer limit from 1 to {MAX_LIMIT}, got {value!r}"
-        )
-    return value
-
-
 def load_pools_file(path: Path) -> dict[str, int]:
-    """The ``pools:`` mapping of a YAML file (``{pool: limit}``)."""
-    pools = read_yaml_section(path, "pools", dict, PoolConfigError, "pools file")
-    return {str(pool): _check_limit(pool, value, str(path)) for pool, value in pools.items()}
+    """The ``pools:`` mapping of a YAML file (``{pool: limit}``), validated by ``PoolsFile``."""
+    return dict(load_config_file(path, PoolsFile, what="pools file", error=PoolConfigError).pools)
 
 
 def resolve_limits(settings: Settings, config_file: Path | None) -> tuple[list[PoolLimit], list[str]]:
@@ -69,12 +56,8 @@ def resolve_limits(settings: Settings, config_file: Path | None) -> tuple[list[P
     warnings: list[str] = []
     try:
         for server in load_servers(settings.tns_servers_file):
-            limits[server.pool] = PoolLimit(
-                server.pool,
-                _check_limit(server.pool, server.max_concurrent, str(settings.tns_servers_file)),
-                "servers file",
-            )
-    except TnsConfigError as exc:
+            limits[server.pool] = PoolLimit(server.pool, server.max_concurrent, "servers file")
+    except (TnsConfigError, MissingSettingError) as exc:
         warnings.append(f"no TNS pools: {exc}")
     if config_file is not None:
         for pool, limit in load_pools_file(config_file).items():

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from cartera_pipelines.settings import SANDBOX_CONTIFICO_PORT, SANDBOX_WEBHOOK_PORT, load_settings
+from cartera_pipelines.sandbox.defaults import CONTIFICO_PORT, WEBHOOK_PORT
+from cartera_pipelines.settings import load_settings
 
 
 @click.group()
@@ -33,12 +34,12 @@ def build(scale: int, seed: int, families: tuple[str, ...]) -> None:
 
 @sandbox.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=SANDBOX_CONTIFICO_PORT, show_default=True, type=int)
+@click.option("--port", default=CONTIFICO_PORT, show_default=True, type=int)
 @click.option("--scale", default=1, show_default=True, type=int)
 @click.option("--seed", default=42, show_default=True, type=int)
 @click.option(
     "--webhook-port",
-    default=SANDBOX_WEBHOOK_PORT,
+    default=WEBHOOK_PORT,
     show_default=True,
     type=int,
     help="Port of the sandbox webhook receiver for the factoring outbox (0: do not start it).",
@@ -51,6 +52,10 @@ def serve(host: str, port: int, scale: int, seed: int, webhook_port: int) -> Non
     from cartera_pipelines.sandbox.factoring import WebhookReceiver
 
     settings = load_settings()
+    if settings.production:
+        raise click.ClickException(
+            "the sandbox simulator and webhook receiver do not run in production mode (CARTERA_ENV=production)"
+        )
     with ExitStack() as stack:
         if webhook_port and settings.is_default("CARTERA_WEBHOOK_URLS"):
             try:

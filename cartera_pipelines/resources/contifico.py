@@ -40,6 +40,7 @@ from cartera_pipelines.defs.contifico.parsing import (
     page_records,
     snippet,
 )
+from cartera_pipelines.resources.base import FromSettings
 
 API_KEY_VARIABLE = "CONTIFICO_API_KEY"
 logger = logging.getLogger("cartera_pipelines.contifico")
@@ -131,7 +132,7 @@ def _mask_headers(headers: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-class ContificoApi(dg.ConfigurableResource):
+class ContificoApi(FromSettings):
     """The Contifico REST API (``CONTIFICO_API_BASE_URL``, key from ``CONTIFICO_API_KEY``)."""
 
     base_url: str

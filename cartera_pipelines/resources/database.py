@@ -21,6 +21,8 @@ import sqlalchemy as sa
 from pydantic import PrivateAttr
 from sqlalchemy.engine import Connection, Engine, make_url
 
+from cartera_pipelines.resources.base import FromSettings
+
 _READ_STATEMENT = re.compile(
     r"^\s*(?:/\*.*?\*/\s*)*\(?\s*(select|with|show|pragma|explain|describe|values)\b", re.I | re.S
 )
@@ -85,7 +87,7 @@ def create_store_engine(url: str, *, read_only: bool = False, pool_size: int = 5
     return engine
 
 
-class SqlDatabase(dg.ConfigurableResource):
+class SqlDatabase(FromSettings):
     """A SQL store named by a SQLAlchemy URL (from an environment variable, see ``settings.py``)."""
 
     url: str

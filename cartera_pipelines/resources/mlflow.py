@@ -1,7 +1,7 @@
-"""MLflow tracking: a server in production, an embedded SQLite store with local artifacts by default.
+"""MLflow tracking: a server in production, an embedded SQLite store with local artifacts in the sandbox.
 
-``MLFLOW_TRACKING_URI`` unset means ``embedded=True``: a SQLite store under ``CARTERA_HOME`` that needs no
-server. A configured URI must answer: :meth:`MlflowTracking.ensure_reachable` checks it in seconds,
+In sandbox mode ``MLFLOW_TRACKING_URI`` unset means ``embedded=True``: a SQLite store under
+``CARTERA_HOME`` that needs no server (production mode has no embedded store: the variable is required). A configured URI must answer: :meth:`MlflowTracking.ensure_reachable` checks it in seconds,
 before any training, and fails with a message naming the variable (MLflow's own client would retry
 for minutes).
 """
@@ -12,30 +12,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import dagster as dg
+
+from cartera_pipelines.resources.base import FromSettings
+from cartera_pipelines.settings import mask_url
 
 REACHABILITY_TIMEOUT_SECONDS = 5.0
 
 
-def masked_uri(uri: str) -> str:
-    """``uri`` without its password (safe for messages and metadata)."""
-    parts = urlsplit(uri)
-    if parts.password is None:
-        return uri
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
-
-
-class MlflowTracking(dg.ConfigurableResource):
+class MlflowTracking(FromSettings):
     tracking_uri: str
     artifacts_dir: str
     """Artifact root used when the tracking store is the embedded SQLite one."""
     embedded: bool = True
-    """True when MLFLOW_TRACKING_URI is unset (the embedded store); a configured server must answer."""
+    """True in sandbox mode with MLFLOW_TRACKING_URI unset (the embedded store); a configured store must answer."""
 
     @property
     def scheme(self) -> str:
@@ -67,9 +59,9 @@ class MlflowTracking(dg.ConfigurableResource):
             reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
             raise dg.Failure(
                 description=(
-                    f"MLflow tracking store configured by MLFLOW_TRACKING_URI ({masked_uri(self.tracking_uri)}) "
-                    f"is not reachable ({reason}). Start the server or fix the variable; unset "
-                    "MLFLOW_TRACKING_URI to use the embedded store under CARTERA_HOME instead."
+                    f"MLflow tracking store configured by MLFLOW_TRACKING_URI ({mask_url(self.tracking_uri)}) "
+                    f"is not reachable ({reason}). Start the server or fix the variable (in sandbox mode, unset "
+                    "MLFLOW_TRACKING_URI to use the embedded store under CARTERA_HOME instead)."
                 ),
             ) from exc
 
@@ -120,4 +112,4 @@ class MlflowTracking(dg.ConfigurableResource):
         """Where a person can open the run: the server's UI page, or how to browse the embedded store."""
         if self.scheme in ("http", "https"):
             return f"{self.tracking_uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
-        return f"mlflow ui --backend-store-uri {masked_uri(self.tracking_uri)}  →  #/experiments/{experiment_id}/runs/{run_id}"
+        return f"mlflow ui --backend-store-uri {mask_url(self.tracking_uri)}  →  #/experiments/{experiment_id}/runs/{run_id}"

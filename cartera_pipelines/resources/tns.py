@@ -19,35 +19,25 @@ file); host, port, user and password are ignored.
 
 from __future__ import annotations
 
+import os
 import socket
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import dagster as dg
-
-from cartera_pipelines.lib.config_files import read_yaml_section
+from cartera_pipelines.lib.config_files import TnsServerConfig, TnsServersFile, load_config_file
+from cartera_pipelines.resources.base import FromSettings
 from cartera_pipelines.settings import secret_from_env
 
 
 class TnsConfigError(ValueError):
-    """The servers file is missing or malformed."""
+    """The servers file is missing or malformed (one line naming the file, the server and the field)."""
 
 
-@dataclass(frozen=True)
-class TnsServer:
-    name: str
-    driver: str
-    admin_path: str
-    host: str = "127.0.0.1"
-    port: int = 3050
-    user: str = "SYSDBA"
-    password_env: str | None = None
-    charset: str = "WIN1252"
-    max_concurrent: int = 2
+class TnsServer(TnsServerConfig):
+    """A validated entry of the servers file (fields: ``lib/config_files.TnsServerConfig``)."""
 
     @property
     def pool(self) -> str:
@@ -63,38 +53,36 @@ class TnsServer:
         return f"{self.name} (firebird {self.host}:{self.port}:{self.admin_path})"
 
 
-def load_servers(path: Path) -> list[TnsServer]:
-    entries = read_yaml_section(
-        path, "servers", list, TnsConfigError, "TNS servers file", hint=" (set CARTERA_TNS_SERVERS)"
+class _ServersFile(TnsServersFile):
+    servers: list[TnsServer]
+
+
+def load_servers(path: Path, environ: Mapping[str, str] | None = None) -> list[TnsServer]:
+    """The servers of the file ``path``. With ``environ``, each ``password_env`` must be set there."""
+    parsed = load_config_file(
+        path,
+        _ServersFile,
+        what="TNS servers file",
+        error=TnsConfigError,
+        hint=" (set CARTERA_TNS_SERVERS)",
+        environ=environ,
     )
-    servers: list[TnsServer] = []
-    for i, entry in enumerate(entries):
-        if not isinstance(entry, dict) or not entry.get("name") or not entry.get("admin_path"):
-            raise TnsConfigError(f"{path}: server #{i + 1} needs at least 'name' and 'admin_path'")
-        driver = str(entry.get("driver", "firebird"))
-        if driver not in ("firebird", "sqlite"):
-            raise TnsConfigError(f"{path}: server {entry['name']!r} has unknown driver {driver!r}")
-        admin_path = str(entry["admin_path"])
-        if driver == "sqlite" and not Path(admin_path).is_absolute():
-            admin_path = str((path.parent / admin_path).resolve())
-        known = {f for f in TnsServer.__dataclass_fields__}
-        unknown = set(entry) - known
-        if unknown:
-            raise TnsConfigError(f"{path}: server {entry['name']!r} has unknown keys {sorted(unknown)}")
-        servers.append(TnsServer(**{**entry, "driver": driver, "admin_path": admin_path}))
-    names = [s.name for s in servers]
-    if len(names) != len(set(names)):
-        raise TnsConfigError(f"{path}: server names must be unique, got {names}")
-    return servers
+    return [
+        server.model_copy(update={"admin_path": str((path.parent / server.admin_path).resolve())})
+        if server.driver == "sqlite" and not Path(server.admin_path).is_absolute()
+        else server
+        for server in parsed.servers
+    ]
 
 
-class TnsSource(dg.ConfigurableResource):
+class TnsSource(FromSettings):
     """Read-only access to the TNS ADMIN and company-year databases of every configured server."""
 
     servers_file: str
 
     def servers(self) -> list[TnsServer]:
-        return load_servers(Path(self.servers_file))
+        """Every configured server; a ``password_env`` variable that is not set fails here, naming it."""
+        return load_servers(Path(self.servers_file), environ=os.environ)
 
     def server(self, name: str) -> TnsServer:
         for server in self.servers():

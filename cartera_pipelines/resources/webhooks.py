@@ -33,6 +33,8 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from cartera_pipelines.resources.base import FromSettings
+
 SIGNATURE_HEADER = "X-Cartera-Signature"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 _RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -84,7 +86,7 @@ def _retry_after(response: httpx.Response) -> float | None:
     return None
 
 
-class WebhookSender(dg.ConfigurableResource):
+class WebhookSender(FromSettings):
     """Delivers outbox events to ``urls`` as signed JSON webhooks."""
 
     urls: list[str] = Field(default_factory=list, description="Endpoints (CARTERA_WEBHOOK_URLS)")

@@ -45,7 +45,7 @@ from cartera_pipelines.sandbox.contifico import (
     index_columns,
     write_data_file,
 )
-from cartera_pipelines.settings import SANDBOX_CONTIFICO_API_KEY
+from cartera_pipelines.sandbox.defaults import CONTIFICO_API_KEY
 
 PREFIX = "/sistema/api/"
 MAX_PAGE_SIZE = 1000
@@ -322,6 +322,13 @@ class SimulatorServer(ThreadingHTTPServer):
     daemon_threads = True
     sim: Simulator
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away mid-answer (killed, timed out) is normal here, not a traceback."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
     @property
     def base_url(self) -> str:
         host, port = self.server_address[:2]
@@ -397,7 +404,7 @@ def make_server(
     host: str,
     port: int,
     *,
-    api_key: str = SANDBOX_CONTIFICO_API_KEY,
+    api_key: str = CONTIFICO_API_KEY,
     data_file: Path | None = None,
     scale: float = 1,
     seed: int = 42,

@@ -25,6 +25,7 @@ from cartera_pipelines.defs.factoring import pricing, tables
 from cartera_pipelines.defs.factoring.overdue import OPEN_OPERATIONS, chile_today
 from cartera_pipelines.lib.bulk import insert_rows
 from cartera_pipelines.sandbox.db import recreate_tables
+from cartera_pipelines.sandbox.defaults import WEBHOOK_PATH
 from cartera_pipelines.sandbox.targets import SandboxTargets
 
 CLIENTS_PER_SCALE = 40
@@ -405,7 +406,7 @@ class WebhookReceiver:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/webhooks/cartera"
+        return f"http://{host}:{port}{WEBHOOK_PATH}"
 
     @property
     def successes(self) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cartera_pipelines.settings import Settings
+from cartera_pipelines.settings import Settings, SettingsError
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,13 @@ class SandboxTargets:
 
 
 def targets_from_settings(settings: Settings) -> SandboxTargets:
-    """The embedded default stores (what ``cartera sandbox build`` fills)."""
+    """The embedded default stores (what ``cartera sandbox build`` fills). Refused in production mode: a
+    sandbox build drops and recreates tables in the stores the settings name."""
+    if settings.production:
+        raise SettingsError(
+            "the sandbox is never built in production mode (CARTERA_ENV=production): it would drop and "
+            "recreate tables in the configured stores"
+        )
     return SandboxTargets(
         home=settings.home,
         lending_url=settings.lending_url,

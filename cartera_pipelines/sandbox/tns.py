@@ -313,6 +313,17 @@ def database_path(tns: TnsTarget, server: str, name: str) -> str:
     return f"{tns.directory.rstrip('/')}/{server}_{name}.fdb"
 
 
+def database_paths(tns: TnsTarget) -> list[str]:
+    """Every database ``build`` may create for ``tns`` (what a clean-up drops), existing or not."""
+    names = ["ADMIN"] + [
+        f"{company.key.upper()}_{year}{suffix}"
+        for company in COMPANIES
+        for year in company.years
+        for suffix in ("", "_COPIA")
+    ]
+    return [database_path(tns, server, name) for server in tns.servers for name in names]
+
+
 def _writer(tns: TnsTarget, server: str, name: str) -> _Writer:
     path = database_path(tns, server, name)
     return _sqlite_writer(Path(path)) if tns.driver == "sqlite" else _firebird_writer(tns, path)

@@ -12,8 +12,9 @@ import pytest
 
 from cartera_pipelines.sandbox.build import build_sandbox
 from cartera_pipelines.sandbox.contifico_simulator import make_server
+from cartera_pipelines.sandbox.defaults import CONTIFICO_API_KEY as SANDBOX_CONTIFICO_API_KEY
 from cartera_pipelines.sandbox.targets import targets_from_settings
-from cartera_pipelines.settings import load_settings
+from cartera_pipelines.settings import REQUIRED_IN_PRODUCTION, load_settings
 from cartera_pipelines_tests.engines import MYSQL_ADMIN_URL, PG_ADMIN_URL
 
 
@@ -56,7 +57,7 @@ def test_all_ok_on_the_built_sandbox(sandbox_home: Path) -> None:
         server.shutdown()
     assert result.returncode == 0, result.stdout + result.stderr
     assert "FAIL" not in result.stdout
-    for name in ("lending", "operations", "warehouse", "contifico", "mlflow"):
+    for name in ("lending", "operations", "warehouse", "contifico", "mlflow", "webhooks"):
         assert lines_for(result.stdout, name)[0].startswith("OK")
 
 
@@ -113,3 +114,60 @@ def test_rejected_contifico_key_names_the_variable(cartera_env: Path) -> None:
         server.shutdown()
     (line,) = lines_for(result.stdout, "contifico")
     assert line.startswith("FAIL") and "CONTIFICO_API_KEY" in line and "wrong-key" not in result.stdout
+
+
+def test_production_mode_lists_every_missing_variable_at_once(tmp_path: Path) -> None:
+    result = run_doctor({"CARTERA_ENV": "production", "CARTERA_HOME": str(tmp_path)})
+    out = result.stdout
+    assert result.returncode == 1
+    assert "Traceback" not in out + result.stderr
+    assert out.splitlines()[0].startswith("checking production mode (CARTERA_ENV=production)")
+    for variable in REQUIRED_IN_PRODUCTION:
+        (line,) = [ln for ln in out.splitlines() if variable in ln]
+        assert line.startswith("FAIL") and line.endswith(
+            f"{variable} is not set (CARTERA_ENV=production has no sandbox fallback)"
+        )
+    assert out.splitlines()[-1] == f"0 OK, {len(REQUIRED_IN_PRODUCTION)} failing (production mode)"
+    assert not (tmp_path / "lending.db").exists()  # nothing was probed, no SQLite file created
+
+
+def test_production_mode_checks_what_is_set_and_names_what_is_not(sandbox_home: Path) -> None:
+    server = make_server("127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    home = sandbox_home.resolve()
+    (home / "mlflow.db").touch()  # an empty SQLite file (a configured store must exist)
+    try:
+        result = run_doctor(
+            {
+                "CARTERA_ENV": "production",
+                "CARTERA_HOME": str(home),
+                "CARTERA_LENDING_URL": f"sqlite:///{home}/lending.db",
+                "CARTERA_OPERATIONS_URL": f"sqlite:///{home}/operations.db",
+                "CARTERA_WAREHOUSE_URL": f"sqlite:///{home}/warehouse.db",
+                "CARTERA_TNS_SERVERS": str(home / "tns_servers.yaml"),
+                "CONTIFICO_API_BASE_URL": f"http://127.0.0.1:{server.server_port}/sistema/api/",
+                "CONTIFICO_API_KEY": SANDBOX_CONTIFICO_API_KEY,
+                "MLFLOW_TRACKING_URI": f"sqlite:///{home}/mlflow.db",
+                "CARTERA_WEBHOOK_SECRET": "s3cret",
+            }
+        )
+    finally:
+        server.shutdown()
+    out = result.stdout
+    assert result.returncode == 1, out
+    failing = [ln for ln in out.splitlines() if ln.startswith("FAIL")]
+    assert failing == [
+        "FAIL  webhooks     CARTERA_WEBHOOK_URLS is not set (CARTERA_ENV=production has no sandbox fallback)"
+    ]
+    for name in ("lending", "operations", "warehouse", "tns:principal", "contifico", "mlflow"):
+        assert lines_for(out, name)[0].startswith("OK"), out
+    assert "s3cret" not in out
+
+
+def test_sandbox_mode_says_so(cartera_env: Path) -> None:
+    result = run_doctor({"CARTERA_HOME": str(cartera_env)})
+    assert result.stdout.splitlines()[0] == (
+        "checking sandbox mode (CARTERA_ENV unset): unset variables use the embedded sandbox"
+    )
+    assert result.stdout.splitlines()[-1].endswith("(sandbox mode)")

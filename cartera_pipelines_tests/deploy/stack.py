@@ -1,6 +1,7 @@
 """A production-shaped Dagster deployment on one machine: code server, daemon and webserver as separate
 processes on one PostgreSQL-backed instance (``deploy/dagster.yaml``), driven through the webserver's
-GraphQL API. Used by the rehearsal test and by ``benchmarks/deploy_backfill.py``.
+GraphQL API (``DagsterUi``, which the container rehearsal in ``containers.py`` shares). Used by
+``benchmarks/deploy_backfill.py``, which measures the queue and pools without the containers' cost.
 
 Every process is started in its own session so that stopping the stack kills exactly the process
 groups it started (the code server's run workers included), never anything else.
@@ -60,8 +61,12 @@ def clean_environment(extra: Mapping[str, str]) -> dict[str, str]:
 
 
 def write_instance(dagster_home: Path, overrides: Mapping[str, Any] | None = None) -> Path:
-    """``deploy/dagster.yaml`` (optionally with top-level sections replaced) into ``dagster_home``."""
+    """``deploy/dagster.yaml`` (optionally with top-level sections replaced) into ``dagster_home``, for
+    processes on this machine: without its container run launcher and shared compute-log volume (runs
+    are processes of the code server, as with ``dagster dev``)."""
     config = yaml.safe_load((ROOT / "deploy" / "dagster.yaml").read_text())
+    config.pop("run_launcher", None)
+    config.pop("compute_logs", None)
     for key, value in (overrides or {}).items():
         config[key] = value
     dagster_home.mkdir(parents=True, exist_ok=True)
@@ -70,115 +75,19 @@ def write_instance(dagster_home: Path, overrides: Mapping[str, Any] | None = Non
     return path
 
 
-@dataclass
-class Stack:
-    """The three processes. ``env`` must hold DAGSTER_HOME, DAGSTER_PG_URL and the CARTERA_* variables."""
-
-    workdir: Path
-    env: dict[str, str]
-    code_port: int = field(default_factory=free_port)
-    web_port: int = field(default_factory=free_port)
-    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
-
-    @property
-    def workspace(self) -> Path:
-        return self.workdir / "workspace.yaml"
+class DagsterUi:
+    """The webserver's GraphQL API, as the UI uses it; subclasses say how the stack runs (``url``,
+    ``_check_alive``, ``log_tail``)."""
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.web_port}"
-
-    # -- processes -------------------------------------------------------------------------------
-
-    def _spawn(self, name: str, command: Sequence[str]) -> None:
-        log = open(self.workdir / f"{name}.log", "wb")
-        self.processes[name] = subprocess.Popen(
-            list(command),
-            cwd=self.workdir,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def start_code_server(self) -> None:
-        self.workspace.write_text(
-            yaml.safe_dump(
-                {
-                    "load_from": [
-                        {
-                            "grpc_server": {
-                                "host": "127.0.0.1",
-                                "port": self.code_port,
-                                "location_name": LOCATION,
-                            }
-                        }
-                    ]
-                }
-            )
-        )
-        self._spawn(
-            "code_server",
-            [
-                str(BIN / "dagster"),
-                "code-server",
-                "start",
-                "-m",
-                "cartera_pipelines.definitions",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(self.code_port),
-                "--location-name",
-                LOCATION,
-            ],
-        )
-
-    def start_webserver(self) -> None:
-        self._spawn(
-            "webserver",
-            [
-                str(BIN / "dagster-webserver"),
-                "-w",
-                str(self.workspace),
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(self.web_port),
-            ],
-        )
-
-    def start_daemon(self) -> None:
-        self._spawn("daemon", [str(BIN / "dagster-daemon"), "run", "-w", str(self.workspace)])
-
-    def stop(self) -> None:
-        """Terminate every process group this stack started (then kill what is left)."""
-        for proc in self.processes.values():
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for proc in self.processes.values():
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            try:  # the group may still hold run workers even when its leader exited
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait(timeout=5)
-
-    def log_tail(self, lines: int = 40) -> str:
-        parts = []
-        for name in self.processes:
-            path = self.workdir / f"{name}.log"
-            text = path.read_text(errors="replace").splitlines()[-lines:] if path.exists() else []
-            parts.append(f"--- {name} ---\n" + "\n".join(text))
-        return "\n".join(parts)
+        raise NotImplementedError
 
     def _check_alive(self) -> None:
-        for name, proc in self.processes.items():
-            if proc.poll() is not None:
-                raise StackError(f"{name} exited with {proc.returncode}\n{self.log_tail()}")
+        raise NotImplementedError
+
+    def log_tail(self, lines: int = 40) -> str:
+        raise NotImplementedError
 
     # -- GraphQL ---------------------------------------------------------------------------------
 
@@ -286,17 +195,22 @@ class Stack:
         tags: Mapping[str, str] | None = None,
         run_config: Mapping[str, Any] | None = None,
         partition: str | None = None,
+        assets: Sequence[Sequence[str]] | None = None,
     ) -> str:
+        """Launch ``job`` (only ``assets`` of it when given) as the UI's Launchpad does; the run id."""
         all_tags = dict(tags or {})
         if partition is not None:
             all_tags["dagster/partition"] = partition
+        selector: dict[str, Any] = self._selector("jobName", job)
+        if assets is not None:
+            selector["assetSelection"] = [{"path": list(key)} for key in assets]
         data = self.graphql(
             """mutation($p: ExecutionParams!) { launchRun(executionParams: $p) { __typename
                  ... on LaunchRunSuccess { run { runId } } ... on PythonError { message }
                  ... on RunConfigValidationInvalid { errors { message } } ... on InvalidSubsetError { message } } }""",
             {
                 "p": {
-                    "selector": self._selector("jobName", job),
+                    "selector": selector,
                     "runConfigData": dict(run_config or {}),
                     "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in all_tags.items()]},
                 }
@@ -306,6 +220,32 @@ class Stack:
         if result["__typename"] != "LaunchRunSuccess":
             raise StackError(f"launching {job} failed: {result}")
         return result["run"]["runId"]
+
+    def job_of(self, asset_key: Sequence[str]) -> str:
+        """The job (not the implicit asset job) that materializes ``asset_key``: the rehearsal names
+        assets, which DESIGN fixes, rather than jobs, which families may rename."""
+        data = self.graphql(
+            """query($k: AssetKeyInput!) { assetNodeOrError(assetKey: $k) { __typename
+                 ... on AssetNode { jobNames } } }""",
+            {"k": {"path": list(asset_key)}},
+        )
+        names = [n for n in data["assetNodeOrError"].get("jobNames", []) if not n.startswith("__")]
+        if not names:
+            raise StackError(f"no job materializes {'/'.join(asset_key)}: {data}")
+        return names[0]
+
+    def sensor_targeting(self, job: str) -> str:
+        """The sensor that requests runs of ``job``."""
+        data = self.graphql(
+            """query($s: RepositorySelector!) { repositoryOrError(repositorySelector: $s) { ... on Repository {
+                 sensors { name targets { pipelineName } } } } }""",
+            {"s": {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY}},
+        )
+        sensors = data["repositoryOrError"]["sensors"]
+        names = [s["name"] for s in sensors if any(t["pipelineName"] == job for t in s["targets"] or [])]
+        if not names:
+            raise StackError(f"no sensor targets {job}")
+        return names[0]
 
     def launch_asset_backfill(
         self, asset_key: Sequence[str], partitions: Sequence[str], run_config: Mapping[str, Any] | None = None
@@ -362,6 +302,117 @@ class Stack:
                 raise StackError(f"runs not finished after {timeout}s: {states}\n{self.log_tail()}")
             self._check_alive()
             time.sleep(1)
+
+
+@dataclass
+class Stack(DagsterUi):
+    """The three processes. ``env`` must hold DAGSTER_HOME, DAGSTER_PG_URL and the CARTERA_* variables."""
+
+    workdir: Path
+    env: dict[str, str]
+    code_port: int = field(default_factory=free_port)
+    web_port: int = field(default_factory=free_port)
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    @property
+    def workspace(self) -> Path:
+        return self.workdir / "workspace.yaml"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
+
+    # -- processes -------------------------------------------------------------------------------
+
+    def _spawn(self, name: str, command: Sequence[str]) -> None:
+        log = open(self.workdir / f"{name}.log", "wb")
+        self.processes[name] = subprocess.Popen(
+            list(command),
+            cwd=self.workdir,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def start_code_server(self) -> None:
+        self.workspace.write_text(
+            yaml.safe_dump(
+                {
+                    "load_from": [
+                        {
+                            "grpc_server": {
+                                "host": "127.0.0.1",
+                                "port": self.code_port,
+                                "location_name": LOCATION,
+                            }
+                        }
+                    ]
+                }
+            )
+        )
+        self._spawn(
+            "code_server",
+            [
+                str(BIN / "dagster"),
+                "code-server",
+                "start",
+                "-m",
+                "cartera_pipelines.definitions",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.code_port),
+                "--location-name",
+                LOCATION,
+            ],
+        )
+
+    def start_webserver(self) -> None:
+        self._spawn(
+            "webserver",
+            [
+                str(BIN / "dagster-webserver"),
+                "-w",
+                str(self.workspace),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.web_port),
+            ],
+        )
+
+    def start_daemon(self) -> None:
+        self._spawn("daemon", [str(BIN / "dagster-daemon"), "run", "-w", str(self.workspace)])
+
+    def stop(self) -> None:
+        """Terminate every process group this stack started (then kill what is left)."""
+        for proc in self.processes.values():
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for proc in self.processes.values():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            try:  # the group may still hold run workers even when its leader exited
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait(timeout=5)
+
+    def log_tail(self, lines: int = 40) -> str:
+        parts = []
+        for name in self.processes:
+            path = self.workdir / f"{name}.log"
+            text = path.read_text(errors="replace").splitlines()[-lines:] if path.exists() else []
+            parts.append(f"--- {name} ---\n" + "\n".join(text))
+        return "\n".join(parts)
+
+    def _check_alive(self) -> None:
+        for name, proc in self.processes.items():
+            if proc.poll() is not None:
+                raise StackError(f"{name} exited with {proc.returncode}\n{self.log_tail()}")
 
 
 def remove_tree(path: Path) -> None:

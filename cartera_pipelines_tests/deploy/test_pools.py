@@ -83,9 +83,9 @@ def test_config_file_overrides_and_list_shows_it(
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("pools:\n  lending_db: 0\n", "integer limit from 1 to 1000"),
-        ("pools:\n  lending_db: two\n", "integer limit from 1 to 1000"),
-        ("pools: [lending_db]\n", "top-level 'pools' mapping"),
+        ("pools:\n  lending_db: 0\n", "pool 'lending_db', field 'limit': must be at least 1"),
+        ("pools:\n  lending_db: two\n", "pool 'lending_db', field 'limit': must be an integer"),
+        ("pools: [lending_db]\n", "top-level 'pools' must be a mapping"),
         ("pools: {lending_db: 2\n", "not valid YAML"),
     ],
 )

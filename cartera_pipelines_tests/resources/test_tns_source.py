@@ -18,15 +18,15 @@ def test_servers_file_errors_are_clear(tmp_path: Path) -> None:
     with pytest.raises(TnsConfigError, match="does not exist"):
         TnsSource(servers_file=str(tmp_path / "missing.yaml")).servers()
     bad = _write(tmp_path / "bad.yaml", "servers: {name: x}")
-    with pytest.raises(TnsConfigError, match="'servers' list"):
+    with pytest.raises(TnsConfigError, match="top-level 'servers' must be a list"):
         TnsSource(servers_file=str(bad)).servers()
     unknown = _write(tmp_path / "unknown.yaml", "servers:\n  - {name: a, admin_path: x.db, passwrd: oops}\n")
-    with pytest.raises(TnsConfigError, match="unknown keys"):
+    with pytest.raises(TnsConfigError, match="server 'a', field 'passwrd': unknown key"):
         TnsSource(servers_file=str(unknown)).servers()
     dup = _write(
         tmp_path / "dup.yaml", "servers:\n  - {name: a, admin_path: x}\n  - {name: a, admin_path: y}\n"
     )
-    with pytest.raises(TnsConfigError, match="unique"):
+    with pytest.raises(TnsConfigError, match="unique; repeated: a"):
         TnsSource(servers_file=str(dup)).servers()
 
 

@@ -15,8 +15,8 @@ import pytest
 
 from cartera_pipelines.sandbox.contifico import ANCHOR, counts_for_scale, counts_for_total, write_data_file
 from cartera_pipelines.sandbox.contifico_simulator import SimulatorServer, make_server
+from cartera_pipelines.sandbox.defaults import CONTIFICO_API_KEY as SANDBOX_CONTIFICO_API_KEY
 from cartera_pipelines.sandbox.targets import SandboxTargets
-from cartera_pipelines.settings import SANDBOX_CONTIFICO_API_KEY
 
 KEY = {"Authorization": SANDBOX_CONTIFICO_API_KEY}
 

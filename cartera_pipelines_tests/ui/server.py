@@ -223,8 +223,9 @@ def start_ui_server(
 ) -> UiServer:
     """Sandbox + simulator + ``dg dev`` under ``base``; the caller must ``stop()`` it."""
     from cartera_pipelines.sandbox.build import build_sandbox
+    from cartera_pipelines.sandbox.defaults import CONTIFICO_API_KEY as SANDBOX_CONTIFICO_API_KEY
     from cartera_pipelines.sandbox.targets import targets_from_settings
-    from cartera_pipelines.settings import SANDBOX_CONTIFICO_API_KEY, VARIABLES, load_settings
+    from cartera_pipelines.settings import VARIABLES, load_settings
 
     home = base / "cartera_home"
     dagster_home = base / "dagster_home"

@@ -14,7 +14,7 @@ from cartera_pipelines.resources.contifico import ContificoApi
 from cartera_pipelines.resources.database import SqlDatabase
 from cartera_pipelines.sandbox.contifico import write_data_file
 from cartera_pipelines.sandbox.contifico_simulator import SimulatorServer, make_server
-from cartera_pipelines.settings import SANDBOX_CONTIFICO_API_KEY
+from cartera_pipelines.sandbox.defaults import CONTIFICO_API_KEY as SANDBOX_CONTIFICO_API_KEY
 from cartera_pipelines_tests import engines
 
 SEED = 7

@@ -16,7 +16,7 @@ from cartera_pipelines.resources.contifico import (
 )
 from cartera_pipelines.sandbox import contifico_simulator
 from cartera_pipelines.sandbox.contifico_simulator import FaultConfig, SimulatorServer
-from cartera_pipelines.settings import SANDBOX_CONTIFICO_API_KEY
+from cartera_pipelines.sandbox.defaults import CONTIFICO_API_KEY as SANDBOX_CONTIFICO_API_KEY
 
 from .conftest import make_api
 
