@@ -160,7 +160,7 @@ def main() -> None:
 def measure(args: argparse.Namespace, url: str) -> None:
     import dagster as dg
 
-    from cartera_pipelines.defs.factoring import tables as t
+    from cartera_pipelines.defs.factoring import tables
     from cartera_pipelines.defs.factoring.assets import outbox_deliveries
     from cartera_pipelines.lib.bulk import insert_rows
     from cartera_pipelines.resources.database import SqlDatabase
@@ -168,10 +168,10 @@ def measure(args: argparse.Namespace, url: str) -> None:
     from cartera_pipelines.sandbox.db import recreate_tables
     from cartera_pipelines.sandbox.factoring import outbox_rows
 
-    recreate_tables(url, t.OPERATIONS_TABLES).dispose()
+    recreate_tables(url, tables.OPERATIONS_TABLES).dispose()
     db = SqlDatabase(url=url, store="operations")
     with db.begin() as conn:
-        insert_rows(conn, t.outbox_events, outbox_rows(args.events, seed=1))
+        insert_rows(conn, tables.outbox_events, outbox_rows(args.events, seed=1))
 
     ctx = mp.get_context("spawn")
     ready, stats_q, stop = ctx.Queue(), ctx.Queue(), ctx.Event()
@@ -197,16 +197,14 @@ def measure(args: argparse.Namespace, url: str) -> None:
     child.join(timeout=10)
     md = {
         k: v.value
-        for k, v in result.asset_materializations_for_node("operations__outbox_deliveries")[
-            0
-        ].metadata.items()
+        for k, v in result.asset_materializations_for_node(outbox_deliveries.op.name)[0].metadata.items()
         if not isinstance(v.value, str) or len(v.value) < 200
     }
     with db.connect() as conn:
         undelivered = conn.execute(
             sa.select(sa.func.count())
-            .select_from(t.outbox_events)
-            .where(t.outbox_events.c.delivered_at.is_(None))
+            .select_from(tables.outbox_events)
+            .where(tables.outbox_events.c.delivered_at.is_(None))
         ).scalar_one()
     db.dispose()
     figures = {

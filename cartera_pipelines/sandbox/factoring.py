@@ -22,8 +22,9 @@ import sqlalchemy as sa
 from stdnum.cl.rut import calc_check_digit
 
 from cartera_pipelines.defs.factoring import pricing, tables
-from cartera_pipelines.defs.factoring.overdue import OPEN_OPERATIONS, chile_today
+from cartera_pipelines.defs.factoring.states import OPEN_OPERATIONS
 from cartera_pipelines.lib.bulk import insert_rows
+from cartera_pipelines.lib.dates import SANTIAGO, today_in
 from cartera_pipelines.sandbox.db import recreate_tables
 from cartera_pipelines.sandbox.targets import SandboxTargets
 
@@ -100,7 +101,7 @@ def build(
     targets: SandboxTargets, *, scale: int = 1, seed: int = 42, today: dt.date | None = None
 ) -> dict[str, int]:
     """(Re)create the factoring tables in the operations store and fill them."""
-    today = today or chile_today()
+    today = today or today_in(SANTIAGO)
     rng = random.Random(seed)
     now = dt.datetime.combine(today, dt.time(9, 0), tzinfo=dt.UTC)
     n_clients = CLIENTS_PER_SCALE * scale

@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from cartera_pipelines.defs.factoring import rut
 
@@ -65,7 +66,7 @@ def compute_exposure(
     open_operations: Iterable[tuple[int, Decimal]],
     ceded_invoices: Iterable[CededInvoice],
     as_of: dt.date,
-) -> list[dict[str, object]]:
+) -> list[dict[str, Any]]:
     """One row per client (sorted by id), as stored in ``warehouse.factoring_exposure``.
 
     ``open_operations`` yields ``(cliente_id, monto_total_facturas)`` per open operation.
@@ -85,7 +86,7 @@ def compute_exposure(
         if inv.fecha_vencimiento < as_of and inv.estado not in ("pagada", "anulada"):
             a.overdue_count += 1
             a.overdue_amount += amount
-    rows: list[dict[str, object]] = []
+    rows: list[dict[str, Any]] = []
     for c in sorted(clients, key=lambda c: c.cliente_id):
         a = acc.get(c.cliente_id, _Acc())
         top_debtor, top_amount = (None, ZERO)
@@ -115,3 +116,40 @@ def compute_exposure(
             }
         )
     return rows
+
+
+PREVIEW_COLUMNS = (
+    "cliente_id",
+    "rut",
+    "razon_social",
+    "linea_credito",
+    "linea_disponible",
+    "monto_cedido_vigente",
+    "utilizacion",
+    "concentracion_deudor_principal",
+    "facturas_cedidas_vencidas",
+)
+HIGH_UTILISATION = Decimal("0.9")
+
+
+def portfolio_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The portfolio's totals over one snapshot (numbers a risk analyst asks for first)."""
+    line = sum((Decimal(r["linea_credito"]) for r in rows), ZERO)
+    outstanding = sum((Decimal(r["monto_cedido_vigente"]) for r in rows), ZERO)
+    return {
+        "linea_credito_total": float(line),
+        "monto_cedido_vigente_total": float(outstanding),
+        "utilizacion_cartera": float((outstanding / line).quantize(RATIO)) if line else 0.0,
+        "clientes_sobre_90pct": sum(
+            1 for r in rows if r["utilizacion"] is not None and r["utilizacion"] >= HIGH_UTILISATION
+        ),
+        "clientes_linea_descuadrada": sum(
+            1 for r in rows if r["linea_disponible"] != r["linea_disponible_esperada"]
+        ),
+        "facturas_cedidas_vencidas": sum(int(r["facturas_cedidas_vencidas"]) for r in rows),
+    }
+
+
+def largest_first(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows by outstanding ceded amount, largest first (previews and the chart)."""
+    return sorted(rows, key=lambda r: r["monto_cedido_vigente"], reverse=True)

@@ -15,15 +15,16 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from cartera_pipelines.defs.factoring import tables as t
+from cartera_pipelines.defs.factoring import tables
 from cartera_pipelines.defs.factoring.assets import outbox_deliveries
+from cartera_pipelines.defs.factoring.config import OutboxConfig
 from cartera_pipelines.resources.database import SqlDatabase
 from cartera_pipelines.resources.webhooks import WebhookSender, event_body, verify
 from cartera_pipelines.sandbox.db import recreate_tables
 from cartera_pipelines.sandbox.factoring import WebhookReceiver, outbox_rows
 from cartera_pipelines_tests.defs.factoring.conftest import SECRET
 
-NODE = "operations__outbox_deliveries"
+NODE = outbox_deliveries.op.name
 
 
 def _sender(url: str, **overrides: object) -> WebhookSender:
@@ -35,20 +36,20 @@ def _deliver(db: SqlDatabase, sender: WebhookSender, **config: object) -> dg.Exe
     return dg.materialize(
         [outbox_deliveries],
         resources={"operations_db": db, "webhooks": sender},
-        run_config={"ops": {NODE: {"config": config}}},
+        run_config=dg.RunConfig(ops={NODE: OutboxConfig(**config)}),
     )
 
 
 def _events(db: SqlDatabase) -> dict[str, dict]:
     with db.connect() as conn:
-        return {r.event_id: dict(r._mapping) for r in conn.execute(sa.select(t.outbox_events))}
+        return {r.event_id: dict(r._mapping) for r in conn.execute(sa.select(tables.outbox_events))}
 
 
 def _only_outbox(url: str, n: int) -> SqlDatabase:
-    recreate_tables(url, t.OPERATIONS_TABLES).dispose()
+    recreate_tables(url, tables.OPERATIONS_TABLES).dispose()
     db = SqlDatabase(url=url, store="operations")
     with db.begin() as conn:
-        conn.execute(t.outbox_events.insert(), list(outbox_rows(n, seed=3)))
+        conn.execute(tables.outbox_events.insert(), list(outbox_rows(n, seed=3)))
     return db
 
 
@@ -88,6 +89,7 @@ _KILLABLE_RUN = textwrap.dedent(
     import sys
     import dagster as dg
     from cartera_pipelines.defs.factoring.assets import outbox_deliveries
+    from cartera_pipelines.defs.factoring.config import OutboxConfig
     from cartera_pipelines.resources.database import SqlDatabase
     from cartera_pipelines.resources.webhooks import WebhookSender
 
@@ -95,7 +97,7 @@ _KILLABLE_RUN = textwrap.dedent(
     sender = WebhookSender(urls=[hook], secret=secret, concurrency=4, backoff_initial_seconds=0.01,
                            backoff_max_seconds=0.1)
     dg.materialize([outbox_deliveries], resources={"operations_db": SqlDatabase(url=url), "webhooks": sender},
-                   run_config={"ops": {"operations__outbox_deliveries": {"config": {"commit_every": 10}}}})
+                   run_config=dg.RunConfig(ops={outbox_deliveries.op.name: OutboxConfig(commit_every=10)}))
     """
 )
 
