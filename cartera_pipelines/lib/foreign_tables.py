@@ -166,10 +166,16 @@ class ForeignTable:
 
     def value(self, name: str, raw: Any, *, record: object = None) -> Any:
         """``raw`` (from :meth:`expr`) as what we mean: date, aware datetime, Decimal, int, str or JSON.
-        ``None`` stays ``None``; anything unreadable raises :class:`ForeignValueError`."""
-        if raw is None:
-            return None
+        ``None`` stays ``None`` where the column is declared nullable; anything unreadable (or empty where
+        it may not be) raises :class:`ForeignValueError`."""
         kind = self.found[name].kind
+        if raw is None:
+            if self.table.c[name].nullable:
+                return None
+            where = f" (id {record})" if record is not None else ""
+            raise ForeignValueError(
+                f"{self.table.name}.{name}{where} is empty: expected {EXPECTATIONS[kind]}"
+            )
         try:
             return _NORMALISERS[kind](raw, self.zone)
         except (ValueError, TypeError, ArithmeticError) as exc:

@@ -89,21 +89,25 @@ def facturas_vencidas(
 def factoring_exposure(
     context: dg.AssetExecutionContext, operations_db: SqlDatabase, warehouse_db: SqlDatabase
 ) -> dg.MaterializeResult:
-    """Credit exposure per client on a Chile day (the partition): credit line, available line (stored and
-    expected), outstanding ceded amount of open (aprobada/desembolsada) operations, utilisation, largest
-    single-debtor share (RUTs normalised), overdue ceded invoices. The day's slice is replaced in one
-    transaction; other days stay as history. Follows the overdue batch (latest day only).
+    """Credit exposure per client on a Chile day (the partition): credit line, available line (stored, and
+    line minus the open operations' face value), outstanding ceded amount (unpaid invoices of aprobada/
+    desembolsada operations), utilisation, the debtor who owes most and their share, overdue ceded invoices.
+    The day's slice is replaced in one transaction; unreadable source records are left out, one line each.
     """
     as_of = day_of(context.partition_key)
+    unreadable: list[str] = []  # one line per record of the API's tables that could not be read
     with operations_db.connect() as conn:
-        clients, open_operations = sql.read_clients(conn), sql.read_open_operations(conn)
-        rows = exposure.compute_exposure(clients, open_operations, sql.stream_ceded_invoices(conn), as_of)
+        clients, operations = sql.read_clients(conn, unreadable), sql.read_open_operations(conn, unreadable)
+        invoices = sql.stream_ceded_invoices(conn, unreadable)
+        rows = exposure.compute_exposure(clients, operations, invoices, as_of)
     computed_at = utcnow()
     for row in rows:
         row["computed_at"] = computed_at
     ensure_schema(warehouse_db)
     with warehouse_db.begin() as conn:
         sql.write_exposure(conn, as_of, rows)
+    for line in unreadable:
+        context.log.warning(f"left out of the snapshot: {line}")
     summary = exposure.portfolio_summary(rows)
     context.log.info(
         f"exposure as of {as_of}: {len(rows)} clients, {summary['monto_cedido_vigente_total']:,.2f}"
@@ -116,6 +120,8 @@ def factoring_exposure(
             "dagster/row_count": len(rows),
             "as_of": as_of.isoformat(),
             **summary,
+            "registros_ilegibles": len(unreadable),
+            "ilegibles": dg.MetadataValue.md("\n".join(f"- {line}" for line in unreadable[:50]) or "_none_"),
             "preview": preview(exposure.largest_first(rows), exposure.PREVIEW_COLUMNS, limit=15),
             **({"exposure_chart": dg.MetadataValue.md(chart)} if chart else {}),
         }

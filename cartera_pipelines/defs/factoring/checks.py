@@ -137,17 +137,20 @@ def operation_pricing_reconciles(operations_db: SqlDatabase) -> dg.AssetCheckRes
     wrong: list[dict[str, Any]] = []
     checked = 0
     with operations_db.connect() as conn:
-        for r in sql.operations_with_invoices(conn):
+        for stored in sql.operations_with_invoices(conn):
             checked += 1
+            if isinstance(stored, str):  # a value the check could not read is a problem of its own
+                wrong.append({"operacion_id": None, "problema": stored})
+                continue
             problem = pricing.reconcile(
-                monto_total=r.monto_total_facturas,
-                tasa_descuento=r.tasa_descuento,
-                fecha_operacion=r.fecha_solicitud,
-                latest_due_date=r.ultimo_vencimiento,
-                invoices_total=r.suma_facturas,
-                stored_discount=r.monto_descuento,
-                stored_payout=r.monto_a_desembolsar,
+                monto_total=stored.monto_total_facturas,
+                tasa_descuento=stored.tasa_descuento,
+                fecha_operacion=stored.fecha_solicitud,
+                latest_due_date=stored.ultimo_vencimiento,
+                invoices_total=stored.suma_facturas,
+                stored_discount=stored.monto_descuento,
+                stored_payout=stored.monto_a_desembolsar,
             )
             if problem:
-                wrong.append({"operacion_id": r.id, "problema": problem})
+                wrong.append({"operacion_id": stored.id, "problema": problem})
     return rows_check(wrong, "operations priced off the formula", metadata={"operations_checked": checked})

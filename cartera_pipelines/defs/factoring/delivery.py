@@ -7,7 +7,9 @@ thin and the benchmark drives the same code. How nothing is lost:
 - up to ``sender.concurrency`` events are in flight on a thread pool; each result is buffered and the
   buffer is committed every ``commit_every`` results (or half a second): ``delivered_at`` right after
   the 2xx, ``attempts``/``last_error``/``next_attempt_at`` after a failure, ``parked_at`` once an
-  event has used ``sender.max_attempts`` requests;
+  event has failed ``sender.max_attempts`` delivery attempts (one per run);
+- an event that cannot even be sent (a payload that is not JSON, a value the driver cannot read, any
+  error while sending) is one failed attempt like a 503: it backs off and parks, and the run goes on;
 - if the process dies, the events delivered but not yet committed (at most the buffer plus those in
   flight) are sent again by the next run — receivers drop them by ``Idempotency-Key``. An interrupted
   run (Dagster termination, an exception) still commits what it already delivered.
@@ -27,6 +29,7 @@ from typing import Any
 
 from cartera_pipelines.defs.factoring import sql
 from cartera_pipelines.lib.dates import utcnow
+from cartera_pipelines.lib.foreign_tables import ForeignTable, ForeignValueError
 from cartera_pipelines.lib.metadata import markdown_table
 from cartera_pipelines.lib.progress import Progress
 from cartera_pipelines.resources.database import SqlDatabase
@@ -36,17 +39,15 @@ MAX_BACKOFF_BETWEEN_RUNS = dt.timedelta(hours=1)
 
 
 def _iso(value: dt.datetime | None) -> str | None:
+    """An aware moment as ISO 8601 in UTC with ``Z``."""
     if value is None:
         return None
-    if value.tzinfo is None:  # SQLite keeps naive UTC
-        value = value.replace(tzinfo=dt.UTC)
     return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-def backoff_between_runs(total_attempts: int, per_attempt: int) -> dt.timedelta:
-    """1, 2, 4 … minutes after each failed attempt, at most an hour."""
-    failed_attempts = max(1, total_attempts // max(1, per_attempt))
-    return min(dt.timedelta(minutes=2 ** (failed_attempts - 1)), MAX_BACKOFF_BETWEEN_RUNS)
+def backoff_between_runs(failed_attempts: int) -> dt.timedelta:
+    """1, 2, 4 … minutes after the 1st, 2nd, 3rd … failed attempt, at most an hour."""
+    return min(dt.timedelta(minutes=2 ** (max(1, failed_attempts) - 1)), MAX_BACKOFF_BETWEEN_RUNS)
 
 
 @dataclass
@@ -98,7 +99,7 @@ class DeliveryStats:
 
 
 def _pages(
-    db: SqlDatabase, now: dt.datetime, respect_backoff: bool, page_size: int, limit: int
+    db: SqlDatabase, outbox: ForeignTable, now: dt.datetime, respect_backoff: bool, page_size: int, limit: int
 ) -> Iterator[Any]:
     last_id, yielded = 0, 0
     while True:
@@ -107,7 +108,7 @@ def _pages(
             return
         with db.connect() as conn:
             rows = sql.pending_page(
-                conn, after_id=last_id, size=size, now=now, respect_backoff=respect_backoff
+                conn, outbox, after_id=last_id, size=size, now=now, respect_backoff=respect_backoff
             )
         if not rows:
             return
@@ -130,13 +131,19 @@ def deliver_pending(
     """Deliver every pending event once (each with in-place retries); returns what happened."""
     now = utcnow()
     with db.connect() as conn:
+        outbox = sql.outbox_as_it_is(conn)
         due = sql.pending_summary(conn, now)[0] if respect_backoff else None
     total = min(due, limit) if due is not None and limit else due
-    run = _DeliveryRun(
-        db, sender, commit_every, Progress(log, "outbox", total=total, unit="events"), on_commit
-    )
-    run.deliver(_pages(db, now, respect_backoff, page_size, limit))
+    progress = Progress(log, "outbox", total=total, unit="events")
+    run = _DeliveryRun(db, sender, outbox, commit_every, progress, on_commit)
+    run.deliver(_pages(db, outbox, now, respect_backoff, page_size, limit))
     return run.stats
+
+
+@dataclass(frozen=True)
+class _Sent:
+    outcome: DeliveryOutcome
+    created_at: dt.datetime | None
 
 
 class _DeliveryRun:
@@ -146,18 +153,19 @@ class _DeliveryRun:
         self,
         db: SqlDatabase,
         sender: WebhookSender,
+        outbox: ForeignTable,
         commit_every: int,
         progress: Progress,
         on_commit: Callable[[DeliveryStats], None] | None,
     ) -> None:
-        self.db, self.sender, self.commit_every = db, sender, commit_every
+        self.db, self.sender, self.outbox, self.commit_every = db, sender, outbox, commit_every
         self.progress, self.on_commit = progress, on_commit
         self.stats = DeliveryStats()
         self.buffer: list[tuple[Any, DeliveryOutcome, dt.datetime]] = []
         self.last_flush = time.perf_counter()
         # Workers hand results back through a queue (cheaper than polling every future with ``wait``).
-        self.finished: queue.SimpleQueue[tuple[Any, Future[DeliveryOutcome]]] = queue.SimpleQueue()
-        self.in_flight: dict[Future[DeliveryOutcome], Any] = {}
+        self.finished: queue.SimpleQueue[tuple[Any, Future[_Sent]]] = queue.SimpleQueue()
+        self.in_flight: dict[Future[_Sent], Any] = {}
 
     def deliver(self, rows: Iterator[Any]) -> None:
         started = time.perf_counter()
@@ -198,9 +206,21 @@ class _DeliveryRun:
         self.in_flight[future] = row
         future.add_done_callback(lambda done, event=row: self.finished.put((event, done)))
 
-    def send(self, row: Any) -> DeliveryOutcome:
-        body = event_body(row.event_id, row.type, _iso(row.created_at) or "", row.payload)
-        return self.sender.deliver(row.event_id, row.type, body)
+    def send(self, row: Any) -> _Sent:
+        """One delivery attempt of one event; whatever goes wrong is that event's failed attempt."""
+        outbox = self.outbox
+        try:
+            event_id = outbox.value("event_id", row.event_id, record=row.id)
+            kind = outbox.value("type", row.type, record=event_id)
+            created = outbox.value("created_at", row.created_at, record=event_id)
+            payload = outbox.value("payload", row.payload, record=event_id)
+            body = event_body(event_id, kind, _iso(created) or "", payload)
+        except ForeignValueError as exc:
+            return _Sent(DeliveryOutcome(str(row.event_id), False, 0, 0.0, str(exc)), None)
+        except Exception as exc:  # anything else about this event: its attempt fails, the run goes on
+            error = f"{type(exc).__name__}: {exc}"
+            return _Sent(DeliveryOutcome(str(row.event_id), False, 0, 0.0, error), None)
+        return _Sent(self.sender.deliver(event_id, kind, body), created)
 
     def collect_finished(self, timeout: float | None) -> None:
         """Record every finished send; wait up to ``timeout`` for the first (``None``: do not wait, and
@@ -216,22 +236,20 @@ class _DeliveryRun:
         except queue.Empty:
             pass
 
-    def record(self, row: Any, outcome: DeliveryOutcome) -> None:
-        finished, stats = utcnow(), self.stats
-        stats.requests += outcome.attempts
-        if outcome.attempts > len(self.sender.urls):
+    def record(self, row: Any, sent: _Sent) -> None:
+        finished, stats, outcome = utcnow(), self.stats, sent.outcome
+        stats.requests += outcome.requests
+        if outcome.requests > len(self.sender.urls):
             stats.retried += 1
         if outcome.delivered:
             stats.delivered += 1
             stats.latencies.append(outcome.latency_seconds)
-            created = row.created_at
-            if created.tzinfo is None:  # SQLite keeps naive UTC
-                created = created.replace(tzinfo=dt.UTC)
-            stats.lags.append((finished - created).total_seconds())
+            if sent.created_at is not None:
+                stats.lags.append((finished - sent.created_at).total_seconds())
         else:
             stats.failed += 1
             if len(stats.last_errors) < 20:
-                stats.last_errors[row.event_id] = outcome.error or "unknown error"
+                stats.last_errors[outcome.event_id] = outcome.error or "unknown error"
         self.buffer.append((row, outcome, finished))
 
     def flush(self) -> None:
@@ -242,20 +260,18 @@ class _DeliveryRun:
         delivered, failed = [], []
         for row, outcome, finished in self.buffer:
             if outcome.delivered:
-                delivered.append({"b_id": row.id, "b_at": finished, "b_n": outcome.attempts})
+                delivered.append({"b_id": row.id, "b_at": finished})
                 continue
-            total = row.attempts + outcome.attempts
-            backoff = backoff_between_runs(total, self.sender.retries_per_attempt)
+            attempts = (row.attempts or 0) + 1
             failed.append(
                 {
                     "b_id": row.id,
                     "b_at": finished,
-                    "b_n": outcome.attempts,
                     "b_error": (outcome.error or "unknown error")[:2000],
-                    "b_next": finished + backoff,
+                    "b_next": finished + backoff_between_runs(attempts),
                 }
             )
-            if total >= self.sender.max_attempts:
+            if attempts >= self.sender.max_attempts:
                 self.stats.parked += 1
         with self.db.begin() as conn:
             sql.mark_delivered(conn, delivered)

@@ -1,11 +1,15 @@
 """Credit exposure per client: pure aggregation over the client's open operations and their invoices.
 
-Decisions where DESIGN is silent: the outstanding ceded amount is the face value
-(``monto_total_facturas``) of the client's *open* operations (``aprobada`` or ``desembolsada``);
-the expected available line is the credit line minus that amount; the largest debtor share is the
-largest sum of invoice amounts owed by one debtor (RUTs compared after normalisation, so two spellings
-are one debtor) over all invoices in the client's open operations; an overdue ceded invoice is one in
-an open operation whose due date is before ``as_of`` (Chile's date) and that is not paid or voided.
+What is still owed (DESIGN §3): the outstanding ceded amount is the sum of the *unpaid* invoices (not
+``pagada``, not ``anulada``) of the client's open operations (``aprobada`` or ``desembolsada``) — an
+operation of 1,000 whose debtor paid 600 has 400 outstanding; utilisation is that over the credit line;
+the largest debtor share is the largest sum one debtor still owes (RUTs compared after normalisation, so
+two spellings are one debtor) over the same invoices; an overdue ceded invoice is one of them whose due
+date is before ``as_of`` (Chile's date).
+
+What the line holds: the API reserves an operation's face value (``monto_total_facturas``) on the client's
+line from approval until the operation is closed, so the expected available line is the credit line minus
+the face value of the open operations (``monto_operaciones_abiertas``), whatever has been paid meanwhile.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from cartera_pipelines.defs.factoring import rut
+from cartera_pipelines.defs.factoring.states import SETTLED
 
 CENT = Decimal("0.01")
 RATIO = Decimal("0.0001")
@@ -47,10 +52,12 @@ class CededInvoice:
 
 @dataclass
 class _Acc:
+    reserved: Decimal = ZERO
+    """Face value of the open operations."""
     outstanding: Decimal = ZERO
+    """Unpaid invoices of the open operations."""
     open_operations: int = 0
     by_debtor: dict[str, Decimal] = field(default_factory=lambda: defaultdict(lambda: ZERO))
-    invoices_total: Decimal = ZERO
     overdue_count: int = 0
     overdue_amount: Decimal = ZERO
 
@@ -74,16 +81,18 @@ def compute_exposure(
     acc: dict[int, _Acc] = defaultdict(_Acc)
     for cliente_id, monto in open_operations:
         a = acc[cliente_id]
-        a.outstanding += Decimal(monto)
+        a.reserved += Decimal(monto)
         a.open_operations += 1
     for inv in ceded_invoices:
+        if inv.estado in SETTLED:
+            continue  # paid or voided: owed by nobody any more
         a = acc[inv.cliente_id]
         amount = Decimal(inv.monto_total)
         # An invalid debtor RUT still counts, under its spelling, so no amount goes missing.
         debtor = rut.try_normalize(inv.rut_deudor) or f"invalid:{inv.rut_deudor}"
         a.by_debtor[debtor] += amount
-        a.invoices_total += amount
-        if inv.fecha_vencimiento < as_of and inv.estado not in ("pagada", "anulada"):
+        a.outstanding += amount
+        if inv.fecha_vencimiento < as_of:
             a.overdue_count += 1
             a.overdue_amount += amount
     rows: list[dict[str, Any]] = []
@@ -93,7 +102,7 @@ def compute_exposure(
         if a.by_debtor:
             top_debtor, top_amount = max(a.by_debtor.items(), key=lambda kv: (kv[1], kv[0]))
         line = Decimal(c.linea_credito)
-        outstanding = a.outstanding.quantize(CENT)
+        outstanding, reserved = a.outstanding.quantize(CENT), a.reserved.quantize(CENT)
         rows.append(
             {
                 "as_of": as_of,
@@ -104,13 +113,14 @@ def compute_exposure(
                 "estado": c.estado,
                 "linea_credito": line.quantize(CENT),
                 "linea_disponible": Decimal(c.linea_disponible).quantize(CENT),
-                "linea_disponible_esperada": (line - outstanding).quantize(CENT),
+                "linea_disponible_esperada": (line - reserved).quantize(CENT),
+                "monto_operaciones_abiertas": reserved,
                 "monto_cedido_vigente": outstanding,
                 "operaciones_abiertas": a.open_operations,
                 "utilizacion": _ratio(outstanding, line),
                 "deudor_principal_rut": top_debtor,
                 "deudor_principal_monto": top_amount.quantize(CENT),
-                "concentracion_deudor_principal": _ratio(top_amount, a.invoices_total),
+                "concentracion_deudor_principal": _ratio(top_amount, a.outstanding),
                 "facturas_cedidas_vencidas": a.overdue_count,
                 "monto_cedido_vencido": a.overdue_amount.quantize(CENT),
             }

@@ -1,10 +1,16 @@
 """Every query and write of the factoring family: the overdue batch, the exposure reads and slice, the
-checks' queries and the outbox's pages and marks. Callers own the connection and its transaction."""
+checks' queries and the outbox's pages and marks. Callers own the connection and its transaction.
+
+The API's tables are read as they are (``lib.foreign_tables``): each read reflects the columns it uses,
+fails in one line if one is missing or cannot hold what we mean, and normalises the values it gets (dates
+to Chile's calendar, amounts to exact Decimals, text of any length). A record whose value cannot be read is
+reported in one line (``unreadable``) and left out; the rest goes on.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -23,17 +29,36 @@ from cartera_pipelines.defs.factoring.tables import (
     operaciones_cesion,
     outbox_events,
 )
+from cartera_pipelines.lib.dates import SANTIAGO
+from cartera_pipelines.lib.foreign_tables import ForeignTable, ForeignValueError
 from cartera_pipelines.lib.schema import replace_slice
 
 CENT = Decimal("0.01")
 BATCH_ORIGIN = "facturas_vencidas"
 
+
+def as_they_are(
+    conn: sa.Connection, table: sa.Table, names: Iterable[str], optional: Iterable[str] = ()
+) -> ForeignTable:
+    """One of the API's tables, reflected for the columns a read uses (Chile's calendar for dates)."""
+    return ForeignTable.reflect(conn, table, names, zone=SANTIAGO, optional=optional)
+
+
+def _typed(table: ForeignTable, row: Any, names: Sequence[str], record: object) -> list[Any]:
+    return [table.value(name, getattr(row, name), record=record) for name in names]
+
+
 # --- the overdue batch ---------------------------------------------------------------------------------
 
+BATCH_COLUMNS = ("id", "cliente_id", "monto_total", "fecha_vencimiento", "estado")
 
-def overdue(as_of: dt.date) -> sa.ColumnElement[bool]:
-    """The rule the batch applies: due before ``as_of`` (a Chile date) and in a state it still marks."""
-    return sa.and_(facturas.c.fecha_vencimiento < as_of, facturas.c.estado.notin_(NOT_MARKED_OVERDUE))
+
+def overdue(invoices: ForeignTable, as_of: dt.date) -> sa.ColumnElement[bool]:
+    """The rule the batch applies: due before ``as_of`` (Chile's date, whatever the column's type) and in a
+    state it still marks."""
+    return sa.and_(
+        invoices.before_day("fecha_vencimiento", as_of), facturas.c.estado.notin_(NOT_MARKED_OVERDUE)
+    )
 
 
 @dataclass(frozen=True)
@@ -62,14 +87,15 @@ def mark_overdue(conn: sa.Connection, as_of: dt.date, *, run_id: str, now: dt.da
     PostgreSQL a SHARE ROW EXCLUSIVE lock on ``facturas`` makes the three see the same rows while readers
     carry on. Raises (so the caller's transaction rolls back) if events and marks ever differ.
     """
-    predicate = overdue(as_of)
+    invoices = as_they_are(conn, facturas, BATCH_COLUMNS, optional=["updated_at"])
+    predicate = overdue(invoices, as_of)
     if conn.dialect.name == "postgresql":
         conn.execute(sa.text("LOCK TABLE facturas IN SHARE ROW EXCLUSIVE MODE"))
     per_client = conn.execute(
         sa.select(
             facturas.c.cliente_id,
             sa.func.count().label("facturas"),
-            sa.func.sum(facturas.c.monto_total).label("monto"),
+            sa.func.sum(invoices.expr("monto_total")).label("monto"),
         )
         .where(predicate)
         .group_by(facturas.c.cliente_id)
@@ -97,30 +123,40 @@ def mark_overdue(conn: sa.Connection, as_of: dt.date, *, run_id: str, now: dt.da
         "created_at",
     ]
     events = conn.execute(sa.insert(factura_eventos).from_select(columns, event)).rowcount
-    marked = conn.execute(
-        sa.update(facturas).where(predicate).values(estado="vencida", updated_at=now)
-    ).rowcount
+    changes: dict[str, Any] = {"estado": "vencida"} | (
+        {"updated_at": now} if invoices.has("updated_at") else {}
+    )
+    marked = conn.execute(sa.update(facturas).where(predicate).values(**changes)).rowcount
     if events != marked:  # cannot happen under the lock; refuse to commit a mismatch if it does
         raise RuntimeError(f"wrote {events} events for {marked} invoices marked vencida; rolled back")
     names = client_names(conn, [r.cliente_id for r in per_client])
     totals = [
         ClientOverdue(
-            r.cliente_id, names.get(r.cliente_id, "?"), int(r.facturas), Decimal(r.monto or 0).quantize(CENT)
+            r.cliente_id,
+            names.get(r.cliente_id, "?"),
+            int(r.facturas),
+            _money(invoices, r.monto, f"cliente {r.cliente_id}"),
         )
         for r in per_client
     ]
     return OverdueBatch(marked, sorted(totals, key=lambda c: (-c.facturas, c.cliente_id)))
 
 
+def _money(table: ForeignTable, total: Any, record: str) -> Decimal:
+    """A SUM of ``monto_total`` (NULL when there was nothing to add) to the cent."""
+    return Decimal(0) if total is None else table.value("monto_total", total, record=record).quantize(CENT)
+
+
 def client_names(conn: sa.Connection, ids: Sequence[int]) -> dict[int, str]:
     if not ids:
         return {}
     query = sa.select(clientes.c.id, clientes.c.razon_social).where(clientes.c.id.in_(ids))
-    return dict(conn.execute(query).tuples().all())
+    return {cliente_id: str(name) for cliente_id, name in conn.execute(query).all()}
 
 
 def overdue_left(conn: sa.Connection, as_of: dt.date) -> int:
-    query = sa.select(sa.func.count()).select_from(facturas).where(overdue(as_of))
+    invoices = as_they_are(conn, facturas, BATCH_COLUMNS)
+    query = sa.select(sa.func.count()).select_from(facturas).where(overdue(invoices, as_of))
     return int(conn.execute(query).scalar_one())
 
 
@@ -133,49 +169,59 @@ def vencidas_without_event(conn: sa.Connection) -> int:
 
 # --- exposure ------------------------------------------------------------------------------------------
 
-
-def read_clients(conn: sa.Connection) -> list[ClientLine]:
-    columns = clientes.c
-    query = sa.select(
-        columns.id,
-        columns.rut,
-        columns.razon_social,
-        columns.estado,
-        columns.linea_credito,
-        columns.linea_disponible,
-    )
-    return [ClientLine(*row) for row in conn.execute(query)]
+CLIENT_COLUMNS = ("id", "rut", "razon_social", "estado", "linea_credito", "linea_disponible")
+INVOICE_COLUMNS = ("rut_deudor", "monto_total", "fecha_vencimiento", "estado")
 
 
-def read_open_operations(conn: sa.Connection) -> list[tuple[int, Decimal]]:
+def read_clients(conn: sa.Connection, unreadable: list[str]) -> list[ClientLine]:
+    """Every client with its credit line; a client that cannot be read is left out with one line."""
+    clients = as_they_are(conn, clientes, CLIENT_COLUMNS)
+    lines = []
+    for row in conn.execute(sa.select(*clients.columns(*CLIENT_COLUMNS))):
+        try:
+            lines.append(ClientLine(*_typed(clients, row, CLIENT_COLUMNS, row.id)))
+        except ForeignValueError as error:
+            unreadable.append(str(error))
+    return lines
+
+
+def read_open_operations(conn: sa.Connection, unreadable: list[str]) -> list[tuple[int, Decimal]]:
     """``(cliente_id, monto_total_facturas)`` of every open operation."""
-    operations = operaciones_cesion.c
-    query = sa.select(operations.cliente_id, operations.monto_total_facturas).where(
-        operations.estado.in_(OPEN_OPERATIONS)
+    operations = as_they_are(conn, operaciones_cesion, ("id", "cliente_id", "monto_total_facturas", "estado"))
+    query = sa.select(*operations.columns("id", "cliente_id", "monto_total_facturas")).where(
+        operaciones_cesion.c.estado.in_(OPEN_OPERATIONS)
     )
-    return [(row.cliente_id, row.monto_total_facturas) for row in conn.execute(query)]
+    found = []
+    for row in conn.execute(query):
+        try:
+            found.append(tuple(_typed(operations, row, ("cliente_id", "monto_total_facturas"), row.id)))
+        except ForeignValueError as error:
+            unreadable.append(str(error))
+    return found  # type: ignore[return-value]
 
 
-def stream_ceded_invoices(conn: sa.Connection) -> Iterator[CededInvoice]:
-    """The invoices of every open operation, streamed."""
-    operations, invoices = operaciones_cesion.c, facturas.c
+def stream_ceded_invoices(conn: sa.Connection, unreadable: list[str]) -> Iterator[CededInvoice]:
+    """The invoices of every open operation, streamed; an invoice that cannot be read gets one line."""
+    operations = as_they_are(conn, operaciones_cesion, ("id", "cliente_id", "estado"))
+    as_they_are(conn, operacion_facturas, ("operacion_id", "factura_id"))  # a missing link column: one line
+    invoices = as_they_are(conn, facturas, ("id", *INVOICE_COLUMNS))
     query = (
         sa.select(
-            operations.cliente_id,
-            invoices.rut_deudor,
-            invoices.monto_total,
-            invoices.fecha_vencimiento,
-            invoices.estado,
+            operations.expr("cliente_id").label("cliente_id"), *invoices.columns("id", *INVOICE_COLUMNS)
         )
         .select_from(
             operaciones_cesion.join(
-                operacion_facturas, operacion_facturas.c.operacion_id == operations.id
-            ).join(facturas, invoices.id == operacion_facturas.c.factura_id)
+                operacion_facturas, operacion_facturas.c.operacion_id == operaciones_cesion.c.id
+            ).join(facturas, facturas.c.id == operacion_facturas.c.factura_id)
         )
-        .where(operations.estado.in_(OPEN_OPERATIONS))
+        .where(operaciones_cesion.c.estado.in_(OPEN_OPERATIONS))
     )
     for row in conn.execution_options(stream_results=True, yield_per=5000).execute(query):
-        yield CededInvoice(*row)
+        try:
+            cliente_id = operations.value("cliente_id", row.cliente_id, record=row.id)
+            yield CededInvoice(cliente_id, *_typed(invoices, row, INVOICE_COLUMNS, row.id))
+        except ForeignValueError as error:
+            unreadable.append(str(error))
 
 
 def write_exposure(conn: sa.Connection, as_of: dt.date, rows: list[dict[str, Any]]) -> int:
@@ -189,49 +235,89 @@ def exposure_slice(conn: sa.Connection, as_of: dt.date | None = None) -> list[An
     return conn.execute(sa.select(factoring_exposure).where(factoring_exposure.c.as_of == day)).all()
 
 
+# --- the checks' reads ---------------------------------------------------------------------------------
+
+
 def count_clients(conn: sa.Connection) -> int:
     return int(conn.execute(sa.select(sa.func.count()).select_from(clientes)).scalar_one())
 
 
 def client_ruts(conn: sa.Connection) -> Iterator[tuple[int, str]]:
     """``(id, rut)`` of every client."""
-    yield from conn.execute(sa.select(clientes.c.id, clientes.c.rut)).tuples()
+    clients = as_they_are(conn, clientes, ("id", "rut"))
+    for row in conn.execute(sa.select(*clients.columns("id", "rut"))):
+        yield row.id, clients.value("rut", row.rut, record=row.id)
 
 
 def debtor_ruts(conn: sa.Connection) -> Iterator[tuple[int, str]]:
     """``(an invoice id, rut_deudor)`` once per distinct debtor spelling, streamed."""
-    query = sa.select(sa.func.min(facturas.c.id), facturas.c.rut_deudor).group_by(facturas.c.rut_deudor)
-    yield from conn.execution_options(stream_results=True, yield_per=10_000).execute(query).tuples()
-
-
-def operations_with_invoices(conn: sa.Connection) -> Iterator[Any]:
-    """Every operation's stored pricing with its latest invoice due date and its invoices' total."""
-    operations, invoices = operaciones_cesion.c, facturas.c
-    stored = (
-        operations.id,
-        operations.fecha_solicitud,
-        operations.monto_total_facturas,
-        operations.tasa_descuento,
-        operations.monto_descuento,
-        operations.monto_a_desembolsar,
+    invoices = as_they_are(conn, facturas, ("id", "rut_deudor"))
+    rut_deudor = invoices.expr("rut_deudor")
+    query = sa.select(sa.func.min(facturas.c.id).label("id"), rut_deudor.label("rut_deudor")).group_by(
+        rut_deudor
     )
+    for row in conn.execution_options(stream_results=True, yield_per=10_000).execute(query):
+        yield row.id, invoices.value("rut_deudor", row.rut_deudor, record=row.id)
+
+
+PRICING_COLUMNS = (
+    "fecha_solicitud",
+    "monto_total_facturas",
+    "tasa_descuento",
+    "monto_descuento",
+    "monto_a_desembolsar",
+)
+
+
+@dataclass(frozen=True)
+class StoredPricing:
+    """An operation's stored pricing with its latest invoice due date and its invoices' total."""
+
+    id: int
+    fecha_solicitud: dt.date
+    monto_total_facturas: Decimal
+    tasa_descuento: Decimal
+    monto_descuento: Decimal
+    monto_a_desembolsar: Decimal
+    ultimo_vencimiento: dt.date | None
+    suma_facturas: Decimal | None
+
+
+def operations_with_invoices(conn: sa.Connection) -> Iterator[StoredPricing | str]:
+    """Every operation's :class:`StoredPricing`, or one line saying why it cannot be read."""
+    operations = as_they_are(conn, operaciones_cesion, ("id", *PRICING_COLUMNS))
+    invoices = as_they_are(conn, facturas, ("id", "fecha_vencimiento", "monto_total"))
+    stored = [operations.expr(name).label(name) for name in ("id", *PRICING_COLUMNS)]
     query = (
         sa.select(
             *stored,
-            sa.func.max(invoices.fecha_vencimiento).label("ultimo_vencimiento"),
-            sa.func.sum(invoices.monto_total).label("suma_facturas"),
+            sa.func.max(invoices.expr("fecha_vencimiento")).label("ultimo_vencimiento"),
+            sa.func.sum(invoices.expr("monto_total")).label("suma_facturas"),
         )
         .select_from(
             operaciones_cesion.join(
-                operacion_facturas, operacion_facturas.c.operacion_id == operations.id, isouter=True
-            ).join(facturas, invoices.id == operacion_facturas.c.factura_id, isouter=True)
+                operacion_facturas, operacion_facturas.c.operacion_id == operaciones_cesion.c.id, isouter=True
+            ).join(facturas, facturas.c.id == operacion_facturas.c.factura_id, isouter=True)
         )
-        .group_by(*stored)
+        .group_by(*[operations.expr(name) for name in ("id", *PRICING_COLUMNS)])
     )
-    yield from conn.execution_options(stream_results=True, yield_per=5000).execute(query)
+    for row in conn.execution_options(stream_results=True, yield_per=5000).execute(query):
+        try:
+            due = invoices.value("fecha_vencimiento", row.ultimo_vencimiento, record=f"operación {row.id}")
+            total = None if row.suma_facturas is None else invoices.value("monto_total", row.suma_facturas)
+            yield StoredPricing(row.id, *_typed(operations, row, PRICING_COLUMNS, row.id), due, total)
+        except ForeignValueError as error:
+            yield str(error)
 
 
 # --- the outbox ----------------------------------------------------------------------------------------
+
+EVENT_COLUMNS = ("event_id", "type", "payload", "created_at")
+
+
+def outbox_as_it_is(conn: sa.Connection) -> ForeignTable:
+    """The API's outbox columns we read (ours — ``id``, ``next_attempt_at``, ``parked_at`` — are as declared)."""
+    return as_they_are(conn, outbox_events, EVENT_COLUMNS)
 
 
 def pending(now: dt.datetime, respect_backoff: bool = True) -> sa.ColumnElement[bool]:
@@ -246,12 +332,19 @@ def pending(now: dt.datetime, respect_backoff: bool = True) -> sa.ColumnElement[
 
 
 def pending_page(
-    conn: sa.Connection, *, after_id: int, size: int, now: dt.datetime, respect_backoff: bool
+    conn: sa.Connection,
+    outbox: ForeignTable,
+    *,
+    after_id: int,
+    size: int,
+    now: dt.datetime,
+    respect_backoff: bool,
 ) -> list[Any]:
-    """The next ``size`` pending events after ``after_id``, by id (keyset paging)."""
+    """The next ``size`` pending events after ``after_id``, by id (keyset paging); the API's columns raw,
+    for :meth:`ForeignTable.value` to read one event at a time."""
     events = outbox_events.c
     query = (
-        sa.select(events.id, events.event_id, events.type, events.payload, events.created_at, events.attempts)
+        sa.select(events.id, *outbox.columns(*EVENT_COLUMNS), events.attempts)
         .where(pending(now, respect_backoff), events.id > after_id)
         .order_by(events.id)
         .limit(size)
@@ -277,7 +370,7 @@ def parked_total(conn: sa.Connection) -> int:
 
 
 def mark_delivered(conn: sa.Connection, marks: list[dict[str, Any]]) -> None:
-    """``marks``: ``{"b_id", "b_at", "b_n"}`` per delivered event (id, when, requests it took)."""
+    """``marks``: ``{"b_id", "b_at"}`` per delivered event; each counts one more attempt."""
     if not marks:
         return
     if conn.dialect.name == "postgresql":
@@ -288,18 +381,19 @@ def mark_delivered(conn: sa.Connection, marks: list[dict[str, Any]]) -> None:
 
 
 def mark_failed(conn: sa.Connection, marks: list[dict[str, Any]], *, max_attempts: int) -> None:
-    """``marks``: ``{"b_id", "b_at", "b_n", "b_error", "b_next"}`` per failed event; parks at ``max_attempts``."""
+    """``marks``: ``{"b_id", "b_at", "b_error", "b_next"}`` per failed event: one more attempt, the error,
+    the next try; parked once it has failed ``max_attempts`` times."""
     if not marks:
         return
-    total = outbox_events.c.attempts + sa.bindparam("b_n")
+    attempts = outbox_events.c.attempts + 1
     statement = (
         sa.update(outbox_events)
         .where(outbox_events.c.id == sa.bindparam("b_id"))
         .values(
-            attempts=total,
+            attempts=attempts,
             last_error=sa.bindparam("b_error"),
             next_attempt_at=sa.bindparam("b_next"),
-            parked_at=sa.case((total >= max_attempts, sa.bindparam("b_at")), else_=None),
+            parked_at=sa.case((attempts >= max_attempts, sa.bindparam("b_at")), else_=None),
         )
     )
     conn.execute(statement, marks)
@@ -310,7 +404,7 @@ _MARK_DELIVERED = (
     .where(outbox_events.c.id == sa.bindparam("b_id"))
     .values(
         delivered_at=sa.bindparam("b_at"),
-        attempts=outbox_events.c.attempts + sa.bindparam("b_n"),
+        attempts=outbox_events.c.attempts + 1,
         last_error=None,
         next_attempt_at=None,
     )
@@ -319,17 +413,14 @@ _MARK_DELIVERED = (
 
 def _mark_delivered_from_values(marks: list[dict[str, Any]]) -> sa.Update:
     values = sa.values(
-        sa.column("b_id", sa.BigInteger),
-        sa.column("b_at", sa.DateTime(timezone=True)),
-        sa.column("b_n", sa.Integer),
-        name="marks",
-    ).data([(m["b_id"], m["b_at"], m["b_n"]) for m in marks])
+        sa.column("b_id", sa.BigInteger), sa.column("b_at", sa.DateTime(timezone=True)), name="marks"
+    ).data([(m["b_id"], m["b_at"]) for m in marks])
     return (
         sa.update(outbox_events)
         .where(outbox_events.c.id == values.c.b_id)
         .values(
             delivered_at=values.c.b_at,
-            attempts=outbox_events.c.attempts + values.c.b_n,
+            attempts=outbox_events.c.attempts + 1,
             last_error=None,
             next_attempt_at=None,
         )

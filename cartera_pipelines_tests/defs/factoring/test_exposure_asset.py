@@ -64,7 +64,10 @@ def test_exposure_numbers_on_the_sandbox(factoring_store: SqlDatabase, warehouse
                 tables.facturas.c.fecha_vencimiento,
             )
             .select_from(tables.operaciones_cesion.join(tables.operacion_facturas).join(tables.facturas))
-            .where(tables.operaciones_cesion.c.estado.in_(["aprobada", "desembolsada"]))
+            .where(
+                tables.operaciones_cesion.c.estado.in_(["aprobada", "desembolsada"]),
+                tables.facturas.c.estado.notin_(["pagada", "anulada"]),  # still owed
+            )
         ).all()
         clients = {r.id: r for r in conn.execute(sa.select(tables.clientes))}
     by_debtor: dict[int, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
@@ -76,10 +79,14 @@ def test_exposure_numbers_on_the_sandbox(factoring_store: SqlDatabase, warehouse
     with warehouse.connect() as conn:
         rows = {r.cliente_id: r for r in conn.execute(sa.select(tables.factoring_exposure))}
     assert set(rows) == set(clients)
+    partly_paid = 0
     for cid, row in rows.items():
-        outstanding = Decimal(open_sum.get(cid) or 0).quantize(Decimal("0.01"))
+        face_value = Decimal(open_sum.get(cid) or 0).quantize(Decimal("0.01"))
+        outstanding = sum(by_debtor[cid].values(), Decimal(0)).quantize(Decimal("0.01"))
+        partly_paid += outstanding < face_value
+        assert Decimal(row.monto_operaciones_abiertas) == face_value
         assert Decimal(row.monto_cedido_vigente) == outstanding
-        assert Decimal(row.linea_disponible_esperada) == Decimal(clients[cid].linea_credito) - outstanding
+        assert Decimal(row.linea_disponible_esperada) == Decimal(clients[cid].linea_credito) - face_value
         assert Decimal(row.utilizacion) == (outstanding / Decimal(clients[cid].linea_credito)).quantize(
             Decimal("0.0001")
         )
@@ -93,6 +100,7 @@ def test_exposure_numbers_on_the_sandbox(factoring_store: SqlDatabase, warehouse
         else:
             assert row.concentracion_deudor_principal is None
     assert sum(r.facturas_cedidas_vencidas for r in rows.values()) > 0  # the sandbox has some
+    assert partly_paid > 5  # and clients whose debtors paid part of an open operation
 
     mat = result.asset_materializations_for_node(factoring_exposure.op.name)[0]
     assert mat.metadata["dagster/row_count"].value == len(clients)
