@@ -422,7 +422,11 @@ class WebhookReceiver:
             def log_message(self, *_args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        class Server(ThreadingHTTPServer):
+            # The default backlog of 5 resets connections when a sender opens 16 at once.
+            request_queue_size = 128
+
+        self._server = Server(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, daemon=True, name="webhook-receiver"

@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from cartera_pipelines.defs.factoring.exposure import CededInvoice, ClientLine
 from cartera_pipelines.defs.factoring.states import NOT_MARKED_OVERDUE, OPEN_OPERATIONS
@@ -374,8 +375,9 @@ def mark_delivered(conn: sa.Connection, marks: list[dict[str, Any]]) -> None:
     if not marks:
         return
     if conn.dialect.name == "postgresql":
-        # One UPDATE … FROM (VALUES …) per batch instead of one statement per event.
-        conn.execute(_mark_delivered_from_values(marks))
+        # One UPDATE … FROM unnest(arrays) per batch: one statement, compiled once, whatever the batch size.
+        ids, ats = zip(*((m["b_id"], m["b_at"]) for m in marks), strict=True)
+        conn.execute(_MARK_DELIVERED_PG, {"ids": list(ids), "ats": list(ats)})
         return
     conn.execute(_MARK_DELIVERED, marks)
 
@@ -384,6 +386,13 @@ def mark_failed(conn: sa.Connection, marks: list[dict[str, Any]], *, max_attempt
     """``marks``: ``{"b_id", "b_at", "b_error", "b_next"}`` per failed event: one more attempt, the error,
     the next try; parked once it has failed ``max_attempts`` times."""
     if not marks:
+        return
+    if conn.dialect.name == "postgresql":
+        columns = zip(*((m["b_id"], m["b_at"], m["b_error"], m["b_next"]) for m in marks), strict=True)
+        conn.execute(
+            _MARK_FAILED_PG,
+            {**dict(zip(("ids", "ats", "errors", "nexts"), map(list, columns))), "max": max_attempts},
+        )
         return
     attempts = outbox_events.c.attempts + 1
     statement = (
@@ -411,17 +420,33 @@ _MARK_DELIVERED = (
 )
 
 
-def _mark_delivered_from_values(marks: list[dict[str, Any]]) -> sa.Update:
-    values = sa.values(
-        sa.column("b_id", sa.BigInteger), sa.column("b_at", sa.DateTime(timezone=True)), name="marks"
-    ).data([(m["b_id"], m["b_at"]) for m in marks])
-    return (
-        sa.update(outbox_events)
-        .where(outbox_events.c.id == values.c.b_id)
-        .values(
-            delivered_at=values.c.b_at,
-            attempts=outbox_events.c.attempts + 1,
-            last_error=None,
-            next_attempt_at=None,
-        )
+def _arrays(**columns: sa.types.TypeEngine[Any]) -> Any:
+    """``unnest`` of array parameters as a table (PostgreSQL): one bound array per column."""
+    params = [sa.bindparam(name, type_=postgresql.ARRAY(kind)) for name, kind in columns.items()]
+    return sa.func.unnest(*params).table_valued(*columns).render_derived(name="marks")
+
+
+_DELIVERED = _arrays(ids=sa.BigInteger(), ats=sa.DateTime(timezone=True))
+_MARK_DELIVERED_PG = (
+    sa.update(outbox_events)
+    .where(outbox_events.c.id == _DELIVERED.c.ids)
+    .values(
+        delivered_at=_DELIVERED.c.ats,
+        attempts=outbox_events.c.attempts + 1,
+        last_error=None,
+        next_attempt_at=None,
     )
+)
+_FAILED = _arrays(
+    ids=sa.BigInteger(), ats=sa.DateTime(timezone=True), errors=sa.Text(), nexts=sa.DateTime(timezone=True)
+)
+_MARK_FAILED_PG = (
+    sa.update(outbox_events)
+    .where(outbox_events.c.id == _FAILED.c.ids)
+    .values(
+        attempts=outbox_events.c.attempts + 1,
+        last_error=_FAILED.c.errors,
+        next_attempt_at=_FAILED.c.nexts,
+        parked_at=sa.case((outbox_events.c.attempts + 1 >= sa.bindparam("max"), _FAILED.c.ats), else_=None),
+    )
+)
