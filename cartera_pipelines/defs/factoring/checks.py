@@ -82,8 +82,8 @@ def one_row_per_client(
 
 @dg.asset_check(
     asset=assets.factoring_exposure,
-    description="Each client's stored available line equals its credit line minus its open "
-    "(aprobada/desembolsada) operations.",
+    description="Each client's stored available line equals its credit line minus the face value of its "
+    "open (aprobada/desembolsada) operations.",
 )
 def linea_disponible_matches_open_operations(
     context: dg.AssetCheckExecutionContext, warehouse_db: SqlDatabase
@@ -95,7 +95,7 @@ def linea_disponible_matches_open_operations(
             "cliente_id": r.cliente_id,
             "rut": r.rut or r.rut_original,
             "linea_credito": r.linea_credito,
-            "monto_cedido_vigente": r.monto_cedido_vigente,
+            "operaciones_abiertas": r.monto_operaciones_abiertas,
             "linea_disponible": r.linea_disponible,
             "esperada": r.linea_disponible_esperada,
             "diferencia": Decimal(r.linea_disponible) - Decimal(r.linea_disponible_esperada),

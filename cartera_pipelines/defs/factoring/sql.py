@@ -192,13 +192,15 @@ def read_open_operations(conn: sa.Connection, unreadable: list[str]) -> list[tup
     query = sa.select(*operations.columns("id", "cliente_id", "monto_total_facturas")).where(
         operaciones_cesion.c.estado.in_(OPEN_OPERATIONS)
     )
-    found = []
+    found: list[tuple[int, Decimal]] = []
     for row in conn.execute(query):
         try:
-            found.append(tuple(_typed(operations, row, ("cliente_id", "monto_total_facturas"), row.id)))
+            cliente_id, amount = _typed(operations, row, ("cliente_id", "monto_total_facturas"), row.id)
         except ForeignValueError as error:
             unreadable.append(str(error))
-    return found  # type: ignore[return-value]
+            continue
+        found.append((cliente_id, amount))
+    return found
 
 
 def stream_ceded_invoices(conn: sa.Connection, unreadable: list[str]) -> Iterator[CededInvoice]:
