@@ -35,13 +35,13 @@ TARGET_SECONDS = 20.0
 
 
 def load(url: str, invoices: int) -> dict[str, float]:
-    from cartera_pipelines.defs.factoring import tables as t
+    from cartera_pipelines.defs.factoring import tables
     from cartera_pipelines.sandbox.db import recreate_tables
 
-    engine = recreate_tables(url, t.OPERATIONS_TABLES)
+    engine = recreate_tables(url, tables.OPERATIONS_TABLES)
     started = time.perf_counter()
     with engine.begin() as conn:
-        t.apply_storage_options(conn)
+        tables.apply_storage_options(conn)
         conn.execute(
             sa.text(
                 "INSERT INTO clientes (id, rut, razon_social, linea_credito, linea_disponible, estado, created_at) "
@@ -75,6 +75,7 @@ def run_batch(url: str) -> tuple[float, dict]:
     import dagster as dg
 
     from cartera_pipelines.defs.factoring.assets import facturas_vencidas
+    from cartera_pipelines.defs.factoring.config import OverdueConfig
     from cartera_pipelines.resources.database import SqlDatabase
 
     db = SqlDatabase(url=url, store="operations")
@@ -82,7 +83,7 @@ def run_batch(url: str) -> tuple[float, dict]:
     result = dg.materialize(
         [facturas_vencidas],
         resources={"operations_db": db},
-        run_config={"ops": {"operations__facturas_vencidas": {"config": {"as_of": AS_OF.isoformat()}}}},
+        run_config=dg.RunConfig(ops={facturas_vencidas.op.name: OverdueConfig(as_of=AS_OF.isoformat())}),
     )
     elapsed = time.perf_counter() - started
     step = next(
@@ -90,7 +91,7 @@ def run_batch(url: str) -> tuple[float, dict]:
         for e in result.all_events
         if e.event_type_value == "STEP_SUCCESS"
     )
-    md = result.asset_materializations_for_node("operations__facturas_vencidas")[0].metadata
+    md = result.asset_materializations_for_node(facturas_vencidas.op.name)[0].metadata
     db.dispose()
     return elapsed, {"step_seconds": round(step, 2), "marked": md["facturas_marcadas"].value}
 

@@ -1,11 +1,16 @@
 """Signed webhooks for the factoring outbox (httpx, retries with tenacity).
 
 Every request carries the JSON body as exact bytes, ``X-Cartera-Signature: sha256=<hex>`` — the
-HMAC-SHA256 of those bytes with the shared secret — and ``Idempotency-Key: <event_id>`` so a receiver
-can drop the duplicates at-least-once delivery implies. An event counts as delivered when every
-configured endpoint answered 2xx. Transport errors, timeouts, 408/425/429 and 5xx are retried within
-the attempt with exponential backoff and jitter (``Retry-After`` honoured up to ``backoff_max_seconds``);
-other answers fail the attempt at once.
+HMAC-SHA256 of those bytes with the shared secret — ``Idempotency-Key: <event_id>`` so a receiver
+can drop the duplicates at-least-once delivery implies, and ``X-Cartera-Event: <type>``. Header values
+that come from data (the event id and type) are percent-encoded UTF-8 (:func:`header_value`): RFC 3986's
+unreserved characters stay as they are, so ``evt_0001`` or ``operacion.aprobada`` look the same as ever,
+while ``operación.aprobada`` goes out as ``operaci%C3%B3n.aprobada`` and a line break can never start a
+header of its own; the body keeps the original text. An event counts as delivered when every configured
+endpoint answered 2xx. Transport errors, timeouts, 408/425/429 and 5xx are retried within the attempt
+with exponential backoff and jitter (``Retry-After`` honoured up to ``backoff_max_seconds``); other
+answers fail the attempt at once, and so does any other error while sending (it becomes the outcome's
+``error``, never an exception out of :meth:`WebhookSender.deliver`).
 
 The secret comes from ``CARTERA_WEBHOOK_SECRET`` (via ``settings.py``) and never appears in logs,
 errors or metadata.
@@ -21,6 +26,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import dagster as dg
 import httpx
@@ -37,7 +43,13 @@ from cartera_pipelines.resources.base import FromSettings
 
 SIGNATURE_HEADER = "X-Cartera-Signature"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+EVENT_HEADER = "X-Cartera-Event"
 _RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+def header_value(text: str) -> str:
+    """A data-derived header value as ASCII: percent-encoded UTF-8 (reversible with ``unquote``)."""
+    return quote(text, safe="")
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -71,9 +83,11 @@ class DeliveryError(Exception):
 
 @dataclass(frozen=True)
 class DeliveryOutcome:
+    """One delivery attempt of one event."""
+
     event_id: str
     delivered: bool
-    attempts: int
+    requests: int
     """HTTP requests made (across endpoints and retries)."""
     latency_seconds: float
     error: str | None = None
@@ -96,7 +110,9 @@ class WebhookSender(FromSettings):
     backoff_initial_seconds: float = 0.05
     backoff_max_seconds: float = 2.0
     max_attempts: int = Field(
-        default=24, description="HTTP requests (over all runs) after which an undelivered event is parked"
+        default=10,
+        description="Failed delivery attempts (one per run, however many requests each took) after which an "
+        "event is parked",
     )
     concurrency: int = Field(default=16, description="Events in flight at once")
 
@@ -131,8 +147,8 @@ class WebhookSender(FromSettings):
         return {
             "Content-Type": "application/json; charset=utf-8",
             SIGNATURE_HEADER: sign(self.secret, body),
-            IDEMPOTENCY_HEADER: event_id,
-            "X-Cartera-Event": event_type,
+            IDEMPOTENCY_HEADER: header_value(event_id),
+            EVENT_HEADER: header_value(event_type),
         }
 
     def _post_once(self, url: str, body: bytes, headers: Mapping[str, str]) -> None:
@@ -179,4 +195,7 @@ class WebhookSender(FromSettings):
                         self._post_once(url, body, headers)
         except (RetryableDeliveryError, DeliveryError) as exc:
             return DeliveryOutcome(event_id, False, requests, time.perf_counter() - started, str(exc))
+        except Exception as exc:  # anything else about this one event fails its attempt, not the run
+            error = f"{type(exc).__name__}: {exc}"
+            return DeliveryOutcome(event_id, False, requests, time.perf_counter() - started, error)
         return DeliveryOutcome(event_id, True, requests, time.perf_counter() - started)

@@ -22,8 +22,9 @@ import sqlalchemy as sa
 from stdnum.cl.rut import calc_check_digit
 
 from cartera_pipelines.defs.factoring import pricing, tables
-from cartera_pipelines.defs.factoring.overdue import OPEN_OPERATIONS, chile_today
+from cartera_pipelines.defs.factoring.states import OPEN_OPERATIONS
 from cartera_pipelines.lib.bulk import insert_rows
+from cartera_pipelines.lib.dates import SANTIAGO, today_in
 from cartera_pipelines.sandbox.db import recreate_tables
 from cartera_pipelines.sandbox.defaults import WEBHOOK_PATH
 from cartera_pipelines.sandbox.targets import SandboxTargets
@@ -101,8 +102,9 @@ def build(
     targets: SandboxTargets, *, scale: int = 1, seed: int = 42, today: dt.date | None = None
 ) -> dict[str, int]:
     """(Re)create the factoring tables in the operations store and fill them."""
-    today = today or chile_today()
+    today = today or today_in(SANTIAGO)
     rng = random.Random(seed)
+    payments = random.Random(seed + 7)  # its own stream: the rest of the data stays as it was
     now = dt.datetime.combine(today, dt.time(9, 0), tzinfo=dt.UTC)
     n_clients = CLIENTS_PER_SCALE * scale
     n_invoices = INVOICES_PER_SCALE * scale
@@ -200,6 +202,9 @@ def build(
             }[estado]
             for g in group:
                 g["estado"] = invoice_state
+                # Debtors pay ceded invoices while the operation stays open: outstanding < face value.
+                if estado == "desembolsada" and payments.random() < 0.25:
+                    g["estado"] = "pagada"
                 links.append({"operacion_id": op_id, "factura_id": g["id"]})
             op_events.append(
                 {
@@ -327,8 +332,8 @@ def reset_sequences(conn: sa.Connection) -> None:
 class WebhookReceiver:
     """A local webhook endpoint for the demo, tests and benchmarks (``ThreadingHTTPServer``).
 
-    Verifies ``X-Cartera-Signature`` against ``secret``, records every request by ``Idempotency-Key``,
-    and answers 503 to a deterministic ``fail_rate`` share of the requests (after reading the body, as a
+    Verifies ``X-Cartera-Signature`` against ``secret``, records every request by ``Idempotency-Key``
+    (percent-decoded, as a receiver reads the header back into the event id), and answers 503 to a deterministic ``fail_rate`` share of the requests (after reading the body, as a
     flaky receiver would). ``latency_seconds`` slows every answer down.
     """
 
@@ -343,8 +348,16 @@ class WebhookReceiver:
     ) -> None:
         import threading
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import unquote
 
-        from cartera_pipelines.resources.webhooks import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, verify
+        from cartera_pipelines.resources.webhooks import (
+            EVENT_HEADER,
+            IDEMPOTENCY_HEADER,
+            SIGNATURE_HEADER,
+            verify,
+        )
+
+        expected_headers = {name.lower() for name in (EVENT_HEADER, IDEMPOTENCY_HEADER, SIGNATURE_HEADER)}
 
         self.secret = secret
         self.fail_rate = fail_rate
@@ -359,6 +372,11 @@ class WebhookReceiver:
         self.bodies: dict[str, bytes] = {}
         self.signatures: dict[str, str] = {}
         """Body and signature header of the last successful delivery per event id."""
+        self.event_types: dict[str, str] = {}
+        self.idempotency_keys: dict[str, str] = {}
+        """The ``X-Cartera-Event`` and ``Idempotency-Key`` headers as they arrived, per event id."""
+        self.unexpected_headers: set[str] = set()
+        """Names of ``X-…`` headers the sender never sends (what a header injection would add)."""
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -368,10 +386,18 @@ class WebhookReceiver:
                 import time as _time
 
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                event_id = self.headers.get(IDEMPOTENCY_HEADER, "")
+                raw_key = self.headers.get(IDEMPOTENCY_HEADER, "")
+                event_id = unquote(raw_key)
                 good = verify(receiver.secret, body, self.headers.get(SIGNATURE_HEADER, ""))
                 with receiver._lock:
                     receiver.requests += 1
+                    receiver.event_types[event_id] = self.headers.get(EVENT_HEADER, "")
+                    receiver.idempotency_keys[event_id] = raw_key
+                    receiver.unexpected_headers |= {
+                        name
+                        for name in self.headers
+                        if name.lower().startswith("x-") and name.lower() not in expected_headers
+                    }
                     fail = receiver._rng.random() < receiver.fail_rate
                     if not good:
                         receiver.bad_signatures += 1
@@ -397,7 +423,11 @@ class WebhookReceiver:
             def log_message(self, *_args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        class Server(ThreadingHTTPServer):
+            # The default backlog of 5 resets connections when a sender opens 16 at once.
+            request_queue_size = 128
+
+        self._server = Server(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, daemon=True, name="webhook-receiver"

@@ -1,5 +1,9 @@
-"""factoring automation: the 00:30 Santiago overdue batch (then the exposure snapshot) and the outbox
-sensor that requests a delivery run whenever undelivered events are due."""
+"""factoring automation: the 00:30 Santiago overdue batch, the exposure snapshot that follows it, and the
+outbox sensor that requests a delivery run whenever undelivered events are due.
+
+``warehouse/factoring_exposure`` carries its own automation condition (``partitions.after_parents_latest_day``:
+today's Chile partition, after the batch updates); ``factoring_automation_sensor`` evaluates it.
+"""
 
 import datetime as dt
 import json
@@ -7,47 +11,52 @@ import time
 
 import dagster as dg
 
+# The module, not its names: the defs loader collects every asset a module holds at its top level.
+from cartera_pipelines.defs.factoring import assets
+from cartera_pipelines.defs.factoring.config import OverdueConfig
 from cartera_pipelines.defs.factoring.delivery import pending_summary
-from cartera_pipelines.defs.factoring.overdue import CHILE
+from cartera_pipelines.lib.dates import SANTIAGO, local_date, utcnow
 from cartera_pipelines.resources.database import SqlDatabase
 from cartera_pipelines.resources.webhooks import WebhookSender
 
-OVERDUE = dg.AssetKey(["operations", "facturas_vencidas"])
-EXPOSURE = dg.AssetKey(["warehouse", "factoring_exposure"])
-DELIVERIES = dg.AssetKey(["operations", "outbox_deliveries"])
 # A failed state stays the same for a while; a new run key per window lets backed-off events retry.
 RETRY_WINDOW_SECONDS = 900
 
 factoring_overdue_job = dg.define_asset_job(
     "factoring_overdue_job",
-    selection=dg.AssetSelection.assets(OVERDUE, EXPOSURE),
-    description="Mark overdue invoices (Chile's date), then snapshot credit exposure.",
+    selection=dg.AssetSelection.assets(assets.facturas_vencidas),
+    description="Mark overdue invoices (Chile's date); the exposure snapshot of the day follows it.",
     tags={"singleton": "factoring_overdue"},
 )
 
 factoring_deliver_job = dg.define_asset_job(
     "factoring_deliver_job",
-    selection=dg.AssetSelection.assets(DELIVERIES),
+    selection=dg.AssetSelection.assets(assets.outbox_deliveries),
     description="Deliver pending outbox events as signed webhooks.",
     tags={"singleton": "factoring_outbox"},
 )
 
+factoring_automation_sensor = dg.AutomationConditionSensorDefinition(
+    "factoring_automation_sensor",
+    target=dg.AssetSelection.assets(assets.factoring_exposure),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Evaluates the exposure snapshot's automation condition (after the overdue batch).",
+)
 
-def overdue_run_config(as_of: dt.date) -> dict:
-    config = {"config": {"as_of": as_of.isoformat()}}
-    return {"ops": {"operations__facturas_vencidas": config, "warehouse__factoring_exposure": config}}
+
+def overdue_run_config(as_of: dt.date) -> dg.RunConfig:
+    return dg.RunConfig(ops={assets.facturas_vencidas.op.name: OverdueConfig(as_of=as_of.isoformat())})
 
 
 @dg.schedule(
     job=factoring_overdue_job,
     cron_schedule="30 0 * * *",
-    execution_timezone="America/Santiago",
+    execution_timezone=SANTIAGO.key,
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Daily at 00:30 America/Santiago: the batch runs for that Chile date.",
 )
 def factoring_overdue_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    moment = context.scheduled_execution_time or dt.datetime.now(dt.UTC)
-    as_of = (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).astimezone(CHILE).date()
+    as_of = local_date(context.scheduled_execution_time or utcnow(), SANTIAGO)
     return dg.RunRequest(run_key=f"facturas_vencidas:{as_of}", run_config=overdue_run_config(as_of))
 
 

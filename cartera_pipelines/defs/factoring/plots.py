@@ -33,3 +33,11 @@ def exposure_chart_markdown(rows: Sequence[Mapping[str, Any]], top: int = 15) ->
     plt.close(fig)
     encoded = base64.b64encode(buffer.getvalue()).decode()
     return f"![exposure by client](data:image/png;base64,{encoded})"
+
+
+def try_exposure_chart(rows: Sequence[Mapping[str, Any]]) -> tuple[str | None, str | None]:
+    """``(chart, None)``, or ``(None, why)`` when it cannot be drawn: a chart never fails a snapshot."""
+    try:
+        return exposure_chart_markdown(rows), None
+    except Exception as exc:  # a chart is a nicety (matplotlib missing, a font, a backend)
+        return None, f"exposure chart not drawn: {exc}"

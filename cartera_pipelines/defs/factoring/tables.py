@@ -12,7 +12,10 @@ only ``facturas.estado`` (the overdue batch), ``factura_eventos`` and the delive
   cursor and run keys can be "the highest pending id"; ``next_attempt_at`` (backoff between runs) and
   ``parked_at`` (given up after N failed attempts, with ``last_error`` kept).
 
-``warehouse``: ``factoring_exposure``, created by its asset.
+``warehouse``: ``factoring_exposure``, created and migrated by ``migrations/warehouse/factoring``.
+
+These are the columns as we *mean* them; the API's real columns may be TIMESTAMP/TIMESTAMPTZ for dates,
+DOUBLE for amounts and text of any length, and are read through ``lib.foreign_tables`` (``sql.py``).
 """
 
 from __future__ import annotations
@@ -160,22 +163,41 @@ OPERATIONS_TABLES = (
 factoring_exposure = sa.Table(
     "factoring_exposure",
     warehouse,
-    sa.Column("as_of", sa.Date, nullable=False, comment="Chile date of the snapshot"),
+    sa.Column("as_of", sa.Date, nullable=False, comment="Chile date of the snapshot (the partition)"),
     sa.Column("cliente_id", sa.Integer, nullable=False),
     sa.Column("rut", sa.String(14), comment="Canonical NN.NNN.NNN-D; null when the stored RUT is invalid"),
-    sa.Column("rut_original", sa.String(24), nullable=False),
-    sa.Column("razon_social", sa.String(200), nullable=False),
-    sa.Column("estado", sa.String(20), nullable=False),
+    # Text copied from the API's tables has no length limit here (they may hold any).
+    sa.Column("rut_original", sa.Text, nullable=False),
+    sa.Column("razon_social", sa.Text, nullable=False),
+    sa.Column("estado", sa.Text, nullable=False),
     sa.Column("linea_credito", Money, nullable=False),
     sa.Column("linea_disponible", Money, nullable=False, comment="As stored by the operations API"),
-    sa.Column("linea_disponible_esperada", Money, nullable=False, comment="Line minus open operations"),
-    sa.Column("monto_cedido_vigente", Money, nullable=False, comment="Face value of open ops"),
+    sa.Column(
+        "linea_disponible_esperada",
+        Money,
+        nullable=False,
+        comment="Line minus the open operations' face value",
+    ),
+    sa.Column(
+        "monto_operaciones_abiertas",
+        Money,
+        nullable=False,
+        comment="Face value of the open operations: what the API reserves on the line",
+    ),
+    sa.Column(
+        "monto_cedido_vigente",
+        Money,
+        nullable=False,
+        comment="Unpaid (not pagada/anulada) invoices of open operations; before 2026-12 the face value",
+    ),
     sa.Column("operaciones_abiertas", sa.Integer, nullable=False),
     sa.Column("utilizacion", sa.Numeric(9, 4, asdecimal=True), comment="cedido vigente / linea"),
-    sa.Column("deudor_principal_rut", sa.String(40)),
+    sa.Column("deudor_principal_rut", sa.Text, comment="The debtor who owes most (canonical RUT)"),
     sa.Column("deudor_principal_monto", Money, nullable=False),
     sa.Column(
-        "concentracion_deudor_principal", sa.Numeric(9, 4, asdecimal=True), comment="Largest debtor share"
+        "concentracion_deudor_principal",
+        sa.Numeric(9, 4, asdecimal=True),
+        comment="Largest debtor's share of cedido vigente",
     ),
     sa.Column("facturas_cedidas_vencidas", sa.Integer, nullable=False),
     sa.Column("monto_cedido_vencido", Money, nullable=False),

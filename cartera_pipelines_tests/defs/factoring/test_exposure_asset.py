@@ -8,8 +8,7 @@ import dagster as dg
 import sqlalchemy as sa
 from stdnum.cl import rut as stdnum_rut
 
-from cartera_pipelines.defs.factoring import checks
-from cartera_pipelines.defs.factoring import tables as t
+from cartera_pipelines.defs.factoring import checks, tables
 from cartera_pipelines.defs.factoring.assets import factoring_exposure
 from cartera_pipelines.resources.database import SqlDatabase
 from cartera_pipelines_tests.defs.factoring.conftest import TODAY
@@ -22,11 +21,11 @@ CHECKS = [
 ]
 
 
-def _run(ops: SqlDatabase, wh: SqlDatabase) -> dg.ExecuteInProcessResult:
+def _run(ops: SqlDatabase, wh: SqlDatabase, day: dt.date = TODAY) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [factoring_exposure, *CHECKS],
         resources={"operations_db": ops, "warehouse_db": wh},
-        run_config={"ops": {"warehouse__factoring_exposure": {"config": {"as_of": TODAY.isoformat()}}}},
+        partition_key=day.isoformat(),
     )
 
 
@@ -50,24 +49,27 @@ def test_exposure_numbers_on_the_sandbox(factoring_store: SqlDatabase, warehouse
         open_sum = dict(
             conn.execute(
                 sa.select(
-                    t.operaciones_cesion.c.cliente_id,
-                    sa.func.sum(t.operaciones_cesion.c.monto_total_facturas),
+                    tables.operaciones_cesion.c.cliente_id,
+                    sa.func.sum(tables.operaciones_cesion.c.monto_total_facturas),
                 )
-                .where(t.operaciones_cesion.c.estado.in_(["aprobada", "desembolsada"]))
-                .group_by(t.operaciones_cesion.c.cliente_id)
+                .where(tables.operaciones_cesion.c.estado.in_(["aprobada", "desembolsada"]))
+                .group_by(tables.operaciones_cesion.c.cliente_id)
             ).all()
         )
         ceded = conn.execute(
             sa.select(
-                t.operaciones_cesion.c.cliente_id,
-                t.facturas.c.rut_deudor,
-                t.facturas.c.monto_total,
-                t.facturas.c.fecha_vencimiento,
+                tables.operaciones_cesion.c.cliente_id,
+                tables.facturas.c.rut_deudor,
+                tables.facturas.c.monto_total,
+                tables.facturas.c.fecha_vencimiento,
             )
-            .select_from(t.operaciones_cesion.join(t.operacion_facturas).join(t.facturas))
-            .where(t.operaciones_cesion.c.estado.in_(["aprobada", "desembolsada"]))
+            .select_from(tables.operaciones_cesion.join(tables.operacion_facturas).join(tables.facturas))
+            .where(
+                tables.operaciones_cesion.c.estado.in_(["aprobada", "desembolsada"]),
+                tables.facturas.c.estado.notin_(["pagada", "anulada"]),  # still owed
+            )
         ).all()
-        clients = {r.id: r for r in conn.execute(sa.select(t.clientes))}
+        clients = {r.id: r for r in conn.execute(sa.select(tables.clientes))}
     by_debtor: dict[int, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     overdue: dict[int, int] = defaultdict(int)
     for r in ceded:
@@ -75,12 +77,16 @@ def test_exposure_numbers_on_the_sandbox(factoring_store: SqlDatabase, warehouse
         overdue[r.cliente_id] += r.fecha_vencimiento < TODAY
 
     with warehouse.connect() as conn:
-        rows = {r.cliente_id: r for r in conn.execute(sa.select(t.factoring_exposure))}
+        rows = {r.cliente_id: r for r in conn.execute(sa.select(tables.factoring_exposure))}
     assert set(rows) == set(clients)
+    partly_paid = 0
     for cid, row in rows.items():
-        outstanding = Decimal(open_sum.get(cid) or 0).quantize(Decimal("0.01"))
+        face_value = Decimal(open_sum.get(cid) or 0).quantize(Decimal("0.01"))
+        outstanding = sum(by_debtor[cid].values(), Decimal(0)).quantize(Decimal("0.01"))
+        partly_paid += outstanding < face_value
+        assert Decimal(row.monto_operaciones_abiertas) == face_value
         assert Decimal(row.monto_cedido_vigente) == outstanding
-        assert Decimal(row.linea_disponible_esperada) == Decimal(clients[cid].linea_credito) - outstanding
+        assert Decimal(row.linea_disponible_esperada) == Decimal(clients[cid].linea_credito) - face_value
         assert Decimal(row.utilizacion) == (outstanding / Decimal(clients[cid].linea_credito)).quantize(
             Decimal("0.0001")
         )
@@ -94,66 +100,86 @@ def test_exposure_numbers_on_the_sandbox(factoring_store: SqlDatabase, warehouse
         else:
             assert row.concentracion_deudor_principal is None
     assert sum(r.facturas_cedidas_vencidas for r in rows.values()) > 0  # the sandbox has some
+    assert partly_paid > 5  # and clients whose debtors paid part of an open operation
 
-    mat = result.asset_materializations_for_node("warehouse__factoring_exposure")[0]
+    mat = result.asset_materializations_for_node(factoring_exposure.op.name)[0]
     assert mat.metadata["dagster/row_count"].value == len(clients)
     assert mat.metadata["exposure_chart"].value.startswith("![exposure by client](data:image/png;base64,")
 
     # A re-run for the same date replaces its slice: still one row per client.
     _run(factoring_store, warehouse)
     with warehouse.connect() as conn:
-        assert conn.execute(sa.select(sa.func.count()).select_from(t.factoring_exposure)).scalar_one() == len(
-            clients
-        )
+        assert conn.execute(
+            sa.select(sa.func.count()).select_from(tables.factoring_exposure)
+        ).scalar_one() == len(clients)
 
 
 def test_checks_catch_a_legacy_price_a_bad_rut_and_a_stale_line(
     factoring_store: SqlDatabase, warehouse: SqlDatabase
 ) -> None:
-    o, c, f = t.operaciones_cesion, t.clientes, t.facturas
+    operations, clients, invoices = tables.operaciones_cesion, tables.clientes, tables.facturas
     with factoring_store.begin() as conn:
-        op = conn.execute(sa.select(o).where(o.c.estado == "desembolsada").order_by(o.c.id).limit(1)).one()
+        op = conn.execute(
+            sa.select(operations)
+            .where(operations.c.estado == "desembolsada")
+            .order_by(operations.c.id)
+            .limit(1)
+        ).one()
         # A legacy procedure that counted 365-day years: one cent… or more off.
         conn.execute(
-            sa.update(o)
-            .where(o.c.id == op.id)
+            sa.update(operations)
+            .where(operations.c.id == op.id)
             .values(
                 monto_descuento=Decimal(op.monto_descuento) * 360 / 365,
                 monto_a_desembolsar=Decimal(op.monto_total_facturas)
                 - Decimal(op.monto_descuento) * 360 / 365,
             )
         )
-        conn.execute(sa.update(c).where(c.c.id == 2).values(rut="12.345.678-4"))
-        conn.execute(sa.update(f).where(f.c.id == 7).values(rut_deudor="76.086.428-K"))
-        conn.execute(sa.update(c).where(c.c.id == 3).values(linea_disponible=c.c.linea_disponible + 1))
+        conn.execute(sa.update(clients).where(clients.c.id == 2).values(rut="12.345.678-4"))
+        conn.execute(sa.update(invoices).where(invoices.c.id == 7).values(rut_deudor="76.086.428-K"))
+        conn.execute(
+            sa.update(clients)
+            .where(clients.c.id == 3)
+            .values(linea_disponible=clients.c.linea_disponible + 1)
+        )
     result = _run(factoring_store, warehouse)
     found = _checks(result)
     assert found["one_row_per_client"].passed
     pricing_check = found["operation_pricing_reconciles"]
-    assert not pricing_check.passed and pricing_check.metadata["mismatched"].value == 1
-    assert f"| {op.id} |" in pricing_check.metadata["details"].value
+    assert not pricing_check.passed and pricing_check.metadata["offenders"].value == 1
+    assert f"| {op.id} |" in pricing_check.metadata["sample"].value
     rut_check = found["ruts_are_valid"]
-    assert not rut_check.passed and rut_check.metadata["invalid"].value == 2
+    assert not rut_check.passed and rut_check.metadata["offenders"].value == 2
     assert (
-        "12.345.678-4" in rut_check.metadata["details"].value
-        and "76.086.428-K" in rut_check.metadata["details"].value
+        "12.345.678-4" in rut_check.metadata["sample"].value
+        and "76.086.428-K" in rut_check.metadata["sample"].value
     )
     line_check = found["linea_disponible_matches_open_operations"]
-    assert not line_check.passed and line_check.metadata["mismatched"].value == 1
+    assert not line_check.passed and line_check.metadata["offenders"].value == 1
     with warehouse.connect() as conn:
         row = conn.execute(
-            sa.select(t.factoring_exposure).where(t.factoring_exposure.c.cliente_id == 2)
+            sa.select(tables.factoring_exposure).where(tables.factoring_exposure.c.cliente_id == 2)
         ).one()
     assert row.rut is None and row.rut_original == "12.345.678-4"  # reported, not dropped
 
 
-def test_as_of_dates_keep_history(factoring_store: SqlDatabase, warehouse: SqlDatabase) -> None:
-    for day in (TODAY - dt.timedelta(days=1), TODAY):
-        dg.materialize(
-            [factoring_exposure],
-            resources={"operations_db": factoring_store, "warehouse_db": warehouse},
-            run_config={"ops": {"warehouse__factoring_exposure": {"config": {"as_of": day.isoformat()}}}},
-        )
+def test_each_chile_day_is_a_partition_and_keeps_its_slice(
+    factoring_store: SqlDatabase, warehouse: SqlDatabase
+) -> None:
+    yesterday = TODAY - dt.timedelta(days=1)
+    for day in (yesterday, TODAY, yesterday):  # the re-run replaces its own day only
+        result = _run(factoring_store, warehouse, day)
+        assert all(c.passed for c in _checks(result).values())
+        mat = result.asset_materializations_for_node(factoring_exposure.op.name)[0]
+        assert mat.partition == day.isoformat() and mat.metadata["as_of"].value == day.isoformat()
     with warehouse.connect() as conn:
-        dates = conn.execute(sa.select(sa.distinct(t.factoring_exposure.c.as_of))).scalars().all()
-    assert sorted(dates) == [TODAY - dt.timedelta(days=1), TODAY]
+        per_day = dict(
+            conn.execute(
+                sa.select(tables.factoring_exposure.c.as_of, sa.func.count()).group_by(
+                    tables.factoring_exposure.c.as_of
+                )
+            ).all()
+        )
+    with factoring_store.connect() as conn:
+        clients = conn.execute(sa.select(sa.func.count()).select_from(tables.clientes)).scalar_one()
+    assert per_day == {yesterday: clients, TODAY: clients}

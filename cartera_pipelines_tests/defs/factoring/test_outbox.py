@@ -15,15 +15,16 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from cartera_pipelines.defs.factoring import tables as t
+from cartera_pipelines.defs.factoring import tables
 from cartera_pipelines.defs.factoring.assets import outbox_deliveries
+from cartera_pipelines.defs.factoring.config import OutboxConfig
 from cartera_pipelines.resources.database import SqlDatabase
 from cartera_pipelines.resources.webhooks import WebhookSender, event_body, verify
 from cartera_pipelines.sandbox.db import recreate_tables
 from cartera_pipelines.sandbox.factoring import WebhookReceiver, outbox_rows
 from cartera_pipelines_tests.defs.factoring.conftest import SECRET
 
-NODE = "operations__outbox_deliveries"
+NODE = outbox_deliveries.op.name
 
 
 def _sender(url: str, **overrides: object) -> WebhookSender:
@@ -35,20 +36,30 @@ def _deliver(db: SqlDatabase, sender: WebhookSender, **config: object) -> dg.Exe
     return dg.materialize(
         [outbox_deliveries],
         resources={"operations_db": db, "webhooks": sender},
-        run_config={"ops": {NODE: {"config": config}}},
+        run_config=dg.RunConfig(ops={NODE: OutboxConfig(**config)}),
     )
 
 
 def _events(db: SqlDatabase) -> dict[str, dict]:
+    """Every event by id; the payload parsed when it is JSON (a test may store text that is not)."""
+    columns = [c for c in tables.outbox_events.c if c.name != "payload"]
+    payload = sa.type_coerce(tables.outbox_events.c.payload, sa.Text).label("payload")
     with db.connect() as conn:
-        return {r.event_id: dict(r._mapping) for r in conn.execute(sa.select(t.outbox_events))}
+        rows = [dict(r._mapping) for r in conn.execute(sa.select(*columns, payload))]
+    for row in rows:
+        if isinstance(row["payload"], str):
+            try:
+                row["payload"] = json.loads(row["payload"])
+            except json.JSONDecodeError:
+                pass
+    return {row["event_id"]: row for row in rows}
 
 
 def _only_outbox(url: str, n: int) -> SqlDatabase:
-    recreate_tables(url, t.OPERATIONS_TABLES).dispose()
+    recreate_tables(url, tables.OPERATIONS_TABLES).dispose()
     db = SqlDatabase(url=url, store="operations")
     with db.begin() as conn:
-        conn.execute(t.outbox_events.insert(), list(outbox_rows(n, seed=3)))
+        conn.execute(tables.outbox_events.insert(), list(outbox_rows(n, seed=3)))
     return db
 
 
@@ -88,6 +99,7 @@ _KILLABLE_RUN = textwrap.dedent(
     import sys
     import dagster as dg
     from cartera_pipelines.defs.factoring.assets import outbox_deliveries
+    from cartera_pipelines.defs.factoring.config import OutboxConfig
     from cartera_pipelines.resources.database import SqlDatabase
     from cartera_pipelines.resources.webhooks import WebhookSender
 
@@ -95,7 +107,7 @@ _KILLABLE_RUN = textwrap.dedent(
     sender = WebhookSender(urls=[hook], secret=secret, concurrency=4, backoff_initial_seconds=0.01,
                            backoff_max_seconds=0.1)
     dg.materialize([outbox_deliveries], resources={"operations_db": SqlDatabase(url=url), "webhooks": sender},
-                   run_config={"ops": {"operations__outbox_deliveries": {"config": {"commit_every": 10}}}})
+                   run_config=dg.RunConfig(ops={outbox_deliveries.op.name: OutboxConfig(commit_every=10)}))
     """
 )
 
@@ -144,13 +156,14 @@ def test_a_run_killed_mid_way_loses_nothing(store_url: str, tmp_path: Path) -> N
 
 
 def test_parks_after_max_attempts_and_keeps_the_last_error(sqlite_url: str) -> None:
+    """``attempts`` counts delivery attempts (one per run, however many requests it took)."""
     db = _only_outbox(sqlite_url, 5)
     with WebhookReceiver(SECRET, fail_rate=1.0) as receiver:
-        sender = _sender(receiver.url, retries_per_attempt=2, max_attempts=4)
+        sender = _sender(receiver.url, retries_per_attempt=2, max_attempts=2)
         first = _deliver(db, sender)
         mid = _events(db)
         assert all(
-            r["attempts"] == 2 and r["parked_at"] is None and r["next_attempt_at"] for r in mid.values()
+            r["attempts"] == 1 and r["parked_at"] is None and r["next_attempt_at"] for r in mid.values()
         )
         assert all("HTTP 503" in r["last_error"] for r in mid.values())
         assert first.asset_materializations_for_node(NODE)[0].metadata["failed"].value == 5
@@ -162,11 +175,64 @@ def test_parks_after_max_attempts_and_keeps_the_last_error(sqlite_url: str) -> N
     parked = _events(db)
     assert len(parked) == 5
     assert all(
-        r["parked_at"] is not None and r["attempts"] == 4 and r["delivered_at"] is None
+        r["parked_at"] is not None and r["attempts"] == 2 and r["delivered_at"] is None
         for r in parked.values()
     )
     assert all("HTTP 503" in r["last_error"] for r in parked.values())
     assert second.asset_materializations_for_node(NODE)[0].metadata["parked"].value == 5
+    assert receiver.requests == 20
+    db.dispose()
+
+
+def test_300_events_with_one_typed_in_spanish(any_store_url: str) -> None:
+    """An event typed ``operación.aprobada`` (and one whose type carries a line break) goes out like the
+    others: header values are percent-encoded ASCII, the signed body keeps the original text."""
+    db = _only_outbox(any_store_url, 300)
+    odd = {150: ("operación.aprobada", "evt_cesión_150"), 151: ("factura.cedida\r\nX-Evil: 1", "evt_151")}
+    with db.begin() as conn:
+        for row_id, (kind, event_id) in odd.items():
+            conn.execute(
+                sa.update(tables.outbox_events)
+                .where(tables.outbox_events.c.id == row_id)
+                .values(type=kind, event_id=event_id)
+            )
+    with WebhookReceiver(SECRET) as receiver:
+        result = _deliver(db, _sender(receiver.url))
+    assert result.success
+    events = _events(db)
+    assert all(r["delivered_at"] is not None and r["attempts"] == 1 for r in events.values())
+    assert set(receiver.deliveries) == set(events)  # every id, the Spanish one decoded back
+    _assert_received_and_signed(receiver, events)
+    assert receiver.event_types["evt_cesión_150"] == "operaci%C3%B3n.aprobada"
+    assert receiver.idempotency_keys["evt_cesión_150"] == "evt_cesi%C3%B3n_150"
+    assert receiver.event_types["evt_151"] == "factura.cedida%0D%0AX-Evil%3A%201"
+    assert json.loads(receiver.bodies["evt_cesión_150"])["type"] == "operación.aprobada"
+    assert not receiver.unexpected_headers
+    db.dispose()
+
+
+def test_an_event_that_cannot_be_sent_fails_its_attempt_and_parks(sqlite_url: str) -> None:
+    """A payload that is not JSON (written by hand into a text column) fails that event's attempt, backs
+    off and parks after ``max_attempts``; every other event is delivered and no run fails."""
+    db = _only_outbox(sqlite_url, 20)
+    with db.begin() as conn:
+        conn.execute(sa.text("UPDATE outbox_events SET payload = 'monto: 12' WHERE id = 7"))
+    bad = "evt_0003_00000007"
+    with WebhookReceiver(SECRET) as receiver:
+        sender = _sender(receiver.url, max_attempts=3)
+        runs = [_deliver(db, sender), _deliver(db, sender), _deliver(db, sender, respect_backoff=False)]
+        runs.append(_deliver(db, sender, respect_backoff=False))
+    assert all(run.success for run in runs)
+    events = _events(db)
+    assert bad not in receiver.deliveries and len(receiver.deliveries) == 19
+    assert events[bad]["attempts"] == 3 and events[bad]["parked_at"] is not None
+    assert (
+        "outbox_events.payload (id evt_0003_00000007) = 'monto: 12' is not JSON" in events[bad]["last_error"]
+    )
+    first = runs[0].asset_materializations_for_node(NODE)[0].metadata
+    assert first["delivered"].value == 19 and first["failed"].value == 1
+    assert runs[1].asset_materializations_for_node(NODE)[0].metadata["failed"].value == 0  # backing off
+    assert runs[3].asset_materializations_for_node(NODE)[0].metadata["parked"].value == 1
     db.dispose()
 
 
