@@ -43,7 +43,7 @@ def _rss_mb() -> float:
 def bare_read(dsn: str, user: str, password: str, fetch_size: int, out: mp.Queue) -> None:
     import fdb
 
-    from cartera_pipelines.defs.tns.movements import movements_query
+    from cartera_pipelines.defs.tns.sql import movements_query
 
     started = time.perf_counter()
     conn = fdb.connect(dsn=dsn, user=user, password=password, charset="WIN1252")
@@ -69,6 +69,7 @@ def end_to_end(servers_file: str, path: str, pg_url: str, fetch_size: int, out: 
 
     from cartera_pipelines.defs.tns.extract import extract_into, source_chunks
     from cartera_pipelines.defs.tns.movements import CompanyContext
+    from cartera_pipelines.lib.progress import Progress
     from cartera_pipelines.lib.schema import ensure_schema
     from cartera_pipelines.resources.database import SqlDatabase
     from cartera_pipelines.resources.tns import TnsSource
@@ -79,11 +80,9 @@ def end_to_end(servers_file: str, path: str, pg_url: str, fetch_size: int, out: 
     ensure_schema(warehouse)
     company = CompanyContext("900999001_2025", "900999001", 2025, "001", dt.datetime.now(dt.UTC))
 
-    def progress(stats) -> None:
-        print(
-            f"    e2e: {stats.lines_read:,} lines, {stats.lines_per_second:,.0f}/s, rss {_rss_mb():.0f} MB",
-            flush=True,
-        )
+    progress = Progress(
+        lambda line: print(f"    e2e: {line}, rss {_rss_mb():.0f} MB", flush=True), "lines", every=10.0
+    )
 
     started = time.perf_counter()
     # the asset's own entry point: Firebird into PostgreSQL reads in a child process (its own core)

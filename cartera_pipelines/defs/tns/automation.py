@@ -1,32 +1,28 @@
-"""tns automation: the discovery sensor, the nightly re-extraction and the daily discovery."""
+"""tns automation: the discovery sensor, the nightly re-extraction, the daily discovery, and the sensor that
+evaluates the family's automation conditions (``api_key_companies`` follows ``tns_companies``)."""
 
 import hashlib
 import json
 import time
 
 import dagster as dg
-import sqlalchemy as sa
 
-from cartera_pipelines.defs.tns import tables as t
-from cartera_pipelines.defs.tns.companies import EmpresaRow, discover
+from cartera_pipelines.defs.tns import assets, sql
+from cartera_pipelines.defs.tns.companies import discover
 from cartera_pipelines.defs.tns.concurrency import SERVER_TAG
 from cartera_pipelines.defs.tns.partitions import company_year_partitions, nit_partitions
 from cartera_pipelines.lib.k8s import k8s_resources
 from cartera_pipelines.resources.database import SqlDatabase
 from cartera_pipelines.resources.tns import TnsSource
 
-COMPANIES = dg.AssetKey(["warehouse", "tns_companies"])
-MOVEMENTS = dg.AssetKey(["warehouse", "tns_inventory_movements"])
-KEY_LINKS = dg.AssetKey(["warehouse", "api_key_companies"])
-
 tns_discover_job = dg.define_asset_job(
     "tns_discover_job",
-    selection=dg.AssetSelection.assets(COMPANIES, KEY_LINKS),
-    description="Discover TNS company-years and refresh the API key links.",
+    selection=dg.AssetSelection.assets(assets.tns_companies),
+    description="Discover TNS company-years (the API key links follow by their automation condition).",
 )
 tns_extract_job = dg.define_asset_job(
     "tns_extract_job",
-    selection=dg.AssetSelection.assets(MOVEMENTS),
+    selection=dg.AssetSelection.assets(assets.tns_inventory_movements),
     partitions_def=company_year_partitions,
     description="Extract the inventory movements of one company-year partition.",
     # streaming keeps memory bounded by the fetch size and queue depth (docs/production.md)
@@ -64,12 +60,12 @@ def tns_companies_sensor(
             skipped = server.name
             break
         try:
-            rows = tns.empresas(server)
+            rows = sql.read_empresas(tns, server)
         except Exception as exc:
             context.log.warning(f"TNS server {server.name}: {type(exc).__name__}: {exc}")
             skipped = server.name
             break
-        per_server.append((server.name, [EmpresaRow(server.name, *r) for r in rows]))
+        per_server.append((server.name, rows))
     if skipped:
         context.log.warning(
             f"TNS server {skipped} could not be polled; it and the servers after it wait a tick"
@@ -78,7 +74,7 @@ def tns_companies_sensor(
     instance = context.instance
     known = set(instance.get_dynamic_partitions(company_year_partitions.name))
     known_nits = set(instance.get_dynamic_partitions(nit_partitions.name))
-    done = instance.get_materialized_partitions(MOVEMENTS) if first_tick else set()
+    done = instance.get_materialized_partitions(assets.tns_inventory_movements.key) if first_tick else set()
 
     requests: list[dg.RunRequest] = []
     new_keys, cursor = [], dict(seen)
@@ -110,7 +106,13 @@ def tns_companies_sensor(
     if new_nits:
         partition_requests.append(nit_partitions.build_add_request(new_nits))
     if not requests and not partition_requests:
-        return dg.SkipReason(f"no new company-years on {len(per_server)} servers")
+        if cursor == seen:
+            return dg.SkipReason(f"no new company-years on {len(per_server)} servers")
+        # The first tick takes what is already extracted as done: remember it, request nothing.
+        return dg.SensorResult(
+            skip_reason=f"{len(cursor) - len(seen)} company-years already extracted",
+            cursor=json.dumps(cursor, sort_keys=True),
+        )
     return dg.SensorResult(
         run_requests=requests,
         dynamic_partitions_requests=partition_requests,
@@ -128,16 +130,10 @@ def tns_companies_sensor(
 def tns_nightly_schedule(
     context: dg.ScheduleEvaluationContext, warehouse_db: SqlDatabase
 ) -> list[dg.RunRequest] | dg.SkipReason:
-    c = t.tns_companies
     with warehouse_db.connect() as conn:
-        if not sa.inspect(conn).has_table(c.name):
-            return dg.SkipReason("tns_companies has not been materialized yet")
-        latest = sa.select(c.c.nit, sa.func.max(c.c.fiscal_year).label("year")).group_by(c.c.nit).subquery()
-        rows = conn.execute(
-            sa.select(c.c.company_year, c.c.server)
-            .join(latest, sa.and_(latest.c.nit == c.c.nit, latest.c.year == c.c.fiscal_year))
-            .order_by(c.c.company_year)
-        ).all()
+        rows = sql.latest_company_years(conn)
+    if rows is None:
+        return dg.SkipReason("tns_companies has not been materialized yet")
     if not rows:
         return dg.SkipReason("no TNS company-years discovered")
     day = (
@@ -155,5 +151,12 @@ tns_discovery_schedule = dg.ScheduleDefinition(
     cron_schedule="30 1 * * *",
     execution_timezone="America/Bogota",
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Daily discovery before the nightly extraction; also deactivates expired API keys.",
+    description="Daily discovery before the nightly extraction (the API key links follow it).",
+)
+
+tns_automation_sensor = dg.AutomationConditionSensorDefinition(
+    "tns_automation_sensor",
+    target=dg.AssetSelection.assets(assets.api_key_companies.key),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Evaluates the tns assets' automation conditions: api_key_companies after tns_companies.",
 )

@@ -62,6 +62,34 @@ class Discovery:
     def by_key(self) -> dict[str, CompanyYear]:
         return {c.key: c for c in self.companies}
 
+    def nits(self) -> list[str]:
+        return sorted({c.nit.number for c in self.companies})
+
+    def warnings(self) -> list[str]:
+        """One line per company-year not loaded: duplicates and rows that could not be read."""
+        lines = [
+            f"company-year {d.ignored.key} is on {d.kept.server} ({d.kept.archivo}) and also on "
+            f"{d.ignored.server} ({d.ignored.archivo}): the copy on {d.ignored.server} is not loaded"
+            for d in self.duplicates
+        ]
+        lines += [
+            f"EMPRESAS row {r.row.codigo!r} on {r.row.server} skipped: {r.reason}" for r in self.rejected
+        ]
+        return lines
+
+    def duplicate_rows(self) -> list[dict[str, object]]:
+        return [
+            {
+                "company_year": d.ignored.key,
+                "not loaded from": f"{d.ignored.server}: {d.ignored.archivo}",
+                "loaded from": f"{d.kept.server}: {d.kept.archivo}",
+            }
+            for d in self.duplicates
+        ]
+
+    def rejected_rows(self) -> list[dict[str, object]]:
+        return [{"server": r.row.server, "CODIGO": r.row.codigo, "reason": r.reason} for r in self.rejected]
+
 
 def _clean(value: object) -> str | None:
     if value is None:

@@ -21,16 +21,16 @@ import queue
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 
-from cartera_pipelines.defs.tns.movements import COLUMNS, CompanyContext, make_converter, movements_query
-from cartera_pipelines.defs.tns.tables import tns_inventory_movements
-from cartera_pipelines.lib.bulk import copy_stream, csv_pieces
+from cartera_pipelines.defs.tns import sql
+from cartera_pipelines.defs.tns.movements import CompanyContext, make_converter
+from cartera_pipelines.lib.progress import Progress
 from cartera_pipelines.resources.tns import TnsServer, TnsSource
 
 _DONE = object()
@@ -56,7 +56,7 @@ def read_chunks(tns_conn: Any, driver: str, fetch_size: int) -> Iterator[list[Se
     try:
         if driver != "sqlite":
             cursor.arraysize = fetch_size
-        cursor.execute(movements_query(driver))
+        cursor.execute(sql.movements_query(driver))
         while rows := cursor.fetchmany(fetch_size):
             yield rows
     finally:
@@ -176,12 +176,6 @@ class _Reader(threading.Thread):
             yield item
 
 
-def _csv(rows: list[tuple[Any, ...]]) -> str:
-    """Rows → COPY text with csv.writer (in C): ~4× cheaper per row than encoding each value in Python,
-    which matters because the whole pipeline shares one GIL with the Python Firebird driver."""
-    return "".join(csv_pieces(rows, rows_per_piece=len(rows)))
-
-
 def extract_into(
     warehouse_conn: sa.Connection,
     chunks: Iterator[list[Sequence[Any]]],
@@ -189,8 +183,7 @@ def extract_into(
     driver: str,
     *,
     queue_chunks: int = 4,
-    progress: Callable[[ExtractStats], None] | None = None,
-    progress_every: float = 10.0,
+    progress: Progress | None = None,
 ) -> ExtractStats:
     """Replace the partition's slice with the rows of ``chunks``, inside ``warehouse_conn``'s transaction.
 
@@ -199,37 +192,26 @@ def extract_into(
     """
     stats = ExtractStats()
     convert = make_converter(company, driver, stats.unknown_codes)
-    table = tns_inventory_movements
     started = time.perf_counter()
-    warehouse_conn.execute(table.delete().where(table.c.company_year == company.company_year))
-    postgres = warehouse_conn.dialect.name == "postgresql"
+    sql.delete_movements(warehouse_conn, company.company_year)
     reader = _Reader(chunks, queue_chunks)
     reader.start()
 
     def converted() -> Iterator[list[tuple[Any, ...]]]:
-        last_report = started
         waited = time.perf_counter()
         for raw in reader:
-            now = time.perf_counter()
-            stats.read_wait_seconds += now - waited
+            stats.read_wait_seconds += time.perf_counter() - waited
             stats.lines_read += len(raw)
             rows = [r for r in map(convert, raw) if r is not None]
             if rows:
                 yield rows
                 stats.lines_loaded += len(rows)
-            if progress is not None and now - last_report >= progress_every:
-                stats.seconds = now - started
-                progress(stats)
-                last_report = now
+            if progress is not None:
+                progress.update(stats.lines_read, loaded=stats.lines_loaded)
             waited = time.perf_counter()
 
     try:
-        if postgres:
-            # one COPY for the whole slice; NULL is the empty field (the query turns empty strings into NULL)
-            copy_stream(warehouse_conn, table.name, COLUMNS, (_csv(rows) for rows in converted()), null="")
-        else:
-            for rows in converted():
-                warehouse_conn.execute(table.insert(), [dict(zip(COLUMNS, r)) for r in rows])
+        sql.insert_movements(warehouse_conn, converted())
     finally:
         reader.stop.set()
         reader.join(timeout=30)

@@ -1,4 +1,5 @@
-"""Inventory movements: the source query, document-type mapping and the row conversion (pure, no I/O)."""
+"""Inventory movements: document-type mapping and the row conversion (pure, no I/O; the source query is in
+``sql.py``)."""
 
 from __future__ import annotations
 
@@ -28,39 +29,6 @@ COLUMNS: tuple[str, ...] = tuple(c.name for c in tns_inventory_movements.columns
 
 class MovementError(ValueError):
     """A source line that cannot be loaded as it is (the message says which line and why)."""
-
-
-def _text(expr: str) -> str:
-    # TNS text columns are often CHAR (blank-padded); empty means "none". Done by the server, not per row here.
-    return f"NULLIF(TRIM({expr}), '')"
-
-
-def movements_query(driver: str) -> str:
-    """One ordered read of the posted, non-voided lines of a company-year database.
-
-    Ordered by the line's primary key, so the read is deterministic (the old service paged with ROWS
-    and no ORDER BY). SQLite returns numbers as text (exact decimals) and dates as ISO text.
-    """
-    if driver == "sqlite":
-        num = "CAST({} AS TEXT)".format
-        fecha = "K.FECHA"
-    else:
-        num = "{}".format
-        fecha = "CAST(K.FECHA AS DATE)"  # TNS versions differ: DATE or TIMESTAMP
-    return f"""
-SELECT D.DEKARDEXID, K.KARDEXID, TRIM(K.CODCOMP), {_text("K.CODPREFIJO")}, {_text("K.NUMERO")}, {fecha},
-       {_text("M.CODIGO")}, {_text("M.DESCRIP")}, {_text("B.CODIGO")}, {_text("B.NOMBRE")},
-       {_text("T.NIT")}, {_text("T.NOMBRE")},
-       {num("D.CANMAT")}, {num("D.PRECIOBASE")}, {num("D.PRECIOIVA")}, {num("D.PRECIONETO")},
-       {num("D.DESCUENTO")}, {num("D.PARCVTA")}, D.MATID
-FROM DEKARDEX D
-JOIN KARDEX K ON K.KARDEXID = D.KARDEXID
-LEFT JOIN MATERIAL M ON M.MATID = D.MATID
-LEFT JOIN BODEGA B ON B.BODID = D.BODID
-LEFT JOIN TERCEROS T ON T.TERID = K.CLIENTE
-WHERE K.FECASENTAD IS NOT NULL AND K.FECANULADO IS NULL
-ORDER BY D.DEKARDEXID
-""".strip()
 
 
 @dataclass(frozen=True)
@@ -111,8 +79,8 @@ def _text_converter(
             fecha,
             art,
             art_name,
-            wh,
-            wh_name,
+            bodega,
+            bodega_name,
             ter_nit,
             ter_name,
             qty,
@@ -149,8 +117,8 @@ def _text_converter(
             fecha[:10],
             art,
             art_name,
-            wh,
-            wh_name,
+            bodega,
+            bodega_name,
             ter_nit,
             ter_name,
             qty,
@@ -197,8 +165,8 @@ def make_converter(
             fecha,
             art,
             art_name,
-            wh,
-            wh_name,
+            bodega,
+            bodega_name,
             ter_nit,
             ter_name,
             qty,
@@ -246,8 +214,8 @@ def make_converter(
             fecha,
             art,
             art_name,
-            wh,
-            wh_name,
+            bodega,
+            bodega_name,
             ter_nit,
             ter_name,
             qty,

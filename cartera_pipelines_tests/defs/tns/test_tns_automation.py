@@ -128,3 +128,25 @@ def test_nightly_schedule_reextracts_each_companys_latest_year(
         "901455782_2025": "sucursal",
     }
     assert all(r.run_key.endswith(":2026-01-02") for r in requests)
+
+
+@pytest.mark.parametrize("warehouse_url", ["sqlite"], indirect=True)
+def test_first_tick_after_the_demo_requests_nothing_and_remembers(
+    sqlite_tns: TnsSandbox, warehouse: SqlDatabase
+) -> None:
+    """After `make demo` (discovery, then every partition extracted) the sensor starts calm."""
+    with ephemeral_instance() as instance:
+        assert dg.materialize(
+            [tns_assets.tns_companies, tns_assets.api_key_companies],
+            instance=instance,
+            resources={"tns": sqlite_tns.source(), "warehouse_db": warehouse},
+        ).success
+        for key in instance.get_dynamic_partitions("tns_company_years"):
+            instance.report_runless_asset_event(
+                dg.AssetMaterialization(tns_assets.tns_inventory_movements.key, partition=key)
+            )
+        first = _tick(instance, sqlite_tns, None)
+        assert isinstance(first, dg.SensorResult)
+        assert first.run_requests == [] and first.dynamic_partitions_requests == []
+        assert len(json.loads(first.cursor)) == 11
+        assert isinstance(_tick(instance, sqlite_tns, first.cursor), dg.SkipReason)

@@ -12,12 +12,7 @@ from hypothesis import strategies as st
 
 from cartera_pipelines.defs.tns.api_keys import PREFIX_LENGTH, hash_key, new_key
 from cartera_pipelines.defs.tns.companies import EmpresaRow, discover
-from cartera_pipelines.defs.tns.movements import (
-    CompanyContext,
-    MovementError,
-    make_converter,
-    movements_query,
-)
+from cartera_pipelines.defs.tns.movements import CompanyContext, MovementError, make_converter
 from cartera_pipelines.defs.tns.nit import (
     INVALID_CHECK_DIGIT,
     NO_CHECK_DIGIT,
@@ -26,6 +21,7 @@ from cartera_pipelines.defs.tns.nit import (
     check_digit,
     parse_nit,
 )
+from cartera_pipelines.defs.tns.sql import movements_query
 
 
 @pytest.mark.parametrize(
