@@ -313,9 +313,14 @@ def database_path(tns: TnsTarget, server: str, name: str) -> str:
     return f"{tns.directory.rstrip('/')}/{server}_{name}.fdb"
 
 
-def _writer(tns: TnsTarget, server: str, name: str) -> _Writer:
+def open_writer(tns: TnsTarget, server: str, name: str) -> _Writer:
+    """A writer on a new (replaced) sandbox database ``name`` of ``server``: ``create(tables)``,
+    ``insert(table, rows)``, ``close()`` (commits)."""
     path = database_path(tns, server, name)
     return _sqlite_writer(Path(path)) if tns.driver == "sqlite" else _firebird_writer(tns, path)
+
+
+_writer = open_writer  # the benchmarks' name
 
 
 # ---------------------------------------------------------------------------------------------

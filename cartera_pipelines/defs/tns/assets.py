@@ -10,11 +10,11 @@ from decimal import Decimal
 import dagster as dg
 
 from cartera_pipelines.defs.tns import sql, tables
-from cartera_pipelines.defs.tns.companies import CompanyYear, discover
+from cartera_pipelines.defs.tns.companies import CompanyYear, confirm_location, discover
 from cartera_pipelines.defs.tns.concurrency import server_slot
 from cartera_pipelines.defs.tns.config import ExtractConfig
 from cartera_pipelines.defs.tns.extract import ExtractStats, extract_into, source_chunks
-from cartera_pipelines.defs.tns.movements import CompanyContext
+from cartera_pipelines.defs.tns.movements import CompanyContext, ExtractPlan
 from cartera_pipelines.defs.tns.partitions import (
     company_year_partitions,
     nit_partitions,
@@ -86,6 +86,9 @@ def tns_companies(
             "nit_status": dg.MetadataValue.json(dict(sorted(statuses.items()))),
             "duplicates": len(found.duplicates),
             "duplicates_detail": dg.MetadataValue.md(markdown_table(found.duplicate_rows(), limit=50)),
+            "possible_duplicate_nits": dg.MetadataValue.md(
+                markdown_table(found.possible_duplicates(), limit=50)
+            ),
             "rejected_rows": len(found.rejected),
             "rejected_detail": dg.MetadataValue.md(markdown_table(found.rejected_rows(), limit=50)),
             "new_partitions": dg.MetadataValue.json(new_keys),
@@ -94,17 +97,31 @@ def tns_companies(
     )
 
 
-def locate_company_year(key: str, warehouse_db: SqlDatabase, tns: TnsSource) -> CompanyYear:
-    """Where a partition lives: from ``tns_companies`` (the last discovery), else by discovering now (a
-    sensor may have registered the partition before the table was refreshed)."""
+def _where_now(context: dg.AssetExecutionContext, tns: TnsSource, key: str) -> CompanyYear | None:
+    """Where the servers' EMPRESAS place the company-year at this moment (servers that do not answer are
+    left out, with a warning)."""
+    rows, unreachable = sql.read_reachable_servers(tns, tns.servers())
+    if unreachable:
+        context.log.warning(f"EMPRESAS not read on {', '.join(unreachable)} (not reachable)")
+    return discover(rows).by_key().get(key)
+
+
+def locate_company_year(
+    context: dg.AssetExecutionContext, key: str, warehouse_db: SqlDatabase, tns: TnsSource, *, force: bool
+) -> CompanyYear:
+    """Where a partition is read: where the last discovery (``tns_companies``) placed it, confirmed against
+    the servers' EMPRESAS now (a move fails in one line). Before any discovery, or when ``force``d,
+    where EMPRESAS places it now."""
     with warehouse_db.connect() as conn:
-        company = sql.find_company_year(conn, key)
-    if company is None:
-        company = discover(sql.read_every_server(tns, tns.servers())).by_key().get(key)
-    if company is None:
+        stored = sql.find_company_year(conn, key)
+    now = _where_now(context, tns, key)
+    if stored is not None and not force:
+        confirm_location(stored, now)
+        return stored
+    if now is None:
         nit, year = split_company_year_key(key)
         raise dg.Failure(f"company-year {key} (NIT {nit}, ANOFIS {year}) is in no TNS server's EMPRESAS")
-    return company
+    return now
 
 
 def _movement_checks(stats: ExtractStats, loaded: int) -> list[dg.AssetCheckResult]:
@@ -130,19 +147,26 @@ def _movement_checks(stats: ExtractStats, loaded: int) -> list[dg.AssetCheckResu
 
 
 def _movements_result(
-    company: CompanyYear, stats: ExtractStats, totals: list[tuple], preview: dg.MarkdownMetadataValue
+    company: CompanyYear,
+    plan: ExtractPlan,
+    stats: ExtractStats,
+    totals: list[tuple],
+    in_range: int,
+    preview: dg.MarkdownMetadataValue,
 ) -> dg.MaterializeResult:
-    loaded = sum(n for _, n, _, _ in totals)
     rows = [
         {"document_type": kind, "lines": n, "quantity": Decimal(qty or 0), "line_total": Decimal(total or 0)}
         for kind, n, qty, total in totals
     ]
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": loaded,
+            "dagster/row_count": sum(n for _, n, _, _ in totals),
             "company": f"{company.company_name} (NIT {company.nit.formatted}, {company.fiscal_year})",
             "server": company.server,
+            "archivo": company.archivo,
+            "date_range": plan.describe(),
             "lines_read": stats.lines_read,
+            "lines_replaced": stats.lines_replaced,
             "lines_skipped_unknown_type": sum(stats.unknown_codes.values()),
             "unknown_document_codes": dg.MetadataValue.json(dict(sorted(stats.unknown_codes.items()))),
             "totals_by_document_type": dg.MetadataValue.md(markdown_table(rows)),
@@ -150,7 +174,7 @@ def _movements_result(
             "lines_per_second": round(stats.lines_per_second),
             "preview": preview,
         },
-        check_results=_movement_checks(stats, loaded),
+        check_results=_movement_checks(stats, in_range),
     )
 
 
@@ -181,35 +205,41 @@ def tns_inventory_movements(
     """Posted, non-voided inventory lines of one TNS company-year (KARDEX × DEKARDEX with article,
     stock location (BODEGA) and third party), document types mapped FV/DV/FC/DC/RE.
 
-    One ordered, streamed read (``ORDER BY DEKARDEXID``, fetchmany) overlapped with the write; the
-    partition's slice is replaced in one transaction (PostgreSQL ``COPY``), so a re-run never duplicates
-    and a failure leaves the previous slice as it was. Lines with other document codes are counted in
-    the metadata and skipped. At most ``max_concurrent`` extractions run per server (pool ``tns_<server>``).
+    One ordered, streamed read in a read-only snapshot transaction (``ORDER BY DEKARDEXID``, fetchmany)
+    overlapped with the write; the partition's slice (or, with ``date_from``/``date_to``, its part in
+    that range) is replaced in one transaction (PostgreSQL ``COPY``), so a re-run never duplicates and a
+    failure leaves the previous slice as it was. The location (server, ARCHIVO) is the last discovery's,
+    confirmed against EMPRESAS before and after the read; an empty answer for a slice that holds lines is
+    refused unless ``allow_empty``. Lines with other document codes are counted and skipped. At most
+    ``max_concurrent`` extractions run per server (pool ``tns_<server>``).
     """
-    key = context.partition_key
-    company = locate_company_year(key, warehouse_db, tns)
+    key, plan = context.partition_key, config.plan()
+    company = locate_company_year(context, key, warehouse_db, tns, force=config.force)
     server = tns.server(company.server)
+    ensure_schema(warehouse_db)
     path = tns.company_path(server, company.archivo)
     ctx = CompanyContext(key, company.nit.number, company.fiscal_year, company.company_code, utcnow())
-    ensure_schema(warehouse_db)
     progress = Progress(context.log.info, key, unit="lines", every=10.0)
     with server_slot(context, server, timeout=config.slot_timeout_seconds):
-        context.log.info(f"extracting {key} from {server.name}: {path}")
-        bulk = warehouse_db.dialect == "postgresql"
+        context.log.info(f"extracting {key} ({plan.describe()}) from {server.name}: {path}")
         with (
-            source_chunks(tns, server, path, config.fetch_size, bulk=bulk, depth=config.queue_chunks) as (
-                chunks,
-                row_format,
-            ),
+            source_chunks(
+                tns,
+                server,
+                path,
+                plan,
+                fetch_size=config.fetch_size,
+                depth=config.queue_chunks,
+                timeout=config.read_timeout_seconds,
+            ) as chunks,
             warehouse_db.begin() as conn,
         ):
-            stats = extract_into(
-                conn, chunks, ctx, row_format, queue_chunks=config.queue_chunks, progress=progress
-            )
-            totals = sql.movement_totals(conn, key)
+            stats = extract_into(conn, chunks, ctx, plan, progress=progress)
+            confirm_location(company, _where_now(context, tns, key))  # moved while read: roll back
+            totals, in_range = sql.movement_totals(conn, key), sql.count_movements(conn, key, plan)
             preview = sql.movements_preview(conn, key)
     progress.finish(loaded=stats.lines_loaded, skipped=dict(stats.unknown_codes))
-    return _movements_result(company, stats, totals, preview)
+    return _movements_result(company, plan, stats, totals, in_range, preview)
 
 
 @dg.asset(

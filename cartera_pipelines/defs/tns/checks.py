@@ -3,8 +3,9 @@
 import dagster as dg
 
 from cartera_pipelines.defs.tns import assets, sql
+from cartera_pipelines.defs.tns.companies import possible_duplicates
 from cartera_pipelines.defs.tns.nit import INVALID_CHECK_DIGIT
-from cartera_pipelines.lib.checks import offenders_check
+from cartera_pipelines.lib.checks import offenders_check, rows_check
 from cartera_pipelines.lib.dates import utcnow
 from cartera_pipelines.resources.database import SqlDatabase
 
@@ -44,6 +45,21 @@ def nit_check_digits_valid(warehouse_db: SqlDatabase) -> dg.AssetCheckResult:
             "company-years whose NIT is written with a wrong check digit",
             severity=dg.AssetCheckSeverity.WARN,
         )
+
+
+@dg.asset_check(
+    asset=assets.tns_companies,
+    description="No ten-digit NIT written without dash looks like a nine-digit NIT plus its DIAN check "
+    "digit (e.g. 9001234568 for 900.123.456-8): such a company may be discovered twice.",
+)
+def nit_possible_duplicates(warehouse_db: SqlDatabase) -> dg.AssetCheckResult:
+    with warehouse_db.connect() as conn:
+        companies = sql.stored_companies(conn)
+    return rows_check(
+        possible_duplicates(companies),
+        "ten-digit NITs that may be a nine-digit NIT with its check digit",
+        severity=dg.AssetCheckSeverity.WARN,
+    )
 
 
 @dg.asset_check(

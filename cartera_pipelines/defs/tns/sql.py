@@ -6,7 +6,8 @@ Writes run on the caller's connection, inside the caller's transaction (the asse
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,8 +15,8 @@ import dagster as dg
 import sqlalchemy as sa
 
 from cartera_pipelines.defs.tns import tables
-from cartera_pipelines.defs.tns.companies import CompanyYear, Discovery, EmpresaRow
-from cartera_pipelines.defs.tns.movements import COLUMNS
+from cartera_pipelines.defs.tns.companies import CompanyYear, Discovery, EmpresaRow, location
+from cartera_pipelines.defs.tns.movements import COLUMNS, ExtractPlan
 from cartera_pipelines.defs.tns.nit import Nit
 from cartera_pipelines.lib.bulk import copy_stream, csv_pieces
 from cartera_pipelines.lib.metadata import preview_query
@@ -30,8 +31,9 @@ def _text(expr: str) -> str:
     return f"NULLIF(TRIM({expr}), '')"
 
 
-def movements_query(driver: str) -> str:
-    """One ordered read of the posted, non-voided lines of a company-year database.
+def movements_query(driver: str, plan: ExtractPlan | None = None) -> tuple[str, list[Any]]:
+    """One ordered read of the posted, non-voided lines of a company-year database (``plan``: only those
+    of documents dated in its range), and its parameters.
 
     Ordered by the line's primary key, so the read is deterministic (the old service paged with ROWS
     and no ORDER BY). SQLite returns numbers as text (exact decimals) and dates as ISO text.
@@ -39,10 +41,19 @@ def movements_query(driver: str) -> str:
     if driver == "sqlite":
         num = "CAST({} AS TEXT)".format
         fecha = "K.FECHA"
+        day, param = "substr(K.FECHA, 1, 10)", dt.date.isoformat
     else:
         num = "{}".format
         fecha = "CAST(K.FECHA AS DATE)"  # TNS versions differ: DATE or TIMESTAMP
-    return f"""
+        day, param = fecha, lambda value: value
+    where, params = "", []
+    if plan is not None and plan.date_from is not None:
+        where += f" AND {day} >= ?"
+        params.append(param(plan.date_from))
+    if plan is not None and plan.date_to is not None:
+        where += f" AND {day} <= ?"
+        params.append(param(plan.date_to))
+    query = f"""
 SELECT D.DEKARDEXID, K.KARDEXID, TRIM(K.CODCOMP), {_text("K.CODPREFIJO")}, {_text("K.NUMERO")}, {fecha},
        {_text("M.CODIGO")}, {_text("M.DESCRIP")}, {_text("B.CODIGO")}, {_text("B.NOMBRE")},
        {_text("T.NIT")}, {_text("T.NOMBRE")},
@@ -53,9 +64,10 @@ JOIN KARDEX K ON K.KARDEXID = D.KARDEXID
 LEFT JOIN MATERIAL M ON M.MATID = D.MATID
 LEFT JOIN BODEGA B ON B.BODID = D.BODID
 LEFT JOIN TERCEROS T ON T.TERID = K.CLIENTE
-WHERE K.FECASENTAD IS NOT NULL AND K.FECANULADO IS NULL
+WHERE K.FECASENTAD IS NOT NULL AND K.FECANULADO IS NULL{where}
 ORDER BY D.DEKARDEXID
 """.strip()
+    return query, params
 
 
 class ServerUnreachable(RuntimeError):
@@ -78,6 +90,20 @@ def read_every_server(tns: TnsSource, servers: Sequence[TnsServer]) -> list[tupl
             )
         found.append((server.name, read_empresas(tns, server)))
     return found
+
+
+def read_reachable_servers(
+    tns: TnsSource, servers: Sequence[TnsServer]
+) -> tuple[list[tuple[str, list[EmpresaRow]]], list[str]]:
+    """``EMPRESAS`` of every server that answers, in the servers file's order, and the names of those
+    that do not."""
+    found, unreachable = [], []
+    for server in servers:
+        if tns.reachable(server):
+            found.append((server.name, read_empresas(tns, server)))
+        else:
+            unreachable.append(server.name)
+    return found, unreachable
 
 
 # --- warehouse/tns_companies ------------------------------------------------------------------------------
@@ -130,14 +156,7 @@ def companies_preview(conn: sa.Connection) -> dg.MarkdownMetadataValue:
     return preview_query(conn, query, limit=20)
 
 
-def find_company_year(conn: sa.Connection, key: str) -> CompanyYear | None:
-    """The company-year as the last discovery stored it, or None (also when discovery never ran)."""
-    companies = tables.tns_companies
-    if not sa.inspect(conn).has_table(companies.name):
-        return None
-    row = conn.execute(sa.select(companies).where(companies.c.company_year == key)).mappings().first()
-    if row is None:
-        return None
+def _company(row: Any) -> CompanyYear:
     return CompanyYear(
         server=row["server"],
         company_code=row["company_code"],
@@ -147,6 +166,30 @@ def find_company_year(conn: sa.Connection, key: str) -> CompanyYear | None:
         fiscal_year=row["fiscal_year"],
         archivo=row["archivo"],
     )
+
+
+def find_company_year(conn: sa.Connection, key: str) -> CompanyYear | None:
+    """The company-year as the last discovery stored it, or None (also when discovery never ran)."""
+    companies = tables.tns_companies
+    if not sa.inspect(conn).has_table(companies.name):
+        return None
+    row = conn.execute(sa.select(companies).where(companies.c.company_year == key)).mappings().first()
+    return None if row is None else _company(row)
+
+
+def stored_companies(conn: sa.Connection) -> list[CompanyYear]:
+    """Every company-year of the last discovery."""
+    companies = tables.tns_companies
+    return [_company(row) for row in conn.execute(sa.select(companies)).mappings()]
+
+
+def stored_locations(conn: sa.Connection) -> dict[str, str]:
+    """``company_year → "<server>:<ARCHIVO>"`` as the last discovery stored them ({} before any)."""
+    companies = tables.tns_companies
+    if not sa.inspect(conn).has_table(companies.name):
+        return {}
+    rows = conn.execute(sa.select(companies.c.company_year, companies.c.server, companies.c.archivo))
+    return {key: location(server, archivo) for key, server, archivo in rows}
 
 
 def latest_company_years(conn: sa.Connection) -> list[tuple[str, str]] | None:
@@ -191,26 +234,75 @@ def invalid_check_digit_offenders(status: str) -> sa.Select[Any]:
 # --- warehouse/tns_inventory_movements --------------------------------------------------------------------
 
 
-def delete_movements(conn: sa.Connection, key: str) -> int:
-    """Delete the partition's slice; returns how many lines it held."""
+def _in_slice(table: sa.Table, key: str, plan: ExtractPlan) -> sa.ColumnElement[bool]:
+    condition = table.c.company_year == key
+    if plan.date_from is not None:
+        condition = sa.and_(condition, table.c.movement_date >= plan.date_from)
+    if plan.date_to is not None:
+        condition = sa.and_(condition, table.c.movement_date <= plan.date_to)
+    return condition
+
+
+def count_movements(conn: sa.Connection, key: str, plan: ExtractPlan) -> int:
+    """Lines the partition's slice (``plan``: its part in the date range) holds."""
     movements = tables.tns_inventory_movements
-    return max(conn.execute(movements.delete().where(movements.c.company_year == key)).rowcount, 0)
+    query = sa.select(sa.func.count()).select_from(movements).where(_in_slice(movements, key, plan))
+    return int(conn.execute(query).scalar_one())
 
 
-def insert_movements(conn: sa.Connection, batches: Iterable[Sequence[tuple[Any, ...]]]) -> None:
-    """Insert converted lines (``COLUMNS`` order), batch by batch as they come.
+def _stage(conn: sa.Connection) -> sa.Table:
+    """A temporary table shaped like the movements (no key), for a date-range extraction."""
+    columns = [sa.Column(c.name, c.type) for c in tables.tns_inventory_movements.columns]
+    stage = sa.Table("tns_movements_stage", sa.MetaData(), *columns, prefixes=["TEMPORARY"])
+    stage.drop(conn, checkfirst=True)
+    stage.create(conn)
+    return stage
+
+
+@contextmanager
+def slice_writer(conn: sa.Connection, key: str, plan: ExtractPlan) -> Iterator[tuple[sa.Table, int]]:
+    """Where to insert the lines read, and how many the slice holds now; the slice is replaced when the
+    body ends (all inside the caller's transaction).
+
+    Whole partition: the slice is deleted first and the lines go straight into the table. Date range:
+    the lines go to a temporary table, then the slice loses its lines in the range *and* any line read
+    again (a document re-dated into the range), and gets the staged lines.
+    """
+    movements = tables.tns_inventory_movements
+    if not plan.dated:
+        held = max(conn.execute(movements.delete().where(movements.c.company_year == key)).rowcount, 0)
+        yield movements, held
+        return
+    held = count_movements(conn, key, plan)
+    stage = _stage(conn)
+    yield stage, held
+    read_again = movements.c.dekardex_id.in_(sa.select(stage.c.dekardex_id))
+    conn.execute(
+        movements.delete().where(
+            sa.or_(_in_slice(movements, key, plan), sa.and_(movements.c.company_year == key, read_again))
+        )
+    )
+    conn.execute(
+        movements.insert().from_select(list(COLUMNS), sa.select(*(stage.c[name] for name in COLUMNS)))
+    )
+    stage.drop(conn)
+
+
+def insert_movements(
+    conn: sa.Connection, batches: Iterable[Sequence[tuple[Any, ...]]], table: sa.Table
+) -> None:
+    """Insert converted lines (``COLUMNS`` order) into ``table``, batch by batch as they come.
 
     PostgreSQL: one ``COPY`` stream for the whole slice, each batch CSV-encoded in C (``None`` is the
     empty field; the source query already turns empty text into NULL). Elsewhere: one multi-row
     insert per batch.
     """
-    movements = tables.tns_inventory_movements
     if conn.dialect.name == "postgresql":
         pieces = (piece for rows in batches for piece in csv_pieces(rows, rows_per_piece=len(rows)))
-        copy_stream(conn, movements.name, COLUMNS, pieces, null="")
+        copy_stream(conn, table.name, COLUMNS, pieces, null="")
         return
     for rows in batches:
-        conn.execute(movements.insert(), [dict(zip(COLUMNS, row)) for row in rows])
+        conn.execute(table.insert(), [dict(zip(COLUMNS, row)) for row in rows])
 
 
 def movement_totals(conn: sa.Connection, key: str) -> list[tuple[str, int, Any, Any]]:
