@@ -97,10 +97,14 @@ def tns_companies(
     )
 
 
-def _where_now(context: dg.AssetExecutionContext, tns: TnsSource, key: str) -> CompanyYear | None:
-    """Where the servers' EMPRESAS place the company-year at this moment (servers that do not answer are
-    left out, with a warning)."""
+def _where_now(
+    context: dg.AssetExecutionContext, tns: TnsSource, expected: CompanyYear | None, key: str
+) -> CompanyYear | None:
+    """Where the servers' EMPRESAS place the company-year at this moment. Servers that do not answer are
+    left out with a warning, unless it is the one the company-year is expected on."""
     rows, unreachable = sql.read_reachable_servers(tns, tns.servers())
+    if expected is not None and expected.server in unreachable:
+        raise sql.ServerUnreachable(f"TNS server {expected.server} (holding {key}) is not reachable")
     if unreachable:
         context.log.warning(f"EMPRESAS not read on {', '.join(unreachable)} (not reachable)")
     return discover(rows).by_key().get(key)
@@ -114,7 +118,7 @@ def locate_company_year(
     where EMPRESAS places it now."""
     with warehouse_db.connect() as conn:
         stored = sql.find_company_year(conn, key)
-    now = _where_now(context, tns, key)
+    now = _where_now(context, tns, None if force else stored, key)
     if stored is not None and not force:
         confirm_location(stored, now)
         return stored
@@ -235,7 +239,7 @@ def tns_inventory_movements(
             warehouse_db.begin() as conn,
         ):
             stats = extract_into(conn, chunks, ctx, plan, progress=progress)
-            confirm_location(company, _where_now(context, tns, key))  # moved while read: roll back
+            confirm_location(company, _where_now(context, tns, company, key))  # moved while read: roll back
             totals, in_range = sql.movement_totals(conn, key), sql.count_movements(conn, key, plan)
             preview = sql.movements_preview(conn, key)
     progress.finish(loaded=stats.lines_loaded, skipped=dict(stats.unknown_codes))
