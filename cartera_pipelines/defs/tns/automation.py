@@ -31,7 +31,6 @@ tns_discover_job = dg.define_asset_job(
 tns_extract_job = dg.define_asset_job(
     "tns_extract_job",
     selection=dg.AssetSelection.assets(assets.tns_inventory_movements),
-    partitions_def=company_year_partitions,
     description="Extract the inventory movements of one company-year partition.",
     # streaming keeps memory bounded by the fetch size and queue depth (docs/production.md)
     tags={**RETRIES, **k8s_resources(cpu="500m", memory="1Gi", memory_limit="2Gi")},

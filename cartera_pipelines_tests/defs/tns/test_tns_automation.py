@@ -146,6 +146,25 @@ def test_first_tick_after_the_demo_requests_nothing_and_remembers(
             instance.report_runless_asset_event(
                 dg.AssetMaterialization(tns_assets.tns_inventory_movements.key, partition=key)
             )
+        # the key links follow discovery only when discovery ran without them
+        family = dg.Definitions(
+            assets=[tns_assets.tns_companies, tns_assets.api_key_companies],
+            resources={"tns": sqlite_tns.source(), "warehouse_db": warehouse},
+        )
+        conditions = dg.evaluate_automation_conditions(defs=family, instance=instance)
+        assert conditions.total_requested == 0
+        assert dg.materialize(
+            [tns_assets.tns_companies],
+            instance=instance,
+            resources={"tns": sqlite_tns.source(), "warehouse_db": warehouse},
+        ).success
+        conditions = dg.evaluate_automation_conditions(
+            defs=family, instance=instance, cursor=conditions.cursor
+        )
+        assert (
+            conditions.total_requested == conditions.get_num_requested(tns_assets.api_key_companies.key) == 1
+        )
+
         first = _tick(instance, sqlite_tns, None, warehouse)
         assert isinstance(first, dg.SensorResult)
         assert first.run_requests == [] and first.dynamic_partitions_requests == []
