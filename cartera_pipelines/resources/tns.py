@@ -32,6 +32,15 @@ from cartera_pipelines.resources.base import FromSettings
 from cartera_pipelines.settings import secret_from_env
 
 
+def snapshot_read_only() -> bytes:
+    """The transaction every TNS read runs in: read-only (the server refuses any write) and SNAPSHOT
+    (``isc_tpb_concurrency``), so a long read sees the database as it was when the read began, never half
+    of a document posted or voided meanwhile. Readers take no locks in Firebird: nobody waits on us."""
+    import fdb  # imported lazily: needs libfbclient, only where Firebird is configured
+
+    return fdb.bs([fdb.isc_tpb_version3, fdb.isc_tpb_read, fdb.isc_tpb_wait, fdb.isc_tpb_concurrency])
+
+
 class TnsConfigError(ValueError):
     """The servers file is missing or malformed (one line naming the file, the server and the field)."""
 
@@ -121,7 +130,8 @@ class TnsSource(FromSettings):
 
     @contextmanager
     def connect(self, server: TnsServer, path: str | None = None) -> Iterator[Any]:
-        """A DB-API connection (qmark parameters) to the ADMIN database or to ``path``."""
+        """A read-only DB-API connection (qmark parameters) to the ADMIN database or to ``path``; on
+        Firebird its transaction is a read-only snapshot (:func:`snapshot_read_only`)."""
         target = path or server.admin_path
         if server.driver == "sqlite":
             if not Path(target).exists():
@@ -131,13 +141,12 @@ class TnsSource(FromSettings):
             import fdb  # imported lazily: needs libfbclient, only where Firebird is configured
 
             password = secret_from_env(server.password_env) if server.password_env else ""
-            # Read-committed, read-only transactions: the server itself refuses any write.
             conn = fdb.connect(
                 dsn=server.dsn(target),
                 user=server.user,
                 password=password,
                 charset=server.charset,
-                isolation_level=fdb.ISOLATION_LEVEL_READ_COMMITED_RO,
+                isolation_level=snapshot_read_only(),
             )
         try:
             yield conn

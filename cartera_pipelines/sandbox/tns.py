@@ -324,9 +324,14 @@ def database_paths(tns: TnsTarget) -> list[str]:
     return [database_path(tns, server, name) for server in tns.servers for name in names]
 
 
-def _writer(tns: TnsTarget, server: str, name: str) -> _Writer:
+def open_writer(tns: TnsTarget, server: str, name: str) -> _Writer:
+    """A writer on a new (replaced) sandbox database ``name`` of ``server``: ``create(tables)``,
+    ``insert(table, rows)``, ``close()`` (commits)."""
     path = database_path(tns, server, name)
     return _sqlite_writer(Path(path)) if tns.driver == "sqlite" else _firebird_writer(tns, path)
+
+
+_writer = open_writer  # the benchmarks' name
 
 
 # ---------------------------------------------------------------------------------------------

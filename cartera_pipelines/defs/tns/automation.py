@@ -1,120 +1,172 @@
-"""tns automation: the discovery sensor, the nightly re-extraction and the daily discovery."""
+"""tns automation: the discovery sensor, the nightly re-extraction, the daily discovery, the hourly API key
+expiry, and the sensor that evaluates the family's automation conditions (``api_key_companies`` follows
+``tns_companies``)."""
 
-import hashlib
-import json
+import datetime as dt
 import time
 
 import dagster as dg
-import sqlalchemy as sa
 
-from cartera_pipelines.defs.tns import tables as t
+from cartera_pipelines.defs.tns import assets, sql
 from cartera_pipelines.defs.tns.companies import EmpresaRow, discover
 from cartera_pipelines.defs.tns.concurrency import SERVER_TAG
 from cartera_pipelines.defs.tns.partitions import company_year_partitions, nit_partitions
+from cartera_pipelines.defs.tns.tracking import SensorState, TickPlan, failure_line, plan_tick
+from cartera_pipelines.lib.dates import utcnow
 from cartera_pipelines.lib.k8s import k8s_resources
 from cartera_pipelines.resources.database import SqlDatabase
 from cartera_pipelines.resources.tns import TnsSource
 
-COMPANIES = dg.AssetKey(["warehouse", "tns_companies"])
-MOVEMENTS = dg.AssetKey(["warehouse", "tns_inventory_movements"])
-KEY_LINKS = dg.AssetKey(["warehouse", "api_key_companies"])
+MAX_RETRIES = 2
+RETRIES = {"dagster/max_retries": str(MAX_RETRIES), "dagster/retry_on_asset_or_op_failure": "true"}
+"""A failed run is retried (bounded) by the instance's run retries (``run_retries`` in dagster.yaml): a
+server restarting, a network cut. A wrong source fails the same way every time and stops there."""
 
 tns_discover_job = dg.define_asset_job(
     "tns_discover_job",
-    selection=dg.AssetSelection.assets(COMPANIES, KEY_LINKS),
-    description="Discover TNS company-years and refresh the API key links.",
+    selection=dg.AssetSelection.assets(assets.tns_companies),
+    description="Discover TNS company-years (the API key links follow by their automation condition).",
+    tags=RETRIES,
 )
 tns_extract_job = dg.define_asset_job(
     "tns_extract_job",
-    selection=dg.AssetSelection.assets(MOVEMENTS),
-    partitions_def=company_year_partitions,
+    selection=dg.AssetSelection.assets(assets.tns_inventory_movements),
     description="Extract the inventory movements of one company-year partition.",
     # streaming keeps memory bounded by the fetch size and queue depth (docs/production.md)
-    tags=k8s_resources(cpu="500m", memory="1Gi", memory_limit="2Gi"),
+    tags={**RETRIES, **k8s_resources(cpu="500m", memory="1Gi", memory_limit="2Gi")},
+)
+tns_api_keys_job = dg.define_asset_job(
+    "tns_api_keys_job",
+    selection=dg.AssetSelection.assets(assets.api_key_companies),
+    description="Deactivate expired API keys and rebuild the key links (needs no TNS server).",
 )
 
 SENSOR_BUDGET_SECONDS = 30.0
 """Stop polling servers after this long (the sensor tick limit is 60 s); the rest waits a tick."""
 
 
+def _poll(context: dg.SensorEvaluationContext, tns: TnsSource) -> list[tuple[str, list[EmpresaRow]]]:
+    """EMPRESAS of the servers in order, up to the first one that cannot be read.
+
+    An earlier server wins duplicates, so company-years of later servers could be copies of ones we have
+    not seen: they wait for the next tick.
+    """
+    started = time.monotonic()
+    per_server = []
+    for server in tns.servers():
+        if time.monotonic() - started > SENSOR_BUDGET_SECONDS or not tns.reachable(server, timeout=3.0):
+            context.log.warning(
+                f"TNS server {server.name} could not be polled; it and the servers after it wait a tick"
+            )
+            break
+        try:
+            per_server.append((server.name, sql.read_empresas(tns, server)))
+        except Exception as exc:
+            context.log.warning(
+                f"TNS server {server.name}: {type(exc).__name__}: {exc}; it and the servers after it wait a tick"
+            )
+            break
+    return per_server
+
+
+def _report_failures(context: dg.SensorEvaluationContext, since: float | None) -> int:
+    """One log line per run of the family's jobs that failed since ``since``; returns how many."""
+    if since is None:
+        return 0
+    instance, reported = context.instance, 0
+    for job in (tns_extract_job, tns_discover_job):
+        records = instance.get_run_records(
+            dg.RunsFilter(
+                job_name=job.name,
+                statuses=[dg.DagsterRunStatus.FAILURE],
+                updated_after=dt.datetime.fromtimestamp(since, dt.UTC),
+            )
+        )
+        for record in reversed(records):
+            run = record.dagster_run
+            failures = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
+            error = failures[0].dagster_event.step_failure_data.error if failures else None
+            while (
+                error is not None
+                and error.cause is not None
+                and error.cls_name == "DagsterExecutionStepExecutionError"
+            ):
+                error = error.cause  # the user's error, not Dagster's wrapper
+            context.log.warning(
+                failure_line(
+                    job.name,
+                    run.run_id,
+                    run.tags.get("dagster/partition"),
+                    int(run.tags.get("dagster/retry_number") or 0),
+                    int(run.tags.get("dagster/max_retries") or 0),
+                    error.message.strip().splitlines()[0] if error else None,
+                )
+            )
+            reported += 1
+    return reported
+
+
+def _requests(plan: TickPlan, discovery_mark: str) -> list[dg.RunRequest]:
+    requests = [
+        dg.RunRequest(
+            run_key=f"{company.key}@{company.version}#{discovery_mark}",
+            job_name=tns_extract_job.name,
+            partition_key=company.key,
+            tags={SERVER_TAG: company.server},
+        )
+        for company in plan.extract
+    ]
+    if plan.discover:
+        requests.insert(
+            0, dg.RunRequest(run_key=plan.discovery_run_key(discovery_mark), job_name=tns_discover_job.name)
+        )
+    return requests
+
+
 @dg.sensor(
     jobs=[tns_discover_job, tns_extract_job],
     minimum_interval_seconds=300,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Polls each TNS server's EMPRESAS; a new (or moved) company-year becomes a partition and gets an extraction run.",
+    description="Polls each TNS server's EMPRESAS: a new company-year becomes a partition and is extracted; "
+    "a moved one is discovered first, then extracted from its new place. Logs failed runs.",
 )
 def tns_companies_sensor(
-    context: dg.SensorEvaluationContext, tns: TnsSource
+    context: dg.SensorEvaluationContext, tns: TnsSource, warehouse_db: SqlDatabase
 ) -> dg.SensorResult | dg.SkipReason:
-    """Cursor: ``{company_year: "<server>:<archivo>"}`` of the company-years already requested.
-
-    A server that is unreachable is skipped this tick (logged); its company-years are not forgotten,
-    because the cursor only grows. On the first tick, partitions that are already materialized are
-    taken as done so that turning the sensor on does not re-extract everything.
-    """
-    started = time.monotonic()
-    seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
-    first_tick = not context.cursor
-    per_server = []
-    skipped: str | None = None
-    for server in tns.servers():
-        # Stop at the first server we cannot read: an earlier server wins duplicates, so company-years
-        # of later servers could be copies of ones we have not seen. They wait for the next tick.
-        if time.monotonic() - started > SENSOR_BUDGET_SECONDS or not tns.reachable(server, timeout=3.0):
-            skipped = server.name
-            break
-        try:
-            rows = tns.empresas(server)
-        except Exception as exc:
-            context.log.warning(f"TNS server {server.name}: {type(exc).__name__}: {exc}")
-            skipped = server.name
-            break
-        per_server.append((server.name, [EmpresaRow(server.name, *r) for r in rows]))
-    if skipped:
-        context.log.warning(
-            f"TNS server {skipped} could not be polled; it and the servers after it wait a tick"
-        )
+    """What it requests is decided in ``tracking.py``; its cursor is a :class:`SensorState`."""
+    state = SensorState.from_cursor(context.cursor)
+    checked_at = utcnow().timestamp()
+    per_server = _poll(context, tns)
     found = discover(per_server)
+    with warehouse_db.connect() as conn:
+        discovered = sql.stored_locations(conn)
     instance = context.instance
-    known = set(instance.get_dynamic_partitions(company_year_partitions.name))
-    known_nits = set(instance.get_dynamic_partitions(nit_partitions.name))
-    done = instance.get_materialized_partitions(MOVEMENTS) if first_tick else set()
-
-    requests: list[dg.RunRequest] = []
-    new_keys, cursor = [], dict(seen)
-    for company in found.companies:
-        key, version = company.key, company.version
-        if key not in known:
-            new_keys.append(key)
-        if seen.get(key) == version:
-            continue
-        cursor[key] = version
-        if key in done and key in known:
-            continue
-        requests.append(
-            dg.RunRequest(
-                run_key=f"{key}@{version}",
-                job_name=tns_extract_job.name,
-                partition_key=key,
-                tags={SERVER_TAG: company.server},
-            )
-        )
-    new_nits = sorted({c.nit.number for c in found.companies} - known_nits)
-    if new_keys or new_nits:
-        # Refresh tns_companies (and the API key links) so the table matches the new partitions.
-        digest = hashlib.sha1(",".join(sorted(new_keys) + new_nits).encode()).hexdigest()[:16]
-        requests.insert(0, dg.RunRequest(run_key=f"discover:{digest}", job_name=tns_discover_job.name))
-    partition_requests = []
-    if new_keys:
-        partition_requests.append(company_year_partitions.build_add_request(sorted(new_keys)))
-    if new_nits:
-        partition_requests.append(nit_partitions.build_add_request(new_nits))
-    if not requests and not partition_requests:
-        return dg.SkipReason(f"no new company-years on {len(per_server)} servers")
+    extracted = instance.get_materialized_partitions(assets.MOVEMENTS) if state.first_tick else None
+    plan = plan_tick(found.companies, state, discovered, extracted)
+    reported = _report_failures(context, state.failures_after)
+    changed = reported or (plan.state.requested, plan.state.waiting) != (state.requested, state.waiting)
+    if changed:
+        plan.state.failures_after = checked_at  # failures are reported once; a quiet tick is a plain skip
+    latest = instance.get_latest_materialization_event(assets.tns_companies.key)
+    requests = _requests(plan, f"{latest.timestamp:.3f}" if latest else "none")
+    new_keys = sorted(
+        set(found.by_key()) - set(instance.get_dynamic_partitions(company_year_partitions.name))
+    )
+    new_nits = sorted(set(found.nits()) - set(instance.get_dynamic_partitions(nit_partitions.name)))
+    partitions = [
+        definition.build_add_request(keys)
+        for definition, keys in ((company_year_partitions, new_keys), (nit_partitions, new_nits))
+        if keys
+    ]
+    for key, where in plan.state.waiting.items():
+        context.log.info(f"{key} moved to {where}: waiting for discovery before its extraction")
+    if not requests and not partitions and not changed:
+        return dg.SkipReason(f"nothing new on {len(per_server)} servers")
     return dg.SensorResult(
         run_requests=requests,
-        dynamic_partitions_requests=partition_requests,
-        cursor=json.dumps(cursor, sort_keys=True),
+        dynamic_partitions_requests=partitions,
+        cursor=plan.state.to_cursor(),
+        skip_reason=None if requests or partitions else "nothing to request",
     )
 
 
@@ -128,16 +180,10 @@ def tns_companies_sensor(
 def tns_nightly_schedule(
     context: dg.ScheduleEvaluationContext, warehouse_db: SqlDatabase
 ) -> list[dg.RunRequest] | dg.SkipReason:
-    c = t.tns_companies
     with warehouse_db.connect() as conn:
-        if not sa.inspect(conn).has_table(c.name):
-            return dg.SkipReason("tns_companies has not been materialized yet")
-        latest = sa.select(c.c.nit, sa.func.max(c.c.fiscal_year).label("year")).group_by(c.c.nit).subquery()
-        rows = conn.execute(
-            sa.select(c.c.company_year, c.c.server)
-            .join(latest, sa.and_(latest.c.nit == c.c.nit, latest.c.year == c.c.fiscal_year))
-            .order_by(c.c.company_year)
-        ).all()
+        rows = sql.latest_company_years(conn)
+    if rows is None:
+        return dg.SkipReason("tns_companies has not been materialized yet")
     if not rows:
         return dg.SkipReason("no TNS company-years discovered")
     day = (
@@ -155,5 +201,21 @@ tns_discovery_schedule = dg.ScheduleDefinition(
     cron_schedule="30 1 * * *",
     execution_timezone="America/Bogota",
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Daily discovery before the nightly extraction; also deactivates expired API keys.",
+    description="Daily discovery before the nightly extraction (the API key links follow it).",
+)
+
+tns_api_keys_schedule = dg.ScheduleDefinition(
+    name="tns_api_keys_schedule",
+    job=tns_api_keys_job,
+    cron_schedule="5 * * * *",
+    execution_timezone="America/Bogota",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Every hour, deactivate expired API keys and unlink them, whatever the TNS servers' state.",
+)
+
+tns_automation_sensor = dg.AutomationConditionSensorDefinition(
+    "tns_automation_sensor",
+    target=dg.AssetSelection.assets(assets.api_key_companies.key),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Evaluates the tns assets' automation conditions: api_key_companies after tns_companies.",
 )

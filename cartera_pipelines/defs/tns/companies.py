@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from cartera_pipelines.defs.tns.nit import Nit, NitError, parse_nit
+from cartera_pipelines.defs.tns.nit import Nit, NitError, parse_nit, possible_nine_digit_nit
 from cartera_pipelines.defs.tns.partitions import company_year_key
 
 
@@ -19,6 +19,11 @@ class EmpresaRow:
     nit: str
     anofis: object
     archivo: str | None
+
+
+def location(server: str, archivo: str) -> str:
+    """``<server>:<ARCHIVO>``: where a company-year lives."""
+    return f"{server}:{archivo}"
 
 
 @dataclass(frozen=True)
@@ -38,7 +43,7 @@ class CompanyYear:
     @property
     def version(self) -> str:
         """Where it lives: a change means the partition must be extracted again."""
-        return f"{self.server}:{self.archivo}"
+        return location(self.server, self.archivo)
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,67 @@ class Discovery:
 
     def by_key(self) -> dict[str, CompanyYear]:
         return {c.key: c for c in self.companies}
+
+    def nits(self) -> list[str]:
+        return sorted({c.nit.number for c in self.companies})
+
+    def warnings(self) -> list[str]:
+        """One line per company-year not loaded (duplicates, rows that could not be read) and per possible
+        duplicate NIT."""
+        lines = [
+            f"company-year {d.ignored.key} is on {d.kept.server} ({d.kept.archivo}) and also on "
+            f"{d.ignored.server} ({d.ignored.archivo}): the copy on {d.ignored.server} is not loaded"
+            for d in self.duplicates
+        ]
+        lines += [
+            f"EMPRESAS row {r.row.codigo!r} on {r.row.server} skipped: {r.reason}" for r in self.rejected
+        ]
+        lines += [
+            f"NIT {p['written']} of {p['company_year']} may be {p['may be']} written without its dash "
+            f"(also discovered as: {p['also discovered as'] or 'none'})"
+            for p in self.possible_duplicates()
+        ]
+        return lines
+
+    def possible_duplicates(self) -> list[dict[str, str]]:
+        """Company-years whose ten-digit NIT, written without dash, may be a nine-digit NIT and its DIAN
+        check digit: both spellings, and how the nine-digit NIT was written where it was discovered."""
+        return possible_duplicates(self.companies)
+
+    def duplicate_rows(self) -> list[dict[str, object]]:
+        return [
+            {
+                "company_year": d.ignored.key,
+                "not loaded from": f"{d.ignored.server}: {d.ignored.archivo}",
+                "loaded from": f"{d.kept.server}: {d.kept.archivo}",
+            }
+            for d in self.duplicates
+        ]
+
+    def rejected_rows(self) -> list[dict[str, object]]:
+        return [{"server": r.row.server, "CODIGO": r.row.codigo, "reason": r.reason} for r in self.rejected]
+
+
+def possible_duplicates(companies: Iterable[CompanyYear]) -> list[dict[str, str]]:
+    """See :meth:`Discovery.possible_duplicates` (also used by the check on ``tns_companies``)."""
+    companies = list(companies)
+    spellings: dict[str, set[str]] = {}
+    for company in companies:
+        spellings.setdefault(company.nit.number, set()).add(company.nit_raw)
+    found = []
+    for company in sorted(companies, key=lambda c: c.key):
+        nine = possible_nine_digit_nit(company.nit)
+        if nine is None:
+            continue
+        found.append(
+            {
+                "company_year": company.key,
+                "written": company.nit_raw,
+                "may be": Nit(nine, company.nit.number[-1], company.nit.number[-1]).formatted,
+                "also discovered as": ", ".join(sorted(spellings.get(nine, ()))),
+            }
+        )
+    return found
 
 
 def _clean(value: object) -> str | None:
@@ -119,3 +185,20 @@ def discover(rows_by_server: Sequence[tuple[str, Iterable[EmpresaRow]]]) -> Disc
             else:
                 result.duplicates.append(Duplicate(ignored=company, kept=first))
     return result
+
+
+class LocationMoved(RuntimeError):
+    """A company-year is no longer where the extraction was told to read it (one line, both places)."""
+
+
+def confirm_location(expected: CompanyYear, now: CompanyYear | None) -> None:
+    """Raise :class:`LocationMoved` unless ``now`` (where the servers' EMPRESAS place the company-year at
+    this moment) is ``expected`` (where the extraction reads it)."""
+    if now is not None and now.version == expected.version:
+        return
+    there = f"{now.server}: {now.archivo}" if now is not None else "in no server's EMPRESAS"
+    raise LocationMoved(
+        f"company-year {expected.key} moved: it was read from {expected.server}: {expected.archivo}, "
+        f"EMPRESAS now places it {'on ' if now is not None else ''}{there}; discovery runs first, then "
+        "the tns_companies_sensor requests its extraction again"
+    )

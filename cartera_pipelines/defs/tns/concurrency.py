@@ -46,7 +46,7 @@ def server_slot(
     pool = server.pool
     if pool not in storage.get_concurrency_keys():
         storage.set_concurrency_slots(pool, server.max_concurrent)
-    run_id = context.run_id
+    run_id = context.run.run_id
     step_key = context.op_execution_context.get_step_execution_context().step.key
     started = time.monotonic()
     last_log = 0.0

@@ -1,45 +1,57 @@
-"""The streamed extraction of one company-year: read (one thread) → convert → write (another thread).
+"""The streamed extraction of one company-year: read (its own process or thread) → convert → write.
 
-No Dagster here, so the benchmark and the tests drive the very code the asset runs. The reader
-fetches ordered chunks from the TNS connection into a bounded queue; the writer converts them and
-loads them into the warehouse inside the caller's transaction (PostgreSQL ``COPY``, batched inserts
-elsewhere). Memory stays bounded by ``queue_chunks × fetch_size`` rows whatever the partition's size.
+No Dagster here, so the benchmark and the tests drive the very code the asset runs. The reader fetches
+ordered chunks on one cursor and hands them over through a bounded queue; the writer converts them and
+loads them into the warehouse inside the caller's transaction (``sql.py``: PostgreSQL ``COPY``, batched
+inserts elsewhere). Memory stays bounded by ``depth × fetch_size`` rows whatever the partition's size.
 
-Firebird into PostgreSQL reads in a child process (:func:`source_chunks`): fdb is a pure-Python driver,
-so a reader *thread* shares one GIL with the converter and the pipeline can never use both cores
-(measured: 61 % of a bare read's throughput). The child CSV-encodes each fetched chunk (C speed) and
-hands over plain text, which crosses the process boundary almost for free; pickling the Decimal and
-date values instead cost the child as much as the GIL contention did.
+Firebird is read in a forked child process (:func:`read_in_child`): fdb is a pure-Python driver, so a
+reader *thread* shares one GIL with the converter and the pipeline can never use both cores (measured:
+61 % of a bare read's throughput). The child CSV-encodes each fetched chunk (C speed) and hands over
+plain text, which crosses the process boundary almost for free; pickling the Decimal and date values
+instead cost the child as much as the GIL contention did. The child is a process we must be able to
+stop at any moment: it restores the default signal handlers (a Dagster run worker installs its own,
+which only record a SIGTERM), reports an error without ever waiting for the parent, and is terminated
+and reaped on every way out of the read, a failed writer included; an overall timeout bounds a read
+that hangs. The SQLite sandbox is read by a thread.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import multiprocessing
 import queue
+import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 
-from cartera_pipelines.defs.tns.movements import COLUMNS, CompanyContext, make_converter, movements_query
-from cartera_pipelines.defs.tns.tables import tns_inventory_movements
-from cartera_pipelines.lib.bulk import copy_stream, csv_pieces
+from cartera_pipelines.defs.tns import sql
+from cartera_pipelines.defs.tns.movements import CompanyContext, ExtractPlan, make_converter, refuse_empty
+from cartera_pipelines.lib.progress import Progress
 from cartera_pipelines.resources.tns import TnsServer, TnsSource
 
+DEFAULT_TIMEOUT = 7200.0
+"""Seconds a whole read may take (a million lines read in about 40 s on the benchmark machine)."""
 _DONE = object()
+_POLL = 0.2
+_ERROR_TEXT = 2000
 
 
 @dataclass
 class ExtractStats:
     lines_read: int = 0
     lines_loaded: int = 0
+    lines_replaced: int = 0
+    """Lines the slice (or its date range) held before."""
     unknown_codes: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
     read_wait_seconds: float = 0.0
@@ -50,125 +62,146 @@ class ExtractStats:
         return self.lines_read / self.seconds if self.seconds else 0.0
 
 
-def read_chunks(tns_conn: Any, driver: str, fetch_size: int) -> Iterator[list[Sequence[Any]]]:
+class SourceReadError(RuntimeError):
+    """The read failed, hung or its process died; the message carries the source's own error text."""
+
+
+def read_chunks(
+    tns_conn: Any, driver: str, plan: ExtractPlan, fetch_size: int
+) -> Iterator[list[Sequence[Any]]]:
     """The ordered query, fetched ``fetch_size`` rows at a time on one cursor (no paging queries)."""
+    query, params = sql.movements_query(driver, plan)
     cursor = tns_conn.cursor()
     try:
         if driver != "sqlite":
             cursor.arraysize = fetch_size
-        cursor.execute(movements_query(driver))
+        cursor.execute(query, params)
         while rows := cursor.fetchmany(fetch_size):
             yield rows
     finally:
         cursor.close()
 
 
-class SourceReadError(RuntimeError):
-    """The reader process failed; the message carries the source's own error text."""
+def _child(server: TnsServer, path: str, plan: ExtractPlan, fetch_size: int, out: Any, errors: Any) -> None:
+    """The reader process: connect, stream the ordered query, put each chunk as CSV text, None at the end.
 
-
-def _read_csv_in_child(server: TnsServer, path: str, fetch_size: int, out: Any) -> None:
-    """Child process: connect, stream the ordered query, put each chunk as CSV text; None ends the
-    stream, ``("error", text)`` reports a failure."""
+    Never waits on the parent once something went wrong: the error goes down its own pipe (one short
+    message fits the pipe's buffer) and the queue's buffered chunks are abandoned at exit.
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     try:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         with TnsSource(servers_file="").connect(server, path) as conn:
-            for chunk in read_chunks(conn, server.driver, fetch_size):
+            for chunk in read_chunks(conn, server.driver, plan, fetch_size):
                 buffer.seek(0)
                 buffer.truncate()
                 writer.writerows(chunk)
                 out.put(buffer.getvalue())
         out.put(None)
     except BaseException as exc:
-        out.put(("error", f"{type(exc).__name__}: {exc}"))
+        out.cancel_join_thread()
+        with contextlib.suppress(OSError):  # the parent is gone: nobody to tell
+            errors.send(f"{type(exc).__name__}: {exc}"[:_ERROR_TEXT])
 
 
-def read_csv_chunks_in_process(
-    server: TnsServer, path: str, fetch_size: int, depth: int = 4, poll_seconds: float = 1.0
+def _reap(child: Any) -> None:
+    """Stop the child if it still runs and collect its exit status, whatever happens."""
+    if child.is_alive():
+        child.terminate()
+        child.join(timeout=1.0)
+    if child.is_alive():
+        child.kill()
+    child.join()
+
+
+def read_in_child(
+    server: TnsServer, path: str, plan: ExtractPlan, fetch_size: int, depth: int, timeout: float
 ) -> Iterator[list[list[str]]]:
     """The ordered chunks as rows of strings ("" is NULL), read by a child process on its own core."""
     context = multiprocessing.get_context("fork")
     out = context.Queue(maxsize=depth)
+    errors, child_errors = context.Pipe(duplex=False)
     child = context.Process(
-        target=_read_csv_in_child, args=(server, path, fetch_size, out), name="tns-reader", daemon=True
+        target=_child,
+        args=(server, path, plan, fetch_size, out, child_errors),
+        name="tns-reader",
+        daemon=True,
     )
+    where = f"{path} on server {server.name}"
+    deadline = time.monotonic() + timeout
     child.start()
+    child_errors.close()
     try:
         while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise SourceReadError(
+                    f"reading {where} did not finish within {timeout:g}s; the reader was stopped"
+                )
             try:
-                item = out.get(timeout=poll_seconds)
+                item = out.get(timeout=min(_POLL, remaining))
             except queue.Empty:
+                if errors.poll():
+                    raise SourceReadError(f"reading {where} failed: {errors.recv()}") from None
                 if not child.is_alive():
+                    if errors.poll():
+                        raise SourceReadError(f"reading {where} failed: {errors.recv()}") from None
                     raise SourceReadError(
-                        f"the reader process for {path} died (exit code {child.exitcode})"
+                        f"the reader of {where} died (exit code {child.exitcode})"
                     ) from None
                 continue
             if item is None:
                 return
-            if isinstance(item, tuple):
-                raise SourceReadError(f"reading {path} on server {server.name} failed: {item[1]}")
             yield list(csv.reader(io.StringIO(item)))
     finally:
-        if child.is_alive():
-            child.terminate()
-        child.join(timeout=10)
+        _reap(child)
+        errors.close()
         out.close()
 
 
-@contextmanager
-def source_chunks(
-    tns: TnsSource, server: TnsServer, path: str, fetch_size: int, *, bulk: bool, depth: int = 4
-) -> Iterator[tuple[Iterator[list[Sequence[Any]]], str]]:
-    """``(chunks, row_format)`` for :func:`extract_into`. Firebird into a bulk (``COPY``) warehouse reads
-    in a child process; everything else reads on a connection of this process."""
-    if server.driver == "firebird" and bulk:
-        yield read_csv_chunks_in_process(server, path, fetch_size, depth), "csv"
-        return
-    with tns.connect(server, path) as conn:
-        yield read_chunks(conn, server.driver, fetch_size), server.driver
-
-
 class _Reader(threading.Thread):
-    """Runs ``chunks`` in a thread, handing them over through a bounded queue."""
+    """Runs ``chunks`` in a thread, handing them over through a bounded queue (SQLite sources)."""
 
-    def __init__(self, chunks: Iterator[list[Sequence[Any]]], depth: int) -> None:
+    def __init__(self, chunks: Iterator[list[Sequence[Any]]], depth: int, timeout: float, where: str) -> None:
         super().__init__(name="tns-reader", daemon=True)
         self.chunks = chunks
         self.queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
         self.stop = threading.Event()
         self.error: BaseException | None = None
+        self.deadline = time.monotonic() + timeout
+        self.timeout, self.where = timeout, where
 
     def run(self) -> None:
         try:
             for chunk in self.chunks:
-                while not self.stop.is_set():
-                    try:
-                        self.queue.put(chunk, timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
-                if self.stop.is_set():
+                if not self._put(chunk):
                     return
         except BaseException as exc:
             self.error = exc
         finally:
-            close = getattr(self.chunks, "close", None)
-            if close is not None:
-                close()
-            self._put_done()
+            self._put(_DONE)
 
-    def _put_done(self) -> None:
+    def _put(self, item: Any) -> bool:
         while not self.stop.is_set():
             try:
-                self.queue.put(_DONE, timeout=0.2)
-                return
+                self.queue.put(item, timeout=_POLL)
+                return True
             except queue.Full:
                 continue
+        return False
 
     def __iter__(self) -> Iterator[list[Sequence[Any]]]:
         while True:
-            item = self.queue.get()
+            try:
+                item = self.queue.get(timeout=_POLL)
+            except queue.Empty:
+                if time.monotonic() > self.deadline:
+                    raise SourceReadError(
+                        f"reading {self.where} did not finish within {self.timeout:g}s"
+                    ) from None
+                continue
             if item is _DONE:
                 if self.error is not None:
                     raise self.error
@@ -176,62 +209,71 @@ class _Reader(threading.Thread):
             yield item
 
 
-def _csv(rows: list[tuple[Any, ...]]) -> str:
-    """Rows → COPY text with csv.writer (in C): ~4× cheaper per row than encoding each value in Python,
-    which matters because the whole pipeline shares one GIL with the Python Firebird driver."""
-    return "".join(csv_pieces(rows, rows_per_piece=len(rows)))
+@contextmanager
+def source_chunks(
+    tns: TnsSource,
+    server: TnsServer,
+    path: str,
+    plan: ExtractPlan,
+    *,
+    fetch_size: int,
+    depth: int = 4,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> Iterator[Iterator[list[Sequence[Any]]]]:
+    """The ordered chunks of the company-year database ``path`` for :func:`extract_into`, read while they
+    are written. Leaving the block (normally or not) stops and reaps the reader."""
+    if server.driver == "firebird":
+        chunks = read_in_child(server, path, plan, fetch_size, depth, timeout)
+        try:
+            yield chunks
+        finally:
+            chunks.close()
+        return
+    with tns.connect(server, path) as conn:
+        reader = _Reader(read_chunks(conn, server.driver, plan, fetch_size), depth, timeout, path)
+        reader.start()
+        try:
+            yield iter(reader)
+        finally:
+            reader.stop.set()
+            reader.join(timeout=30)
 
 
 def extract_into(
     warehouse_conn: sa.Connection,
     chunks: Iterator[list[Sequence[Any]]],
     company: CompanyContext,
-    driver: str,
+    plan: ExtractPlan,
     *,
-    queue_chunks: int = 4,
-    progress: Callable[[ExtractStats], None] | None = None,
-    progress_every: float = 10.0,
+    progress: Progress | None = None,
 ) -> ExtractStats:
-    """Replace the partition's slice with the rows of ``chunks``, inside ``warehouse_conn``'s transaction.
+    """Replace the partition's slice (``plan``: its part in the date range) with the rows of ``chunks``,
+    inside ``warehouse_conn``'s transaction.
 
-    The caller owns the transaction: if anything raises (source error, bad line, write error), it
-    rolls back and the previous slice stays as it was.
+    The caller owns the transaction: if anything raises (source error, bad line, an empty answer for a
+    slice that holds lines, write error), it rolls back and the previous slice stays as it was.
     """
     stats = ExtractStats()
-    convert = make_converter(company, driver, stats.unknown_codes)
-    table = tns_inventory_movements
+    copy = warehouse_conn.dialect.name == "postgresql"
+    convert = make_converter(company, stats.unknown_codes, copy=copy)
     started = time.perf_counter()
-    warehouse_conn.execute(table.delete().where(table.c.company_year == company.company_year))
-    postgres = warehouse_conn.dialect.name == "postgresql"
-    reader = _Reader(chunks, queue_chunks)
-    reader.start()
 
     def converted() -> Iterator[list[tuple[Any, ...]]]:
-        last_report = started
         waited = time.perf_counter()
-        for raw in reader:
-            now = time.perf_counter()
-            stats.read_wait_seconds += now - waited
+        for raw in chunks:
+            stats.read_wait_seconds += time.perf_counter() - waited
             stats.lines_read += len(raw)
             rows = [r for r in map(convert, raw) if r is not None]
             if rows:
                 yield rows
                 stats.lines_loaded += len(rows)
-            if progress is not None and now - last_report >= progress_every:
-                stats.seconds = now - started
-                progress(stats)
-                last_report = now
+            if progress is not None:
+                progress.update(stats.lines_read, loaded=stats.lines_loaded)
             waited = time.perf_counter()
 
-    try:
-        if postgres:
-            # one COPY for the whole slice; NULL is the empty field (the query turns empty strings into NULL)
-            copy_stream(warehouse_conn, table.name, COLUMNS, (_csv(rows) for rows in converted()), null="")
-        else:
-            for rows in converted():
-                warehouse_conn.execute(table.insert(), [dict(zip(COLUMNS, r)) for r in rows])
-    finally:
-        reader.stop.set()
-        reader.join(timeout=30)
+    with sql.slice_writer(warehouse_conn, company.company_year, plan) as (table, held):
+        sql.insert_movements(warehouse_conn, converted(), table)
+        stats.lines_replaced = held
+        refuse_empty(company.company_year, plan, stats.lines_read, held)
     stats.seconds = time.perf_counter() - started
     return stats

@@ -1,4 +1,12 @@
-"""Inventory movements: the source query, document-type mapping and the row conversion (pure, no I/O)."""
+"""Inventory movements: document-type mapping, what one extraction covers, and the row conversion (pure,
+no I/O; the source query is in ``sql.py``).
+
+Source numbers may be NUMERIC/DECIMAL (the driver gives exact decimals) or DOUBLE PRECISION (floats). Either
+way a value is the decimal its shortest text spells (``repr`` of a float: ``2.00005``, not the binary
+``2.0000499999…``), rounded half away from zero: quantities, prices and discounts to 4 places, money
+(``line_total``) to cents. The typed path rounds here; the ``COPY`` path hands PostgreSQL the same text
+and ``NUMERIC(18,4)``/``NUMERIC(18,2)`` round it by the same rule.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +29,7 @@ DOCUMENT_TYPES: dict[str, str] = {
 """``KARDEX.CODCOMP`` → document type. Any other code is counted and skipped, never guessed."""
 
 CENT = Decimal("0.01")
+FOUR_PLACES = Decimal("0.0001")
 
 # Order of the warehouse columns a converted row fills (the table's order).
 COLUMNS: tuple[str, ...] = tuple(c.name for c in tns_inventory_movements.columns)
@@ -28,39 +37,6 @@ COLUMNS: tuple[str, ...] = tuple(c.name for c in tns_inventory_movements.columns
 
 class MovementError(ValueError):
     """A source line that cannot be loaded as it is (the message says which line and why)."""
-
-
-def _text(expr: str) -> str:
-    # TNS text columns are often CHAR (blank-padded); empty means "none". Done by the server, not per row here.
-    return f"NULLIF(TRIM({expr}), '')"
-
-
-def movements_query(driver: str) -> str:
-    """One ordered read of the posted, non-voided lines of a company-year database.
-
-    Ordered by the line's primary key, so the read is deterministic (the old service paged with ROWS
-    and no ORDER BY). SQLite returns numbers as text (exact decimals) and dates as ISO text.
-    """
-    if driver == "sqlite":
-        num = "CAST({} AS TEXT)".format
-        fecha = "K.FECHA"
-    else:
-        num = "{}".format
-        fecha = "CAST(K.FECHA AS DATE)"  # TNS versions differ: DATE or TIMESTAMP
-    return f"""
-SELECT D.DEKARDEXID, K.KARDEXID, TRIM(K.CODCOMP), {_text("K.CODPREFIJO")}, {_text("K.NUMERO")}, {fecha},
-       {_text("M.CODIGO")}, {_text("M.DESCRIP")}, {_text("B.CODIGO")}, {_text("B.NOMBRE")},
-       {_text("T.NIT")}, {_text("T.NOMBRE")},
-       {num("D.CANMAT")}, {num("D.PRECIOBASE")}, {num("D.PRECIOIVA")}, {num("D.PRECIONETO")},
-       {num("D.DESCUENTO")}, {num("D.PARCVTA")}, D.MATID
-FROM DEKARDEX D
-JOIN KARDEX K ON K.KARDEXID = D.KARDEXID
-LEFT JOIN MATERIAL M ON M.MATID = D.MATID
-LEFT JOIN BODEGA B ON B.BODID = D.BODID
-LEFT JOIN TERCEROS T ON T.TERID = K.CLIENTE
-WHERE K.FECASENTAD IS NOT NULL AND K.FECANULADO IS NULL
-ORDER BY D.DEKARDEXID
-""".strip()
 
 
 @dataclass(frozen=True)
@@ -74,107 +50,78 @@ class CompanyContext:
     extracted_at: dt.datetime
 
 
-def _decimal(value: Any) -> Decimal | None:
-    if value is None or isinstance(value, Decimal):
-        return value
-    if isinstance(value, float):
-        raise MovementError(f"float value {value!r} where an exact decimal was expected")
-    return Decimal(str(value))
+@dataclass(frozen=True)
+class ExtractPlan:
+    """What one extraction covers: the whole partition, or only its documents dated in a range."""
+
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    allow_empty: bool = False
+    """Accept a source that answers no lines although the slice holds some (else the run fails)."""
+
+    def __post_init__(self) -> None:
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise ValueError(f"date_from {self.date_from} is after date_to {self.date_to}")
+
+    @property
+    def dated(self) -> bool:
+        return self.date_from is not None or self.date_to is not None
+
+    def describe(self) -> str:
+        if not self.dated:
+            return "all dates"
+        return f"{self.date_from or '…'} … {self.date_to or '…'}"
 
 
-def _text_converter(
-    company: CompanyContext, unknown_codes: Counter[str]
-) -> Callable[[Sequence[Any]], tuple[Any, ...] | None]:
-    """The converter for Firebird rows that crossed from the reader process as CSV text, bound for
-    PostgreSQL ``COPY`` ("" is NULL: the query already turns empty text into NULL).
+class EmptyAnswer(RuntimeError):
+    """The source answered no lines for a slice that holds some (one line, naming both counts)."""
 
-    Numbers and the date stay text: PostgreSQL parses them exactly, and assigning ``line_total`` to
-    NUMERIC(18,2) rounds ties away from zero, the same rule as ``ROUND_HALF_UP``. Rebuilding ``Decimal``
-    objects here only to print them again was a third of the extraction's CPU.
-    """
-    cy, nit, year, code_, at = (
-        company.company_year,
-        company.company_nit,
-        company.fiscal_year,
-        company.company_code,
-        company.extracted_at,
-    )
-    types = DOCUMENT_TYPES
 
-    def convert(row: Sequence[Any]) -> tuple[Any, ...] | None:
-        (
-            dk,
-            k,
-            code,
-            prefix,
-            number,
-            fecha,
-            art,
-            art_name,
-            wh,
-            wh_name,
-            ter_nit,
-            ter_name,
-            qty,
-            base,
-            tax,
-            net,
-            disc,
-            total,
-            matid,
-        ) = row
-        doc_type = types.get(code)
-        if doc_type is None:
-            unknown_codes[code or "<empty>"] += 1
-            return None
-        if not art:
-            raise MovementError(
-                f"DEKARDEX line {dk} (KARDEX {k}) references MATID {matid}, which is not in MATERIAL"
-            )
-        if not fecha:
-            raise MovementError(f"KARDEX {k} (line {dk}) has no FECHA")
-        if not qty:
-            raise MovementError(f"DEKARDEX line {dk} (KARDEX {k}) has no CANMAT")
-        return (
-            cy,
-            nit,
-            year,
-            code_,
-            k,
-            dk,
-            doc_type,
-            code,
-            prefix,
-            number,
-            fecha[:10],
-            art,
-            art_name,
-            wh,
-            wh_name,
-            ter_nit,
-            ter_name,
-            qty,
-            base,
-            tax,
-            net,
-            disc,
-            total or "0",
-            at,
+def refuse_empty(company_year: str, plan: ExtractPlan, read: int, held: int) -> None:
+    """Raise :class:`EmptyAnswer` when a non-empty slice would be replaced by nothing, unless allowed."""
+    if read == 0 and held > 0 and not plan.allow_empty:
+        raise EmptyAnswer(
+            f"{company_year} ({plan.describe()}): the source answered 0 lines where the warehouse holds "
+            f"{held:,}; not replaced (set allow_empty to accept an empty source)"
         )
 
-    return convert
+
+def _number(value: Any, places: Decimal) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, float):
+        value = repr(value)
+    number = Decimal(value)
+    if not number.is_finite():
+        raise MovementError(f"{value!r} is not a number")
+    return number.quantize(places, ROUND_HALF_UP)
 
 
-def make_converter(
-    company: CompanyContext, driver: str, unknown_codes: Counter[str]
-) -> Callable[[Sequence[Any]], tuple[Any, ...] | None]:
-    """A function turning one source row into a warehouse row (``COLUMNS`` order), or ``None`` when
-    its document code is not one we load (counted in ``unknown_codes``).
+def _date(value: Any) -> dt.date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
 
-    Written for speed (it runs once per line, a million times per big partition): no per-value
-    dispatch for Firebird, whose driver already returns ``Decimal`` and ``date``.
+
+Converter = Callable[[Sequence[Any]], tuple[Any, ...] | None]
+
+
+def make_converter(company: CompanyContext, unknown_codes: Counter[str], *, copy: bool = False) -> Converter:
+    """A function turning one source row (the columns of ``sql.movements_query``) into a warehouse row
+    (``COLUMNS`` order), or ``None`` when its document code is not one we load (counted in
+    ``unknown_codes``). A missing article, date or quantity is a :class:`MovementError` naming the line.
+
+    ``copy``: the row is bound for PostgreSQL ``COPY`` and its values may stay text (PostgreSQL parses
+    and rounds them; rebuilding ``Decimal`` objects only to print them again was a third of the
+    extraction's CPU). Otherwise values are typed (``int``, ``date``, rounded ``Decimal``). Written for
+    speed: it runs once per line, a million times per big partition. "" is NULL (the query turns empty
+    text into NULL, and the reader process writes NULL as "").
     """
-    cy, nit, year, code_, at = (
+    key, nit, year, code_, at = (
         company.company_year,
         company.company_nit,
         company.fiscal_year,
@@ -182,30 +129,27 @@ def make_converter(
         company.extracted_at,
     )
     types = DOCUMENT_TYPES
-    if driver == "csv":
-        return _text_converter(company, unknown_codes)
-    sqlite = driver == "sqlite"
-    fromiso = dt.date.fromisoformat
+    four, cent = FOUR_PLACES, CENT
 
     def convert(row: Sequence[Any]) -> tuple[Any, ...] | None:
         (
-            dk,
-            k,
+            line,
+            kardex,
             code,
             prefix,
             number,
             fecha,
-            art,
-            art_name,
-            wh,
-            wh_name,
-            ter_nit,
-            ter_name,
-            qty,
+            article,
+            article_name,
+            bodega,
+            bodega_name,
+            party_nit,
+            party_name,
+            quantity,
             base,
             tax,
             net,
-            disc,
+            discount,
             total,
             matid,
         ) = row
@@ -213,48 +157,59 @@ def make_converter(
         if doc_type is None:
             unknown_codes[code or "<empty>"] += 1
             return None
-        if art is None:
+        if not article:
             raise MovementError(
-                f"DEKARDEX line {dk} (KARDEX {k}) references MATID {matid}, which is not in MATERIAL"
+                f"DEKARDEX line {line} (KARDEX {kardex}) references MATID {matid}, which is not in MATERIAL"
             )
-        if sqlite:
-            fecha = fromiso(fecha[:10]) if fecha is not None else None
-            qty, base, tax, net, disc, total = (
-                _decimal(qty),
-                _decimal(base),
-                _decimal(tax),
-                _decimal(net),
-                _decimal(disc),
-                _decimal(total),
+        if fecha is None or fecha == "":
+            raise MovementError(f"KARDEX {kardex} (line {line}) has no FECHA")
+        if quantity is None or quantity == "":
+            raise MovementError(f"DEKARDEX line {line} (KARDEX {kardex}) has no CANMAT")
+        if copy:
+            fecha = fecha[:10] if isinstance(fecha, str) else fecha
+            total = total or "0"
+        else:
+            line, kardex = int(line), int(kardex)
+            fecha = _date(fecha)
+            quantity, base, tax, net, discount = (
+                _number(quantity, four),
+                _number(base, four),
+                _number(tax, four),
+                _number(net, four),
+                _number(discount, four),
             )
-        if fecha is None:
-            raise MovementError(f"KARDEX {k} (line {dk}) has no FECHA")
-        if qty is None:
-            raise MovementError(f"DEKARDEX line {dk} (KARDEX {k}) has no CANMAT")
-        total = Decimal(0) if total is None else total.quantize(CENT, ROUND_HALF_UP)
+            total = _number(total, cent) or Decimal("0.00")
+            prefix, number = prefix or None, number or None
+            bodega, bodega_name, party_nit, party_name = (
+                bodega or None,
+                bodega_name or None,
+                party_nit or None,
+                party_name or None,
+            )
+            article_name = article_name or None
         return (
-            cy,
+            key,
             nit,
             year,
             code_,
-            k,
-            dk,
+            kardex,
+            line,
             doc_type,
             code,
             prefix,
             number,
             fecha,
-            art,
-            art_name,
-            wh,
-            wh_name,
-            ter_nit,
-            ter_name,
-            qty,
+            article,
+            article_name,
+            bodega,
+            bodega_name,
+            party_nit,
+            party_name,
+            quantity,
             base,
             tax,
             net,
-            disc,
+            discount,
             total,
             at,
         )

@@ -28,7 +28,9 @@ tns_inventory_movements = sa.Table(
     sa.Column("article_name", sa.String(200)),
     sa.Column("warehouse_code", sa.String(20)),
     sa.Column("warehouse_name", sa.String(120)),
-    sa.Column("third_party_nit", sa.String(20)),
+    sa.Column(
+        "third_party_nit", sa.String(30), comment="TERCEROS.NIT as written in TNS (up to 30 characters)"
+    ),
     sa.Column("third_party_name", sa.String(200)),
     sa.Column("quantity", sa.Numeric(18, 4), nullable=False),
     sa.Column("unit_price_base", sa.Numeric(18, 4)),

@@ -17,6 +17,8 @@ from cartera_pipelines.sandbox import tns as sandbox_tns
 from cartera_pipelines.sandbox.targets import SandboxTargets, TnsTarget
 from cartera_pipelines_tests import engines
 
+from .erp import Erp
+
 KNOWN_CODES = ("FV", "DV", "FC", "DC", "RE")
 
 
@@ -150,6 +152,24 @@ def tns_sandbox(request: pytest.FixtureRequest) -> TnsSandbox:
     return request.getfixturevalue("sqlite_tns" if request.param == "sqlite" else "firebird_tns")
 
 
+@pytest.fixture
+def erp_sqlite(tmp_path: Path) -> Erp:
+    """An empty small TNS installation in SQLite files (tests add EMPRESAS and company-years)."""
+    return Erp.sqlite(tmp_path / "erp")
+
+
+@pytest.fixture
+def erp_firebird(
+    firebird: engines.FirebirdServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Erp]:
+    """The same on the real Firebird 3 server (databases dropped afterwards)."""
+    password_env = f"CARTERA_TEST_ERP_PASSWORD_{uuid.uuid4().hex[:6].upper()}"
+    monkeypatch.setenv(password_env, firebird.password)
+    erp = Erp.firebird(firebird, tmp_path / "erp", password_env)
+    yield erp
+    erp.drop()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
@@ -174,3 +194,13 @@ def ephemeral_instance():
     import dagster as dg
 
     return nullcontext(dg.DagsterInstance.ephemeral())
+
+
+def step_error(result: Any) -> str:
+    """The message of the error that failed the run's step, as the user sees it in the UI (the cause
+    Dagster wraps), stripped."""
+    assert not result.success
+    error = result.get_step_failure_events()[0].event_specific_data.error
+    while error.cause is not None and error.cls_name == "DagsterExecutionStepExecutionError":
+        error = error.cause
+    return error.message.strip()

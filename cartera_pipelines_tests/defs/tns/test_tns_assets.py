@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from cartera_pipelines.defs.tns import assets as tns_assets
 from cartera_pipelines.defs.tns import checks as tns_checks
 from cartera_pipelines.defs.tns.concurrency import SlotTimeout
+from cartera_pipelines.defs.tns.config import ExtractConfig
 from cartera_pipelines.defs.tns.nit import parse_nit
 from cartera_pipelines.defs.tns.tables import tns_companies, tns_company_duplicates, tns_inventory_movements
 from cartera_pipelines.resources.database import SqlDatabase
@@ -54,7 +55,7 @@ def _extract(
         instance=instance,
         partition_key=key,
         resources={"tns": sandbox.source(), "warehouse_db": warehouse},
-        run_config={"ops": {"warehouse__tns_inventory_movements": {"config": config}}} if config else None,
+        run_config=dg.RunConfig(ops={tns_assets.tns_inventory_movements.op.name: ExtractConfig(**config)}),
         raise_on_error=raise_on_error,
     )
 

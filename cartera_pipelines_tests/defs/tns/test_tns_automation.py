@@ -18,10 +18,11 @@ from cartera_pipelines.resources.database import SqlDatabase
 from .conftest import TnsSandbox, ephemeral_instance
 
 
-def _tick(instance: dg.DagsterInstance, sandbox: TnsSandbox, cursor: str | None):
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"tns": sandbox.source()})
+def _tick(instance: dg.DagsterInstance, sandbox: TnsSandbox, cursor: str | None, warehouse: SqlDatabase):
+    resources = {"tns": sandbox.source(), "warehouse_db": warehouse}
     started = time.monotonic()
-    result = tns_companies_sensor(context)
+    with dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources) as context:
+        result = tns_companies_sensor(context)
     assert time.monotonic() - started < 10  # far below the 60 s sensor limit
     return result
 
@@ -40,7 +41,7 @@ def test_sensor_adds_partitions_requests_runs_and_remembers(
             resources={"tns": sqlite_tns.source(), "warehouse_db": warehouse},
         ).success
 
-        result = _tick(instance, sqlite_tns, None)
+        result = _tick(instance, sqlite_tns, None, warehouse)
         assert isinstance(result, dg.SensorResult)
         extract = [r for r in result.run_requests if r.job_name == tns_extract_job.name]
         assert sorted(r.partition_key for r in extract) == sorted(
@@ -66,12 +67,12 @@ def test_sensor_adds_partitions_requests_runs_and_remembers(
         }
         assert "860512330_2023" not in added["tns_company_years"] and len(added["tns_company_years"]) == 10
         assert added["tns_nits"] == {"800197268", "860512330", "900123456", "901455782"}
-        cursor = json.loads(result.cursor)
+        cursor = json.loads(result.cursor)["requested"]
         assert len(cursor) == 11 and cursor["900123456_2025"].startswith("principal:")
         for req in result.dynamic_partitions_requests:
             instance.add_dynamic_partitions(req.partitions_def_name, list(req.partition_keys))
 
-        assert isinstance(_tick(instance, sqlite_tns, result.cursor), dg.SkipReason)
+        assert isinstance(_tick(instance, sqlite_tns, result.cursor, warehouse), dg.SkipReason)
 
         # A new fiscal year appears on the second server.
         admin = sqlite_tns.source().server("sucursal").admin_path
@@ -79,7 +80,7 @@ def test_sensor_adds_partitions_requests_runs_and_remembers(
             conn.execute(
                 "INSERT INTO EMPRESAS VALUES ('099', 'Ferretería El Álamo', '800197268-4', 2026, 'ALAMO_2025.db')"
             )
-        again = _tick(instance, sqlite_tns, result.cursor)
+        again = _tick(instance, sqlite_tns, result.cursor, warehouse)
         assert isinstance(again, dg.SensorResult)
         assert [r.partition_key for r in again.run_requests if r.job_name == tns_extract_job.name] == [
             "800197268_2026"
@@ -88,14 +89,14 @@ def test_sensor_adds_partitions_requests_runs_and_remembers(
 
 
 def test_sensor_waits_when_the_first_server_is_unreachable(sqlite_tns: TnsSandbox, tmp_path) -> None:
+    warehouse = SqlDatabase(url=f"sqlite:///{tmp_path / 'warehouse.db'}", store="warehouse")
     broken = tmp_path / "servers.yaml"
     text = sqlite_tns.servers_file.read_text(encoding="utf-8")
     broken.write_text(text.replace("principal/ADMIN.db", "principal/MISSING.db"), encoding="utf-8")
     with ephemeral_instance() as instance:
-        context = dg.build_sensor_context(
-            instance=instance, resources={"tns": tns_assets.TnsSource(servers_file=str(broken))}
-        )
-        result = tns_companies_sensor(context)
+        resources = {"tns": tns_assets.TnsSource(servers_file=str(broken)), "warehouse_db": warehouse}
+        with dg.build_sensor_context(instance=instance, resources=resources) as context:
+            result = tns_companies_sensor(context)
         assert isinstance(result, dg.SkipReason)
 
 
@@ -128,3 +129,44 @@ def test_nightly_schedule_reextracts_each_companys_latest_year(
         "901455782_2025": "sucursal",
     }
     assert all(r.run_key.endswith(":2026-01-02") for r in requests)
+
+
+@pytest.mark.parametrize("warehouse_url", ["sqlite"], indirect=True)
+def test_first_tick_after_the_demo_requests_nothing_and_remembers(
+    sqlite_tns: TnsSandbox, warehouse: SqlDatabase
+) -> None:
+    """After `make demo` (discovery, then every partition extracted) the sensor starts calm."""
+    with ephemeral_instance() as instance:
+        assert dg.materialize(
+            [tns_assets.tns_companies, tns_assets.api_key_companies],
+            instance=instance,
+            resources={"tns": sqlite_tns.source(), "warehouse_db": warehouse},
+        ).success
+        for key in instance.get_dynamic_partitions("tns_company_years"):
+            instance.report_runless_asset_event(
+                dg.AssetMaterialization(tns_assets.tns_inventory_movements.key, partition=key)
+            )
+        # the key links follow discovery only when discovery ran without them
+        family = dg.Definitions(
+            assets=[tns_assets.tns_companies, tns_assets.api_key_companies],
+            resources={"tns": sqlite_tns.source(), "warehouse_db": warehouse},
+        )
+        conditions = dg.evaluate_automation_conditions(defs=family, instance=instance)
+        assert conditions.total_requested == 0
+        assert dg.materialize(
+            [tns_assets.tns_companies],
+            instance=instance,
+            resources={"tns": sqlite_tns.source(), "warehouse_db": warehouse},
+        ).success
+        conditions = dg.evaluate_automation_conditions(
+            defs=family, instance=instance, cursor=conditions.cursor
+        )
+        assert (
+            conditions.total_requested == conditions.get_num_requested(tns_assets.api_key_companies.key) == 1
+        )
+
+        first = _tick(instance, sqlite_tns, None, warehouse)
+        assert isinstance(first, dg.SensorResult)
+        assert first.run_requests == [] and first.dynamic_partitions_requests == []
+        assert len(json.loads(first.cursor)["requested"]) == 11
+        assert isinstance(_tick(instance, sqlite_tns, first.cursor, warehouse), dg.SkipReason)
