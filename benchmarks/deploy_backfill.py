@@ -98,7 +98,7 @@ def build_tns(
                 break
             name = f"BENCH{i:03d}_{year}"
             created.append(sandbox_tns.database_path(target, server, name))
-            writer = sandbox_tns._writer(target, server, name)  # the builder's own writer (Firebird)
+            writer = sandbox_tns.open_writer(target, server, name)  # the builder's own writer (Firebird)
             try:
                 counts = sandbox_tns.write_company_year(writer, company, year, scale=scale, seed=7)
             finally:
@@ -116,7 +116,7 @@ def build_tns(
             keys.append(f"{number}_{year}")
     for server in SERVERS:
         created.append(sandbox_tns.database_path(target, server, "ADMIN"))
-        writer = sandbox_tns._writer(target, server, "ADMIN")
+        writer = sandbox_tns.open_writer(target, server, "ADMIN")
         try:
             writer.create(ADMIN_TABLES)
             writer.insert(EMPRESAS, admin[server])

@@ -331,8 +331,6 @@ def open_writer(tns: TnsTarget, server: str, name: str) -> _Writer:
     return _sqlite_writer(Path(path)) if tns.driver == "sqlite" else _firebird_writer(tns, path)
 
 
-_writer = open_writer  # the benchmarks' name
-
 
 # ---------------------------------------------------------------------------------------------
 # Data
@@ -507,7 +505,7 @@ def build(targets: SandboxTargets, *, scale: int = 1, seed: int = 42) -> dict[st
 
     def add(server: str, code: str, company: Company, year: int, stale: bool) -> None:
         name = f"{company.key.upper()}_{year}{'_COPIA' if stale else ''}"
-        writer = _writer(tns, server, name)
+        writer = open_writer(tns, server, name)
         try:
             counts = write_company_year(writer, company, year, scale=scale, seed=seed, stale=stale)
         finally:
@@ -530,7 +528,7 @@ def build(targets: SandboxTargets, *, scale: int = 1, seed: int = 42) -> dict[st
     )
 
     for server in tns.servers:
-        writer = _writer(tns, server, "ADMIN")
+        writer = open_writer(tns, server, "ADMIN")
         try:
             writer.create(ADMIN_TABLES)
             totals["tns.EMPRESAS"] = totals.get("tns.EMPRESAS", 0) + writer.insert(
@@ -581,7 +579,7 @@ def build_large_company_year(
     rather than many minutes of Python-side inserts. Returns (path, line count).
     """
     company = Company("bench", "Almacenes Bogotá Ñ S.A.S.", _with_dv("900999001"), (2025,), 0, 40)
-    writer = _writer(tns, server, name)
+    writer = open_writer(tns, server, name)
     try:
         write_company_year(writer, company, 2025, scale=base_scale, seed=seed)
         writer.conn.commit()
