@@ -331,7 +331,6 @@ def open_writer(tns: TnsTarget, server: str, name: str) -> _Writer:
     return _sqlite_writer(Path(path)) if tns.driver == "sqlite" else _firebird_writer(tns, path)
 
 
-
 # ---------------------------------------------------------------------------------------------
 # Data
 
