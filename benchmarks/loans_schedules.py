@@ -102,6 +102,7 @@ def phase_ours(url: str) -> dict[str, float]:
     import dagster as dg
 
     from cartera_pipelines.defs.loans import assets
+    from cartera_pipelines.defs.loans.config import CuotasConfig
     from cartera_pipelines.resources import SqlDatabase
 
     # Warm Dagster up first (lazy imports, the ephemeral instance): a code server is already warm when a
@@ -115,7 +116,9 @@ def phase_ours(url: str) -> dict[str, float]:
     result = dg.materialize(
         [assets.prestamos_source, assets.operations_cuotas],
         resources={"operations_db": SqlDatabase(url=url)},
-        run_config={"ops": {"operations__cuotas": {"config": {"as_of": AS_OF.isoformat()}}}},
+        run_config=dg.RunConfig(
+            ops={assets.operations_cuotas.op.name: CuotasConfig(as_of=AS_OF.isoformat())}
+        ),
     )
     seconds = time.perf_counter() - started
     assert result.success
@@ -126,8 +129,9 @@ def phase_old(url: str, loans: int) -> dict[str, float]:
     """The old generator's shape: for each loan, ORM objects added to a session and one commit."""
     from sqlalchemy.orm import Session, registry
 
-    from cartera_pipelines.defs.loans.amortization import parse_terms, schedule
+    from cartera_pipelines.defs.loans.amortization import schedule
     from cartera_pipelines.defs.loans.tables import cuotas, prestamos
+    from cartera_pipelines.defs.loans.terms import parse_terms
 
     class Prestamo:
         pass
@@ -188,8 +192,9 @@ def phase_copy(url: str, loans: int) -> dict[str, float]:
     """Prepare the same rows as CSV in a file (untimed), then time one bare COPY of it."""
     import csv
 
-    from cartera_pipelines.defs.loans.amortization import parse_terms, schedule
-    from cartera_pipelines.defs.loans.store import installment_rows
+    from cartera_pipelines.defs.loans.amortization import schedule
+    from cartera_pipelines.defs.loans.sql import installment_rows
+    from cartera_pipelines.defs.loans.terms import parse_terms
 
     columns: list[str] = []
     with tempfile.NamedTemporaryFile("w+", suffix=".csv", newline="") as handle:

@@ -22,9 +22,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from cartera_pipelines.defs.loans.amortization import LoanTerms, Method, Modality, parse_terms, schedule
-from cartera_pipelines.defs.loans.store import installment_rows
+from cartera_pipelines.defs.loans.amortization import schedule
+from cartera_pipelines.defs.loans.sql import installment_rows
 from cartera_pipelines.defs.loans.tables import ESTADO_APROBADO, cuotas, prestamos
+from cartera_pipelines.defs.loans.terms import LoanTerms, Method, Modality, parse_terms
 from cartera_pipelines.sandbox.db import insert_rows, recreate_tables
 from cartera_pipelines.sandbox.targets import SandboxTargets
 

@@ -101,7 +101,7 @@ def test_rehearsal(deployment: Stack, tmp_path: Path, monkeypatch: pytest.Monkey
     # (a) the sensor's run executes with the job's default (multiprocess) executor: one process per step
     sensor_run = _wait_for_sensor_run(stack, "approved_loans_sensor", timeout=WAIT)
     assert sensor_run["status"] == "SUCCESS", stack.log_tail()
-    assert sensor_run["jobName"] == "loans_schedule_job"
+    assert sensor_run["jobName"] == "loans_amortization_job"
 
     # (b) then that NIT's forecasting partition and another company-year's extraction at the same time
     assert [r["status"] for r in stack.wait_for_runs(extracted, timeout=WAIT)] == ["SUCCESS"] * len(

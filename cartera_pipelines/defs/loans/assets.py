@@ -1,58 +1,50 @@
-"""Assets of the loans family: ``operations/cuotas``, the schedules of approved loans."""
+"""Assets of the loans family: ``operations/prestamos`` (the lender's loans) and ``operations/cuotas``."""
 
 import datetime as dt
-from zoneinfo import ZoneInfo
+from typing import Any
 
 import dagster as dg
-import pydantic
 
-from cartera_pipelines.defs.loans import store
-from cartera_pipelines.defs.loans.generation import DEFAULT_BATCH_SIZE, first_rows, generate_schedules
+from cartera_pipelines.defs.loans import sql
+from cartera_pipelines.defs.loans.config import CuotasConfig
+from cartera_pipelines.defs.loans.generation import GenerationReport, first_rows, generate_schedules
 from cartera_pipelines.defs.loans.tables import cuotas, prestamos
 from cartera_pipelines.lib.metadata import markdown_table, preview_query, table_metadata
 from cartera_pipelines.resources.database import SqlDatabase
 
-BOGOTA = ZoneInfo("America/Bogota")
-OWNERS = ["team:loans"]
+LAST_APPROVED_ID = "last_approved_id"
+"""Metadata of ``operations/cuotas``: the highest approved loan id the run covered (the sensor's start)."""
 
 prestamos_source = dg.AssetSpec(
     key=["operations", "prestamos"],
-    group_name="loans",
     description=(
         "Loans in the lender's operations store (read-only for us). Approved loans (estado APROBADO) "
         "get an amortization schedule in operations/cuotas."
     ),
-    owners=OWNERS,
     kinds={"postgres"},
     metadata=table_metadata(prestamos),
 )
 
 
-class CuotasConfig(dg.Config):
-    as_of: str = pydantic.Field(
-        default="",
-        description="Date (YYYY-MM-DD) installment status is computed against; empty means today in Bogotá.",
-    )
-    batch_size: int = pydantic.Field(
-        default=DEFAULT_BATCH_SIZE,
-        gt=0,
-        description="Loans per batch; each batch commits in one transaction.",
-    )
-
-    def as_of_date(self) -> dt.date:
-        if not self.as_of.strip():
-            return dt.datetime.now(BOGOTA).date()
-        try:
-            return dt.date.fromisoformat(self.as_of.strip())
-        except ValueError as exc:
-            raise dg.Failure(f"run config as_of={self.as_of!r} is not a date (YYYY-MM-DD)") from exc
+def _report_metadata(report: GenerationReport, as_of: dt.date) -> dict[str, Any]:
+    return {
+        "as_of": dg.MetadataValue.text(as_of.isoformat()),
+        "approved_loans": report.approved,
+        LAST_APPROVED_ID: report.last_approved_id,
+        "schedules_created": report.created,
+        "schedules_regenerated": report.regenerated,
+        "installments_written": report.installments_written,
+        "installments_deleted": report.installments_deleted,
+        "invalid_loans": report.invalid_total,
+        "loans_blocked_by_payments": report.blocked_total,
+        "invalid_loans_table": dg.MetadataValue.md(markdown_table(first_rows(report.invalid), limit=200)),
+        "blocked_loans_table": dg.MetadataValue.md(markdown_table(first_rows(report.blocked), limit=200)),
+    }
 
 
 @dg.asset(
     key=["operations", "cuotas"],
     deps=[prestamos_source],
-    group_name="loans",
-    owners=OWNERS,
     kinds={"postgres", "python"},
     pool="operations_db",
     metadata=table_metadata(cuotas),
@@ -74,11 +66,10 @@ def operations_cuotas(
     context.log.info(f"generating schedules in batches of {config.batch_size:,} loans; status as of {as_of}")
     report = generate_schedules(operations_db, as_of, config.batch_size, context.log.info)
     with operations_db.begin() as conn:
-        status_updated = store.refresh_status(conn, as_of)
+        status_updated = sql.refresh_status(conn, as_of)
     with operations_db.connect() as conn:
-        total = store.cuotas_count(conn)
-        by_status = store.status_counts(conn)
-        sample = preview_query(conn, cuotas.select().order_by(cuotas.c.prestamo_id, cuotas.c.numero_cuota))
+        total, by_status = sql.cuotas_count(conn), sql.status_counts(conn)
+        sample = preview_query(conn, sql.cuotas_in_order())
     context.log.info(
         f"{report.created:,} schedules created, {report.regenerated:,} regenerated, {report.invalid_total:,} "
         f"invalid, {report.blocked_total:,} blocked by payments; {status_updated:,} statuses refreshed"
@@ -92,16 +83,7 @@ def operations_cuotas(
         metadata={
             "dagster/row_count": total,
             "preview": sample,
-            "as_of": dg.MetadataValue.text(as_of.isoformat()),
-            "approved_loans": report.approved,
-            "schedules_created": report.created,
-            "schedules_regenerated": report.regenerated,
-            "installments_written": report.installments_written,
-            "installments_deleted": report.installments_deleted,
-            "invalid_loans": report.invalid_total,
-            "loans_blocked_by_payments": report.blocked_total,
-            "invalid_loans_table": dg.MetadataValue.md(markdown_table(first_rows(report.invalid), limit=200)),
-            "blocked_loans_table": dg.MetadataValue.md(markdown_table(first_rows(report.blocked), limit=200)),
+            **_report_metadata(report, as_of),
             "status_refreshed": status_updated,
             "status_counts": dg.MetadataValue.json(dict(sorted(by_status.items()))),
         }

@@ -9,13 +9,13 @@ complete, consistent schedules, and a re-run carries on (it skips every loan who
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from cartera_pipelines.defs.loans import store
+from cartera_pipelines.defs.loans import sql
 from cartera_pipelines.defs.loans.planning import Action, Decision, Existing, decide
+from cartera_pipelines.lib.progress import Progress
 from cartera_pipelines.resources.database import SqlDatabase
 
 DEFAULT_BATCH_SIZE = 1_000
@@ -36,6 +36,8 @@ class GenerationReport:
     invalid: list[Decision] = field(default_factory=list)
     blocked: list[Decision] = field(default_factory=list)
     batches_written: int = 0
+    last_approved_id: int = 0
+    """The highest approved loan id this run looked at (the sensor starts after it)."""
 
     def note(self, decision: Decision) -> None:
         if decision.action is Action.INVALID:
@@ -63,40 +65,30 @@ def generate_schedules(
     """Bring every approved loan's schedule up to date; returns what was done and what was refused."""
     report = GenerationReport()
     with db.connect() as conn:
-        report.approved = store.approved_count(conn)
-    started = time.perf_counter()
-    last_logged = started
+        report.approved = sql.approved_count(conn)
+    progress = Progress(log, "approved loans checked", total=report.approved, unit="loans")
     after_id = 0
-    processed = 0
     while True:
         with db.begin() as conn:
-            page = store.approved_page(conn, after_id, batch_size)
+            page = sql.approved_page(conn, after_id, batch_size)
             if not page:
                 break
-            existing = store.existing_schedules(conn, page[0].id, page[-1].id)
+            existing = sql.existing_schedules(conn, page[0].id, page[-1].id)
             decisions = [decide(loan, existing.get(loan.id, Existing())) for loan in page]
             for decision in decisions:
                 report.note(decision)
             to_write = [d for d in decisions if d.action in (Action.CREATE, Action.REGENERATE)]
             if to_write:
-                report.installments_deleted += store.delete_schedules(
+                report.installments_deleted += sql.delete_schedules(
                     conn, [d.loan.id for d in to_write if d.action is Action.REGENERATE]
                 )
-                report.installments_written += store.write_schedules(
+                report.installments_written += sql.write_schedules(
                     conn, [(d.loan.id, d.terms) for d in to_write if d.terms is not None], as_of
                 )
                 report.batches_written += 1
-        after_id = page[-1].id
-        processed += len(page)
-        now = time.perf_counter()
-        if now - last_logged >= 10 or processed >= report.approved:
-            last_logged = now
-            rate = processed / max(now - started, 1e-9)
-            remaining = max(report.approved - processed, 0) / rate if rate else 0.0
-            log(
-                f"{processed:,}/{report.approved:,} approved loans checked, "
-                f"{report.installments_written:,} installments written, {rate:,.0f} loans/s, ETA {remaining:,.0f}s"
-            )
+        after_id = report.last_approved_id = page[-1].id
+        progress.advance(len(page), installments_written=report.installments_written)
+    progress.finish(installments_written=report.installments_written)
     return report
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
-from cartera_pipelines.defs.loans.amortization import InvalidTerms, LoanTerms, parse_terms
+from cartera_pipelines.defs.loans.terms import InvalidTerms, LoanTerms, parse_terms
 
 
 class Action(StrEnum):
@@ -55,14 +55,7 @@ class Decision:
 
 def decide(loan: LoanRow, existing: Existing) -> Decision:
     """KEEP, CREATE, REGENERATE, BLOCKED or INVALID for one approved loan."""
-    parsed = parse_terms(
-        loan.total_financiamiento,
-        loan.tasa_interes,
-        loan.numero_cuotas,
-        loan.modalidad_pago,
-        loan.metodo_amortizacion,
-        loan.fecha_base_calculo,
-    )
+    parsed = terms_of(loan)
     if isinstance(parsed, InvalidTerms):
         return Decision(loan, Action.INVALID, existing, problems=parsed.problems)
     if existing.count == parsed.installments:
@@ -78,3 +71,15 @@ def decide(loan: LoanRow, existing: Existing) -> Decision:
             problems=("payments recorded: wrong count kept, not regenerated",),
         )
     return Decision(loan, Action.REGENERATE, existing, parsed)
+
+
+def terms_of(loan: LoanRow) -> LoanTerms | InvalidTerms:
+    """The terms of a ``prestamos`` row, validated by the one rule (:func:`terms.parse_terms`)."""
+    return parse_terms(
+        loan.total_financiamiento,
+        loan.tasa_interes,
+        loan.numero_cuotas,
+        loan.modalidad_pago,
+        loan.metodo_amortizacion,
+        loan.fecha_base_calculo,
+    )

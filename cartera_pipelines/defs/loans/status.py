@@ -1,7 +1,7 @@
 """Installment status (``cuotas.estado``) from what has been paid and the as-of date.
 
 One rule, in two forms that must agree: :func:`installment_status` (pure Python, used for new schedules
-and in tests) and :func:`status_sql` (the same rule as a SQL ``CASE``, for the set-based refresh).
+and in tests) and ``sql.status_sql`` (the same rule as a SQL ``CASE``, for the set-based refresh).
 
 * PAGADO: capital and interest fully paid (late fees do not count toward it);
 * ATRASADO: not fully paid and the due date has passed (due before the as-of date); a partly paid
@@ -15,8 +15,6 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from enum import StrEnum
-
-import sqlalchemy as sa
 
 # SQLite stores NUMERIC as binary floats: compare amounts with half a cent of slack, which is exact on
 # PostgreSQL/MySQL (amounts there are whole cents) and absorbs float noise on SQLite.
@@ -56,21 +54,3 @@ def unpaid_status(due: dt.date, nothing_due: bool, as_of: dt.date) -> Status:
     if nothing_due:
         return Status.PAGADO
     return Status.ATRASADO if due < as_of else Status.PENDIENTE
-
-
-def status_sql(cuotas: sa.Table, as_of: dt.date) -> sa.ColumnElement[str]:
-    """:func:`installment_status` as a SQL expression over ``cuotas`` columns."""
-    capital_paid = sa.func.coalesce(cuotas.c.capital_pagado, 0)
-    interest_paid = sa.func.coalesce(cuotas.c.interes_pagado, 0)
-    half = sa.literal(HALF_CENT, sa.Numeric(15, 3))
-    return sa.case(
-        (
-            sa.and_(
-                cuotas.c.monto_capital - capital_paid < half, cuotas.c.monto_interes - interest_paid < half
-            ),
-            sa.literal(Status.PAGADO.value),
-        ),
-        (cuotas.c.fecha_vencimiento < sa.literal(as_of, sa.Date), sa.literal(Status.ATRASADO.value)),
-        (capital_paid + interest_paid >= half, sa.literal(Status.PARCIAL.value)),
-        else_=sa.literal(Status.PENDIENTE.value),
-    )

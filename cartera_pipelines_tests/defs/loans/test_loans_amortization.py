@@ -10,20 +10,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cartera_pipelines.defs.loans.amortization import (
+from cartera_pipelines.defs.loans.amortization import due_dates, french_payment, schedule, totals
+from cartera_pipelines.defs.loans.sql import copy_lines, installment_rows
+from cartera_pipelines.defs.loans.status import Status, installment_status, unpaid_status
+from cartera_pipelines.defs.loans.terms import (
     PERIODS_PER_YEAR,
     InvalidTerms,
     LoanTerms,
     Method,
     Modality,
-    due_dates,
-    french_payment,
     parse_terms,
-    schedule,
-    totals,
 )
-from cartera_pipelines.defs.loans.status import Status, installment_status, unpaid_status
-from cartera_pipelines.defs.loans.store import copy_lines, installment_rows
 
 D = Decimal
 

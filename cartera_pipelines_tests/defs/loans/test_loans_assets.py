@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from cartera_pipelines.defs.loans import generation, store
-from cartera_pipelines.defs.loans.amortization import LoanTerms, parse_terms, schedule
+from cartera_pipelines.defs.loans import generation, sql
+from cartera_pipelines.defs.loans.amortization import schedule
 from cartera_pipelines.defs.loans.tables import cuotas
+from cartera_pipelines.defs.loans.terms import LoanTerms, parse_terms
 from cartera_pipelines.resources.database import create_store_engine
 from cartera_pipelines.sandbox import loans as loans_sandbox
 from cartera_pipelines_tests.defs.loans.conftest import check_outcomes, cuotas_metadata, materialize_cuotas
@@ -151,7 +152,7 @@ def test_status_follows_payments_and_the_as_of_date(loans_url: str) -> None:
     materialize_cuotas(loans_url, as_of="2024-01-01", with_checks=False)  # before every due date
     engine = create_store_engine(loans_url)
     with engine.begin() as conn:
-        assert store.status_counts(conn).get("ATRASADO", 0) == 0
+        assert sql.status_counts(conn).get("ATRASADO", 0) == 0
         loan_id = conn.execute(
             sa.select(cuotas.c.prestamo_id)
             .where(cuotas.c.capital_pagado == 0)
@@ -192,7 +193,7 @@ def test_a_failing_batch_rolls_back_alone_and_a_rerun_completes(
     loans_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = {"n": 0}
-    real_write = store.write_schedules
+    real_write = sql.write_schedules
 
     def flaky_write(conn: sa.Connection, loans: Any, as_of: dt.date) -> int:
         calls["n"] += 1
@@ -201,7 +202,7 @@ def test_a_failing_batch_rolls_back_alone_and_a_rerun_completes(
             raise RuntimeError("connection lost mid-batch")
         return written
 
-    monkeypatch.setattr(store, "write_schedules", flaky_write)
+    monkeypatch.setattr(sql, "write_schedules", flaky_write)
     failed = materialize_cuotas(loans_url, with_checks=False, batch_size=50)
     assert not failed.success
     expected = _expected()
@@ -210,7 +211,7 @@ def test_a_failing_batch_rolls_back_alone_and_a_rerun_completes(
     scheduled = {row[1] for row in _table(loans_url)}
     assert expected["created"] & first_batch <= scheduled  # batch 1 committed
     assert not expected["created"] & second_batch & scheduled  # batch 2 rolled back
-    monkeypatch.setattr(store, "write_schedules", real_write)
+    monkeypatch.setattr(sql, "write_schedules", real_write)
     rerun = materialize_cuotas(loans_url, with_checks=True, batch_size=50)
     assert rerun.success
     outcomes = check_outcomes(rerun)
