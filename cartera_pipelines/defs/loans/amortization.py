@@ -6,7 +6,8 @@ Rules (DESIGN §3 loans):
 * interest each period = the exact value balance × annual % ÷ (100 × periods), rounded half-up to cents.
   It is computed in integer cents over the rate's exact fraction, so a true half-cent tie rounds up
   (a rate pre-divided to 28 digits would get some ties wrong);
-* FRANCESA: fixed payment round(P·r / (1 − (1+r)^−n)) (P/n when r = 0), capital = payment − interest;
+* FRANCESA: fixed payment round(P·r / (1 − (1+r)^−n)) from its exact rational value (P/n when r = 0),
+  capital = payment − interest;
   ALEMANA: fixed capital round(P/n); AMERICANA: interest only, the principal in the last installment;
 * the last installment takes whatever balance remains, so capital sums to P and the final balance is 0.
   (Capital is also capped at the balance, so tiny principals whose rounded payment overshoots never go
@@ -20,14 +21,13 @@ The engine takes valid :class:`terms.LoanTerms`; :func:`terms.parse_terms` build
 from __future__ import annotations
 
 import datetime as dt
-import decimal
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from typing import NamedTuple
 
-from cartera_pipelines.defs.loans.terms import CENT, PERIODS_PER_YEAR, LoanTerms, Method, Modality, due_date
+from cartera_pipelines.defs.loans.terms import PERIODS_PER_YEAR, LoanTerms, Method, Modality, due_date
 
 
 class Installment(NamedTuple):
@@ -38,6 +38,10 @@ class Installment(NamedTuple):
     monto_interes: Decimal
     saldo_capital_inicial: Decimal
     saldo_capital_final: Decimal
+
+
+CentsRow = tuple[int, int, int]
+"""One installment in integer cents: ``(capital, interest, opening balance)``."""
 
 
 @lru_cache(maxsize=8192)
@@ -59,18 +63,27 @@ def _to_money(cents: int) -> Decimal:
     return Decimal(cents).scaleb(-2)
 
 
+def _french_cents(principal_cents: int, rate_num: int, rate_den: int, n: int) -> int:
+    """The FRANCESA payment in cents, from its exact rational value, rounded half-up.
+
+    With r = rate_num / rate_den, P·r / (1 − (1+r)^−n) = P·r·(1+r)^n / ((1+r)^n − 1)
+    = P · rate_num · (rate_den + rate_num)^n / (rate_den · ((rate_den + rate_num)^n − rate_den^n)):
+    integers only, so a true half-cent tie rounds up (at 50 digits, 1,912.75 at 24 % monthly over 3 gave
+    663.25 instead of 663.26).
+    """
+    if rate_num == 0:
+        return _half_up(principal_cents, n)
+    grown = (rate_den + rate_num) ** n
+    return _half_up(principal_cents * rate_num * grown, rate_den * (grown - rate_den**n))
+
+
 def french_payment(principal: Decimal, annual_rate: Decimal, periods_per_year: int, n: int) -> Decimal:
-    """FRANCESA fixed payment, rounded half-up to cents (P/n when the rate is zero)."""
-    if annual_rate == 0:
-        return _to_money(_half_up(_cents(principal), n))
-    with decimal.localcontext() as ctx:
-        ctx.prec = 50
-        r = annual_rate / (100 * periods_per_year)
-        payment = principal * r / (1 - (1 + r) ** -n)
-    return payment.quantize(CENT, rounding=ROUND_HALF_UP)
+    """FRANCESA fixed payment, rounded half-up to cents from its exact value (P/n when the rate is zero)."""
+    rate_num, rate_den = annual_rate.as_integer_ratio()
+    return _to_money(_french_cents(_cents(principal), rate_num, rate_den * 100 * periods_per_year, n))
 
 
-def schedule_cents(terms: LoanTerms) -> list[tuple[int, int, int]]:
+def schedule_cents(terms: LoanTerms) -> list[CentsRow]:
     """The schedule in integer cents: ``(capital, interest, opening balance)`` for installments 1..n.
 
     This is the engine; :func:`schedule` dresses it in dates and ``Decimal``. Bulk writers format these
@@ -83,12 +96,12 @@ def schedule_cents(terms: LoanTerms) -> list[tuple[int, int, int]]:
     balance = _cents(terms.principal)
     method = terms.method
     if method is Method.FRANCESA:
-        fixed = _cents(french_payment(terms.principal, terms.annual_rate, ppy, n))
+        fixed = _french_cents(balance, rate_num, interest_den, n)
     elif method is Method.ALEMANA:
         fixed = _half_up(balance, n)
     else:
         fixed = 0
-    rows: list[tuple[int, int, int]] = []
+    rows: list[CentsRow] = []
     for k in range(1, n + 1):
         interest = (2 * balance * rate_num + interest_den) // (2 * interest_den)  # half-up, exact
         if k == n:

@@ -4,7 +4,9 @@ The invariants (capital sums to the principal, final balance zero, monto_cuota =
 dates strictly increasing, one row per installment number) are ``blocking``: a schedule that breaks them
 is wrong money. Loans with invalid terms or with payments and a wrong installment count are ERROR
 checks that do not block: they need a person to fix the loan, and the other schedules are still right.
-The offenders queries live in :mod:`sql`; each result carries the count and a sample (``lib.checks``).
+The invariants' offenders queries live in :mod:`sql`; the two reporting checks validate terms with the one
+rule the asset uses (:func:`terms.parse_terms`, through :mod:`planning`), not a SQL twin of it. Each result
+carries the count and a sample (``lib.checks``).
 """
 
 from __future__ import annotations
@@ -12,9 +14,8 @@ from __future__ import annotations
 import dagster as dg
 
 from cartera_pipelines.defs.loans import assets, sql
-from cartera_pipelines.defs.loans.planning import terms_of
-from cartera_pipelines.defs.loans.terms import InvalidTerms
-from cartera_pipelines.lib.checks import SAMPLE, offenders_check, rows_check
+from cartera_pipelines.defs.loans.planning import count_mismatches, invalid_loans
+from cartera_pipelines.lib.checks import offenders_check, rows_check
 from cartera_pipelines.resources.database import SqlDatabase
 
 
@@ -81,13 +82,13 @@ def installment_numbers_unique(operations_db: SqlDatabase) -> dg.AssetCheckResul
 @dg.asset_check(
     asset=assets.operations_cuotas,
     description="Every approved loan with valid terms has exactly numero_cuotas installments "
-    "(fails for loans with payments whose count is wrong, and for approved loans not scheduled yet).",
+    "(fails for loans with payments whose count is wrong, for schedules refused because their amounts do not "
+    "fit, and for approved loans not scheduled yet).",
 )
 def installment_count_matches(operations_db: SqlDatabase) -> dg.AssetCheckResult:
     with operations_db.connect() as conn:
-        return offenders_check(
-            conn, sql.installment_count_wrong(), "loans whose installment count is not numero_cuotas"
-        )
+        loans, counts = sql.loans_with_counts(conn)
+    return rows_check(count_mismatches(loans, counts), "loans whose installment count is not numero_cuotas")
 
 
 @dg.asset_check(
@@ -96,11 +97,5 @@ def installment_count_matches(operations_db: SqlDatabase) -> dg.AssetCheckResult
 )
 def loan_terms_valid(operations_db: SqlDatabase) -> dg.AssetCheckResult:
     with operations_db.connect() as conn:
-        count = sql.invalid_terms_count(conn)
-        loans = sql.invalid_terms_sample(conn, SAMPLE)
-    rows = []
-    for loan in loans:
-        parsed = terms_of(loan)
-        problems = "; ".join(parsed.problems) if isinstance(parsed, InvalidTerms) else "?"
-        rows.append({"prestamo_id": loan.id, "problemas": problems})
-    return rows_check(rows, "approved loans with invalid terms", count=count)
+        loans = list(sql.approved_loans(conn))
+    return rows_check(invalid_loans(loans), "approved loans with invalid terms")

@@ -23,6 +23,11 @@ class CuotasConfig(dg.Config):
         gt=0,
         description="Loans per batch; each batch commits in one transaction.",
     )
+    prestamo_id: int | None = pydantic.Field(
+        default=None,
+        description="Only this loan: its schedule is rebuilt from its current terms (even when it already "
+        "matches), unless payments are recorded; the loan must be APROBADO. Empty means every approved loan.",
+    )
 
     def as_of_date(self) -> dt.date:
         """``as_of`` as a date (today in Bogotá when empty); a bad value raises ``DateInputError``."""

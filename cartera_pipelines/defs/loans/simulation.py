@@ -19,15 +19,6 @@ MAX_TABLE_ROWS = 1_000
 """Installments shown in the Markdown table (a 20-year weekly loan has 1,040)."""
 
 
-def _base_date(text: str) -> dt.date | str:
-    if not text.strip():
-        return today_in(BOGOTA)
-    try:
-        return dt.date.fromisoformat(text.strip())
-    except ValueError:
-        return text  # parse_terms reports it as "not a date"
-
-
 def _summary(terms: LoanTerms, sums: ScheduleTotals) -> str:
     return (
         f"{terms.method.value} {terms.modality.value}: {sums.installments} installments from "
@@ -65,13 +56,9 @@ def _schedule_metadata(rows: list[Installment], sums: ScheduleTotals, summary: s
     tags={"kind": "python"},
 )
 def simulate_schedule(context: dg.OpExecutionContext, config: SimulationConfig) -> dg.Output[None]:
+    base_date = config.base_date if config.base_date.strip() else today_in(BOGOTA)
     terms = parse_terms(
-        config.principal.strip(),
-        config.annual_rate.strip(),
-        config.installments,
-        config.modality.strip().upper(),
-        config.method.strip().upper(),
-        _base_date(config.base_date),
+        config.principal, config.annual_rate, config.installments, config.modality, config.method, base_date
     )
     if isinstance(terms, InvalidTerms):
         raise dg.Failure(

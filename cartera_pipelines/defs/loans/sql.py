@@ -1,42 +1,176 @@
 """Every query and write of the loans family (SQLAlchemy Core, set-based, on the caller's connection).
 
-* the approved loans, page by page, and the schedules they already have;
-* the writes: the delete of schedules being replaced, the bulk insert (one streamed ``COPY`` on
-  PostgreSQL through :func:`lib.bulk.copy_stream`, batched inserts elsewhere), the status refresh;
-* the offenders queries of the checks on ``operations/cuotas`` and the sensor's query.
+``prestamos`` and ``cuotas`` are the lender's tables: their columns may be DATE, TIMESTAMP or TIMESTAMPTZ,
+NUMERIC, DECIMAL or DOUBLE, text of any length and case. So:
+
+* :func:`check_tables` reflects both tables once per run and fails with one line naming the table, the
+  column and what was expected when a column is missing or of a type we cannot read; it also reads the
+  ``cuotas`` money columns' limits (a schedule that does not fit is refused per loan, not sent);
+* reads select the driver's values untouched (:func:`_raw`) and :mod:`normalise` makes them canonical;
+* ``estado`` is compared trimmed and upper-cased (:func:`approved`), like every other word we read.
+
+Writes: the guarded delete of a schedule being regenerated, the bulk insert (one streamed ``COPY`` through
+:func:`lib.bulk.copy_stream` on PostgreSQL, batched inserts elsewhere), the status refresh. "Paid" has one
+definition, :func:`paid_installment`, used by the reads, the guarded delete and the status.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
 
-from cartera_pipelines.defs.loans.amortization import Installment, due_dates, schedule, schedule_cents
-from cartera_pipelines.defs.loans.planning import Existing, LoanRow
-from cartera_pipelines.defs.loans.status import HALF_CENT, Status, installment_status, unpaid_status
+from cartera_pipelines.defs.loans.amortization import CentsRow, due_dates
+from cartera_pipelines.defs.loans.normalise import to_cents, to_count, to_date
+from cartera_pipelines.defs.loans.planning import ColumnLimit, Existing, LoanRow, StoredInstallment
+from cartera_pipelines.defs.loans.status import HALF_CENT, Status, unpaid_status
 from cartera_pipelines.defs.loans.tables import ESTADO_APROBADO, cuotas, prestamos
-from cartera_pipelines.defs.loans.terms import LoanTerms, Method, Modality
+from cartera_pipelines.defs.loans.terms import LoanTerms
 from cartera_pipelines.lib.bulk import copy_stream, insert_rows
+from cartera_pipelines.lib.dates import BOGOTA
 
 ZERO = Decimal("0.00")
-_LOAN_COLUMNS = [prestamos.c[field.name] for field in dataclasses.fields(LoanRow)]
 # Amounts are compared with a tenth of a cent of slack: exact on PostgreSQL/MySQL (whole cents), and immune
 # to the binary floats SQLite stores NUMERIC as.
 _TOLERANCE = sa.literal(Decimal("0.001"), sa.Numeric(15, 3))
 _HALF = sa.literal(HALF_CENT, sa.Numeric(15, 3))
+_PAID_COLUMNS = ("capital_pagado", "interes_pagado", "mora_pagada", "total_pagado")
+MONEY_WRITTEN = (
+    "monto_cuota",
+    "monto_capital",
+    "monto_interes",
+    "saldo_capital_inicial",
+    "saldo_capital_final",
+    "capital_pendiente",
+    "interes_pendiente",
+)
 
 
-# ---- reads -------------------------------------------------------------------------------------------------
+# ---- the tables as they are ---------------------------------------------------------------------------------
+
+
+class SourceError(RuntimeError):
+    """A column of the lender's tables is missing or of a type we cannot read (one line says which)."""
+
+
+_DATE = (sa.Date, sa.DateTime, sa.String)
+_NUMBER = (sa.Numeric, sa.Integer)
+_TEXT = (sa.String,)
+_EXPECTED: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
+    "prestamos": {
+        "id": ((sa.Integer, sa.Numeric), "the loan id: an integer"),
+        "total_financiamiento": (_NUMBER, "the principal: NUMERIC, DECIMAL or DOUBLE"),
+        "numero_cuotas": (_NUMBER, "the number of installments: an integer"),
+        "tasa_interes": (_NUMBER, "the annual rate in percent: NUMERIC, DECIMAL or DOUBLE"),
+        "modalidad_pago": (_TEXT, "MENSUAL, QUINCENAL or SEMANAL as text"),
+        "metodo_amortizacion": (_TEXT, "FRANCESA, ALEMANA or AMERICANA as text"),
+        "fecha_base_calculo": (_DATE, "the base date: DATE, TIMESTAMP or TIMESTAMPTZ"),
+        "estado": (_TEXT, "the loan state as text (APROBADO …)"),
+    },
+    "cuotas": {
+        "prestamo_id": ((sa.Integer, sa.Numeric), "the loan id: an integer"),
+        "numero_cuota": ((sa.Integer, sa.Numeric), "the installment number: an integer"),
+        "fecha_vencimiento": (_DATE, "the due date: DATE, TIMESTAMP or TIMESTAMPTZ"),
+        **{name: ((sa.Numeric,), "an amount: NUMERIC, DECIMAL or DOUBLE") for name in MONEY_WRITTEN},
+        **{name: ((sa.Numeric,), "an amount: NUMERIC, DECIMAL or DOUBLE") for name in _PAID_COLUMNS},
+        "estado": (_TEXT, "the installment state as text"),
+    },
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """What the run learned about ``cuotas`` as it is."""
+
+    limits: Mapping[str, ColumnLimit] = field(default_factory=dict)
+    """Per money column we write, the largest amount it holds."""
+    due_with_zone: bool = False
+    """``fecha_vencimiento`` is TIMESTAMPTZ: due dates are written as midnight in Bogotá."""
+
+
+def _money_limit(table: str, name: str, kind: sa.types.TypeEngine[Any], type_name: str) -> ColumnLimit:
+    if isinstance(kind, sa.Float):
+        return ColumnLimit(type_name, 10**15)  # a DOUBLE keeps 15 significant digits exactly
+    precision, scale = getattr(kind, "precision", None), getattr(kind, "scale", None)
+    if scale is not None and scale < 2:
+        raise SourceError(
+            f"operations table {table}, column {name} is {type_name}: expected 2 decimal places (cents)"
+        )
+    if precision is None:
+        return ColumnLimit(type_name, None)
+    return ColumnLimit(type_name, 10 ** (precision - (scale or 0) + 2))
+
+
+def check_tables(conn: sa.Connection) -> Target:
+    """Reflect ``prestamos`` and ``cuotas``; fail with one line on a missing or unreadable column."""
+    inspector = sa.inspect(conn)
+    limits: dict[str, ColumnLimit] = {}
+    due_with_zone = False
+    for table, expected in _EXPECTED.items():
+        if not inspector.has_table(table):
+            raise SourceError(
+                f"operations table {table} does not exist (expected the lender's {table} table)"
+            )
+        columns = {c["name"].lower(): c["type"] for c in inspector.get_columns(table)}
+        for name, (types, what) in expected.items():
+            if name not in columns:
+                raise SourceError(f"operations table {table} has no column {name} (expected {what})")
+            kind = columns[name]
+            type_name = kind.compile(dialect=conn.dialect)
+            # SQLite's declared types are only affinities ("TIMESTAMP WITH TIME ZONE" reflects as NUMERIC):
+            # there the values themselves are checked, record by record
+            if conn.dialect.name != "sqlite" and not isinstance(kind, types):
+                raise SourceError(f"operations table {table}, column {name} is {type_name} (expected {what})")
+            if table == "cuotas" and name in MONEY_WRITTEN:
+                limits[name] = _money_limit(table, name, kind, type_name)
+            if table == "cuotas" and name == "fecha_vencimiento":
+                due_with_zone = bool(getattr(kind, "timezone", False))
+    return Target(limits, due_with_zone)
+
+
+def _raw(column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """The column's value as the driver returns it (no SQLAlchemy type processing: :mod:`normalise` does it)."""
+    return sa.type_coerce(column, sa.types.NullType()).label(column.key)
+
+
+def approved(table: sa.Table = prestamos) -> sa.ColumnElement[bool]:
+    """``estado`` is APROBADO, whatever its case and padding."""
+    return sa.func.upper(sa.func.trim(table.c.estado)) == ESTADO_APROBADO
+
+
+def paid_installment(table: sa.TableClause | sa.Table = cuotas) -> sa.ColumnElement[bool]:
+    """The one definition of "paid": any of capital, interest, late fees or total paid is at least half a cent."""
+    return sa.or_(*(sa.func.coalesce(table.c[name], 0) >= _HALF for name in _PAID_COLUMNS))
+
+
+# ---- reads ------------------------------------------------------------------------------------------------
+
+
+_LOAN_COLUMNS = [
+    _raw(prestamos.c[name])
+    for name in (
+        "id",
+        "total_financiamiento",
+        "numero_cuotas",
+        "tasa_interes",
+        "modalidad_pago",
+        "metodo_amortizacion",
+        "fecha_base_calculo",
+    )
+]
+
+
+def _loan(row: sa.Row[Any] | tuple[Any, ...]) -> LoanRow:
+    return LoanRow(int(row[0]), *row[1:7])
 
 
 def approved_count(conn: sa.Connection) -> int:
-    query = sa.select(sa.func.count()).select_from(prestamos).where(prestamos.c.estado == ESTADO_APROBADO)
+    query = sa.select(sa.func.count()).select_from(prestamos).where(approved())
     return int(conn.execute(query).scalar_one())
 
 
@@ -44,42 +178,77 @@ def approved_page(conn: sa.Connection, after_id: int, limit: int) -> list[LoanRo
     """The next ``limit`` approved loans with id > ``after_id`` (keyset paging: no OFFSET scans)."""
     query = (
         sa.select(*_LOAN_COLUMNS)
-        .where(prestamos.c.estado == ESTADO_APROBADO, prestamos.c.id > after_id)
+        .where(approved(), prestamos.c.id > after_id)
         .order_by(prestamos.c.id)
         .limit(limit)
     )
-    return [LoanRow(*row) for row in conn.execute(query)]
+    return [_loan(row) for row in conn.execute(query)]
 
 
-def _paid_amount() -> sa.ColumnElement[Any]:
-    return (
-        sa.func.coalesce(cuotas.c.capital_pagado, 0)
-        + sa.func.coalesce(cuotas.c.interes_pagado, 0)
-        + sa.func.coalesce(cuotas.c.mora_pagada, 0)
-        + sa.func.coalesce(cuotas.c.total_pagado, 0)
-    )
+def approved_loans(conn: sa.Connection, page_size: int = 10_000) -> Iterator[LoanRow]:
+    """Every approved loan, page by page."""
+    after_id = 0
+    while page := approved_page(conn, after_id, page_size):
+        yield from page
+        after_id = page[-1].id
 
 
-def existing_schedules(conn: sa.Connection, first_id: int, last_id: int) -> dict[int, Existing]:
-    """Installment count and whether anything is paid, per loan with id in [first_id, last_id]."""
-    paid = sa.func.sum(sa.case((_paid_amount() >= _HALF, 1), else_=0))
+def loan_by_id(conn: sa.Connection, prestamo_id: int) -> tuple[LoanRow, str | None] | None:
+    """One loan and its ``estado`` (trimmed, upper-case), or ``None`` when there is no such loan."""
+    estado = sa.func.upper(sa.func.trim(prestamos.c.estado))
+    row = conn.execute(sa.select(*_LOAN_COLUMNS, estado).where(prestamos.c.id == prestamo_id)).first()
+    return None if row is None else (_loan(row), row[-1])
+
+
+_STORED_COLUMNS = [
+    cuotas.c.prestamo_id,
+    _raw(cuotas.c.numero_cuota),
+    _raw(cuotas.c.fecha_vencimiento),
+    *(
+        _raw(cuotas.c[name])
+        for name in (
+            "monto_cuota",
+            "monto_capital",
+            "monto_interes",
+            "saldo_capital_inicial",
+            "saldo_capital_final",
+        )
+    ),
+    sa.case((paid_installment(), 1), else_=0).label("pagada"),
+]
+
+
+def stored_schedules(conn: sa.Connection, first_id: int, last_id: int) -> dict[int, Existing]:
+    """The installments stored for each loan with id in [first_id, last_id], normalised, in number order."""
     query = (
-        sa.select(cuotas.c.prestamo_id, sa.func.count(), paid)
+        sa.select(*_STORED_COLUMNS)
         .where(cuotas.c.prestamo_id.between(first_id, last_id))
-        .group_by(cuotas.c.prestamo_id)
+        .order_by(cuotas.c.prestamo_id, cuotas.c.numero_cuota)
     )
-    return {int(pid): Existing(int(count), bool(paid_rows)) for pid, count, paid_rows in conn.execute(query)}
+    installments: dict[int, list[StoredInstallment]] = {}
+    paid: set[int] = set()
+    for loan_id, number, due, *amounts, paid_flag in conn.execute(query):
+        installments.setdefault(loan_id, []).append(
+            StoredInstallment(to_count(number), to_date(due), *(to_cents(a) for a in amounts))
+        )
+        if paid_flag:
+            paid.add(loan_id)
+    return {loan_id: Existing(tuple(rows), loan_id in paid) for loan_id, rows in installments.items()}
+
+
+def installment_counts(conn: sa.Connection) -> dict[int, int]:
+    query = sa.select(cuotas.c.prestamo_id, sa.func.count()).group_by(cuotas.c.prestamo_id)
+    return {int(loan_id): int(n) for loan_id, n in conn.execute(query)}
 
 
 def approved_ids_after(conn: sa.Connection, seen: int, limit: int) -> tuple[int | None, int | None, int]:
     """(first id, last id, count) of the first ``limit`` approved loans with id > ``seen``."""
     new_ids = (
         sa.select(prestamos.c.id)
-        .where(prestamos.c.estado == ESTADO_APROBADO, prestamos.c.id > seen)
+        .where(approved(), prestamos.c.id > seen)
         .order_by(prestamos.c.id)
         .limit(limit)
-        .subquery()
-    )
+    ).subquery()
     query = sa.select(sa.func.min(new_ids.c.id), sa.func.max(new_ids.c.id), sa.func.count()).select_from(
         new_ids
     )
@@ -87,8 +256,12 @@ def approved_ids_after(conn: sa.Connection, seen: int, limit: int) -> tuple[int 
     return first, last, int(count)
 
 
+def _of_approved_loans() -> sa.ColumnElement[bool]:
+    return cuotas.c.prestamo_id.in_(sa.select(prestamos.c.id).where(approved()))
+
+
 def status_counts(conn: sa.Connection) -> dict[str, int]:
-    query = sa.select(cuotas.c.estado, sa.func.count()).where(approved_cuotas()).group_by(cuotas.c.estado)
+    query = sa.select(cuotas.c.estado, sa.func.count()).where(_of_approved_loans()).group_by(cuotas.c.estado)
     return {str(estado): int(n) for estado, n in conn.execute(query)}
 
 
@@ -96,44 +269,59 @@ def cuotas_count(conn: sa.Connection) -> int:
     return int(conn.execute(sa.select(sa.func.count()).select_from(cuotas)).scalar_one())
 
 
-def cuotas_in_order() -> sa.Select[Any]:
-    """Every installment, by loan and number (for previews)."""
-    return cuotas.select().order_by(cuotas.c.prestamo_id, cuotas.c.numero_cuota)
+def cuotas_preview() -> sa.Select[Any]:
+    """Every installment as stored, by loan and number (for previews)."""
+    return sa.select(*(_raw(c) for c in cuotas.columns)).order_by(cuotas.c.prestamo_id, cuotas.c.numero_cuota)
 
 
 # ---- writes ------------------------------------------------------------------------------------------------
 
 
-def delete_schedules(conn: sa.Connection, prestamo_ids: Sequence[int]) -> int:
-    """Delete the schedules of ``prestamo_ids`` (callers pass only loans without payments)."""
-    if not prestamo_ids:
-        return 0
-    return conn.execute(sa.delete(cuotas).where(cuotas.c.prestamo_id.in_(prestamo_ids))).rowcount or 0
+def delete_unpaid_schedule(conn: sa.Connection, prestamo_id: int, expected: int) -> int:
+    """Delete a loan's schedule only if, in this very statement, nothing of it is paid and it still has
+    ``expected`` installments; returns the rows deleted (``expected``, or 0 when it changed meanwhile).
+
+    The inner reads go through derived tables: MySQL/MariaDB refuse a subquery on the table a DELETE
+    targets unless it is materialised.
+    """
+    inner = cuotas.alias("actual")
+    mine = inner.c.prestamo_id == prestamo_id
+    count = sa.select(sa.func.count().label("n")).where(mine).subquery("contadas")
+    paid = sa.select(inner.c.id).where(mine, paid_installment(inner)).subquery("pagadas")
+    statement = sa.delete(cuotas).where(
+        cuotas.c.prestamo_id == prestamo_id,
+        sa.select(count.c.n).scalar_subquery() == expected,
+        ~sa.exists(sa.select(paid.c.id)),
+    )
+    return conn.execute(statement).rowcount or 0
+
+
+def _money(cents: int) -> Decimal:
+    return Decimal(cents).scaleb(-2)
 
 
 def installment_rows(
-    prestamo_id: int, installments: Iterable[Installment], as_of: dt.date
+    prestamo_id: int, terms: LoanTerms, rows: Sequence[CentsRow], as_of: dt.date
 ) -> Iterator[dict[str, Any]]:
     """``cuotas`` rows of a freshly generated schedule: nothing paid, estado as of ``as_of``."""
-    for i in installments:
+    dates = due_dates(terms.base_date, terms.modality, terms.installments)
+    for k, (capital, interest, balance) in enumerate(rows, start=1):
         yield {
             "prestamo_id": prestamo_id,
-            "numero_cuota": i.numero_cuota,
-            "fecha_vencimiento": i.fecha_vencimiento,
-            "monto_cuota": i.monto_cuota,
-            "monto_capital": i.monto_capital,
-            "monto_interes": i.monto_interes,
-            "saldo_capital_inicial": i.saldo_capital_inicial,
-            "saldo_capital_final": i.saldo_capital_final,
+            "numero_cuota": k,
+            "fecha_vencimiento": dates[k - 1],
+            "monto_cuota": _money(capital + interest),
+            "monto_capital": _money(capital),
+            "monto_interes": _money(interest),
+            "saldo_capital_inicial": _money(balance),
+            "saldo_capital_final": _money(balance - capital),
             "capital_pagado": ZERO,
             "interes_pagado": ZERO,
             "mora_pagada": ZERO,
             "total_pagado": ZERO,
-            "capital_pendiente": i.monto_capital,
-            "interes_pendiente": i.monto_interes,
-            "estado": installment_status(
-                i.fecha_vencimiento, i.monto_capital, i.monto_interes, ZERO, ZERO, as_of
-            ).value,
+            "capital_pendiente": _money(capital),
+            "interes_pendiente": _money(interest),
+            "estado": unpaid_status(dates[k - 1], capital == 0 and interest == 0, as_of).value,
         }
 
 
@@ -161,11 +349,15 @@ def _money_text(cents: int) -> str:
 
 
 @lru_cache(maxsize=8192)
-def _date_texts(base: dt.date, modality: Modality, n: int) -> tuple[str, ...]:
-    return tuple(d.isoformat() for d in due_dates(base, modality, n))
+def _date_texts(terms_dates: tuple[dt.date, ...], with_zone: bool) -> tuple[str, ...]:
+    if with_zone:  # a TIMESTAMPTZ column: the due day is midnight in Bogotá, whatever the session's zone
+        return tuple(dt.datetime.combine(d, dt.time(), BOGOTA).isoformat() for d in terms_dates)
+    return tuple(d.isoformat() for d in terms_dates)
 
 
-def copy_lines(prestamo_id: int, terms: LoanTerms, as_of: dt.date) -> Iterator[str]:
+def copy_lines(
+    prestamo_id: int, terms: LoanTerms, rows: Sequence[CentsRow], as_of: dt.date, with_zone: bool = False
+) -> Iterator[str]:
     """The rows of :func:`installment_rows` as ``COPY`` text lines, straight from the cents.
 
     The generic ``lib.bulk`` encoders inspect every value's type; at portfolio scale (millions of rows)
@@ -174,8 +366,8 @@ def copy_lines(prestamo_id: int, terms: LoanTerms, as_of: dt.date) -> Iterator[s
     needs quoting in the CSV format.
     """
     dates = due_dates(terms.base_date, terms.modality, terms.installments)
-    texts = _date_texts(terms.base_date, terms.modality, terms.installments)
-    for k, (capital, interest, balance) in enumerate(schedule_cents(terms), start=1):
+    texts = _date_texts(dates, with_zone)
+    for k, (capital, interest, balance) in enumerate(rows, start=1):
         estado = unpaid_status(dates[k - 1], capital == 0 and interest == 0, as_of).value
         c, i = _money_text(capital), _money_text(interest)
         yield (
@@ -184,37 +376,37 @@ def copy_lines(prestamo_id: int, terms: LoanTerms, as_of: dt.date) -> Iterator[s
         )
 
 
-def write_schedules(conn: sa.Connection, loans: Sequence[tuple[int, LoanTerms]], as_of: dt.date) -> int:
-    """Insert the schedules of ``(prestamo_id, terms)``: one ``COPY`` on PostgreSQL, batched inserts elsewhere."""
-    if not loans:
+ScheduleToWrite = tuple[int, LoanTerms, Sequence[CentsRow]]
+"""``(prestamo_id, terms, the engine's rows in cents)``."""
+
+
+def write_schedules(
+    conn: sa.Connection, schedules: Sequence[ScheduleToWrite], as_of: dt.date, target: Target = Target()
+) -> int:
+    """Insert new schedules: one ``COPY`` on PostgreSQL, batched inserts elsewhere; returns rows written."""
+    if not schedules:
         return 0
     if conn.dialect.name != "postgresql":
-        return insert_rows(
-            conn,
-            cuotas,
-            (row for loan_id, terms in loans for row in installment_rows(loan_id, schedule(terms), as_of)),
+        rows = (
+            row
+            for loan_id, terms, cents in schedules
+            for row in installment_rows(loan_id, terms, cents, as_of)
         )
+        return insert_rows(conn, cuotas, rows)
     written = 0
 
     def lines() -> Iterator[str]:
         nonlocal written
-        for loan_id, terms in loans:
-            for line in copy_lines(loan_id, terms, as_of):
-                written += 1
-                yield line
+        for loan_id, terms, cents in schedules:
+            written += len(cents)
+            yield from copy_lines(loan_id, terms, cents, as_of, target.due_with_zone)
 
     copy_stream(conn, cuotas.name, COPY_COLUMNS, lines())
     return written
 
 
-def approved_cuotas() -> sa.ColumnElement[bool]:
-    """Installments that belong to an approved loan."""
-    approved = sa.select(prestamos.c.id).where(prestamos.c.estado == ESTADO_APROBADO)
-    return cuotas.c.prestamo_id.in_(approved)
-
-
 def status_sql(as_of: dt.date) -> sa.ColumnElement[str]:
-    """:func:`status.installment_status` as a SQL ``CASE`` over ``cuotas`` columns."""
+    """The installment status rule (:mod:`status`) as a SQL ``CASE`` over ``cuotas`` columns."""
     capital_paid = sa.func.coalesce(cuotas.c.capital_pagado, 0)
     interest_paid = sa.func.coalesce(cuotas.c.interes_pagado, 0)
     return sa.case(
@@ -225,17 +417,18 @@ def status_sql(as_of: dt.date) -> sa.ColumnElement[str]:
             sa.literal(Status.PAGADO.value),
         ),
         (cuotas.c.fecha_vencimiento < sa.literal(as_of, sa.Date), sa.literal(Status.ATRASADO.value)),
-        (capital_paid + interest_paid >= _HALF, sa.literal(Status.PARCIAL.value)),
+        (paid_installment(), sa.literal(Status.PARCIAL.value)),
         else_=sa.literal(Status.PENDIENTE.value),
     )
 
 
-def refresh_status(conn: sa.Connection, as_of: dt.date) -> int:
-    """Set ``estado`` on every installment of an approved loan whose status changed; returns rows updated."""
+def refresh_status(conn: sa.Connection, as_of: dt.date, only: int | None = None) -> int:
+    """Set ``estado`` on every installment of an approved loan (or of loan ``only``) whose status changed."""
     computed = status_sql(as_of)
+    which = _of_approved_loans() if only is None else cuotas.c.prestamo_id == only
     statement = (
         sa.update(cuotas)
-        .where(approved_cuotas(), sa.or_(cuotas.c.estado.is_(None), cuotas.c.estado != computed))
+        .where(which, sa.or_(cuotas.c.estado.is_(None), cuotas.c.estado != computed))
         .values(estado=computed)
     )
     return conn.execute(statement).rowcount or 0
@@ -252,7 +445,7 @@ def capital_not_principal() -> sa.Select[Any]:
     """Loans whose installments' capital does not sum to the principal."""
     capital = sa.func.sum(cuotas.c.monto_capital)
     return (
-        sa.select(cuotas.c.prestamo_id, prestamos.c.total_financiamiento, capital.label("capital"))
+        sa.select(cuotas.c.prestamo_id, _raw(prestamos.c.total_financiamiento), capital.label("capital"))
         .join(prestamos, prestamos.c.id == cuotas.c.prestamo_id)
         .group_by(cuotas.c.prestamo_id, prestamos.c.total_financiamiento)
         .having(_off(capital - prestamos.c.total_financiamiento))
@@ -267,7 +460,7 @@ def final_balance_not_zero() -> sa.Select[Any]:
         .subquery()
     )
     return (
-        sa.select(cuotas.c.prestamo_id, cuotas.c.numero_cuota, cuotas.c.saldo_capital_final)
+        sa.select(cuotas.c.prestamo_id, cuotas.c.numero_cuota, _raw(cuotas.c.saldo_capital_final))
         .join(
             last, sa.and_(last.c.prestamo_id == cuotas.c.prestamo_id, last.c.ultima == cuotas.c.numero_cuota)
         )
@@ -322,47 +515,6 @@ def installment_numbers_broken() -> sa.Select[Any]:
     )
 
 
-def valid_terms_sql() -> sa.ColumnElement[bool]:
-    """The terms :func:`amortization.parse_terms` accepts, as SQL (for set-based checks)."""
-    return sa.and_(
-        prestamos.c.total_financiamiento > 0,
-        prestamos.c.numero_cuotas > 0,
-        prestamos.c.tasa_interes >= 0,
-        prestamos.c.fecha_base_calculo.is_not(None),
-        prestamos.c.modalidad_pago.in_([m.value for m in Modality]),
-        prestamos.c.metodo_amortizacion.in_([m.value for m in Method]),
-    )
-
-
-def installment_count_wrong() -> sa.Select[Any]:
-    """Approved loans with valid terms whose installment count is not numero_cuotas."""
-    counts = (
-        sa.select(cuotas.c.prestamo_id, sa.func.count().label("n")).group_by(cuotas.c.prestamo_id).subquery()
-    )
-    existing = sa.func.coalesce(counts.c.n, 0)
-    return (
-        sa.select(
-            prestamos.c.id.label("prestamo_id"),
-            prestamos.c.numero_cuotas,
-            existing.label("cuotas_existentes"),
-        )
-        .select_from(prestamos.outerjoin(counts, counts.c.prestamo_id == prestamos.c.id))
-        .where(
-            prestamos.c.estado == ESTADO_APROBADO, valid_terms_sql(), existing != prestamos.c.numero_cuotas
-        )
-    )
-
-
-def _invalid_approved() -> sa.ColumnElement[bool]:
-    return sa.and_(prestamos.c.estado == ESTADO_APROBADO, sa.not_(sa.func.coalesce(valid_terms_sql(), False)))
-
-
-def invalid_terms_count(conn: sa.Connection) -> int:
-    query = sa.select(sa.func.count()).select_from(prestamos).where(_invalid_approved())
-    return int(conn.execute(query).scalar_one())
-
-
-def invalid_terms_sample(conn: sa.Connection, limit: int) -> list[LoanRow]:
-    """The first ``limit`` approved loans whose terms are invalid, as read."""
-    query = sa.select(*_LOAN_COLUMNS).where(_invalid_approved()).order_by(prestamos.c.id).limit(limit)
-    return [LoanRow(*row) for row in conn.execute(query)]
+def loans_with_counts(conn: sa.Connection) -> tuple[Iterable[LoanRow], dict[int, int]]:
+    """Every approved loan (as read) and each loan's installment count (for the reporting checks)."""
+    return list(approved_loans(conn)), installment_counts(conn)

@@ -1,13 +1,17 @@
 """Installment status (``cuotas.estado``) from what has been paid and the as-of date.
 
-One rule, in two forms that must agree: :func:`installment_status` (pure Python, used for new schedules
-and in tests) and ``sql.status_sql`` (the same rule as a SQL ``CASE``, for the set-based refresh).
+The rule (it runs as the SQL ``CASE`` of ``sql.status_sql`` over every installment, in one UPDATE):
 
-* PAGADO: capital and interest fully paid (late fees do not count toward it);
+* PAGADO: capital and interest fully paid (late fees do not count toward it); an installment with nothing
+  due (zero capital and zero interest) is settled, so PAGADO;
 * ATRASADO: not fully paid and the due date has passed (due before the as-of date); a partly paid
   installment that is overdue is ATRASADO, because arrears matter more than the partial payment;
-* PARCIAL: something paid, not due yet;
+* PARCIAL: a payment recorded (``sql.paid_installment``: any of capital, interest, late fees or total
+  paid), not due yet;
 * PENDIENTE: nothing paid, not due yet.
+
+A new schedule has nothing paid, so its rows are written with :func:`unpaid_status` (the same rule with
+every paid amount zero); tests check the two agree on every engine.
 """
 
 from __future__ import annotations
@@ -28,25 +32,8 @@ class Status(StrEnum):
     PARCIAL = "PARCIAL"
 
 
-def installment_status(
-    due: dt.date,
-    capital: Decimal,
-    interest: Decimal,
-    capital_paid: Decimal,
-    interest_paid: Decimal,
-    as_of: dt.date,
-) -> Status:
-    if capital - capital_paid < HALF_CENT and interest - interest_paid < HALF_CENT:
-        return Status.PAGADO
-    if due < as_of:
-        return Status.ATRASADO
-    if capital_paid + interest_paid >= HALF_CENT:
-        return Status.PARCIAL
-    return Status.PENDIENTE
-
-
 def unpaid_status(due: dt.date, nothing_due: bool, as_of: dt.date) -> Status:
-    """:func:`installment_status` of an installment with nothing paid (new schedules, bulk path).
+    """The status of an installment with nothing paid (new schedules, written in bulk).
 
     ``nothing_due`` is an installment of zero capital and zero interest (e.g. a zero-rate AMERICANA
     loan before its last installment): with nothing owed it is already settled, so PAGADO.

@@ -2,7 +2,8 @@
 
 :func:`parse_terms` turns raw terms (a ``prestamos`` row as read, or the simulation's run config) into
 :class:`LoanTerms`, or into :class:`InvalidTerms` listing every problem at once, never raising, so one bad
-loan cannot stop a batch. The calendar rule lives here too: installment k of a loan is due
+loan cannot stop a batch. Raw values are made canonical by :mod:`normalise` (``mensual``/``MENSUAL `` are
+``MENSUAL``; a TIMESTAMP base date is its date; a DOUBLE principal is rounded to cents). The calendar rule lives here too: installment k of a loan is due
 ``base + k months`` (day kept, clamped to the month's end, always from the base date), ``base + 15·k``
 days or ``base + 7·k`` days.
 """
@@ -10,14 +11,14 @@ days or ``base + 7·k`` days.
 from __future__ import annotations
 
 import datetime as dt
-import decimal
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from typing import TypeVar
 
 from dateutil.relativedelta import relativedelta
 
-CENT = Decimal("0.01")
+from cartera_pipelines.defs.loans.normalise import CENT, to_count, to_date, to_decimal, to_money, to_word
 
 
 class Method(StrEnum):
@@ -31,6 +32,8 @@ class Modality(StrEnum):
     QUINCENAL = "QUINCENAL"
     SEMANAL = "SEMANAL"
 
+
+_E = TypeVar("_E", Modality, Method)
 
 PERIODS_PER_YEAR: dict[Modality, int] = {Modality.MENSUAL: 12, Modality.QUINCENAL: 24, Modality.SEMANAL: 52}
 _DAYS_PER_PERIOD: dict[Modality, int] = {Modality.QUINCENAL: 15, Modality.SEMANAL: 7}
@@ -56,20 +59,57 @@ class InvalidTerms:
     problems: tuple[str, ...]
 
 
-def _as_decimal(value: object) -> Decimal | None:
-    if isinstance(value, Decimal):
-        return value if value.is_finite() else None
-    if isinstance(value, bool) or value is None:
+def _principal(value: object, problems: list[str]) -> Decimal | None:
+    amount = to_money(value)
+    if amount is None:
+        problems.append(f"principal {value!r} is not a decimal amount")
+    elif amount <= 0:
+        problems.append(f"principal must be > 0, got {amount}")
+    elif amount != amount.quantize(CENT):
+        problems.append(f"principal {amount} has more than 2 decimals")
+    else:
+        return amount
+    return None
+
+
+def _rate(value: object, problems: list[str]) -> Decimal | None:
+    rate = to_decimal(value)
+    if rate is None:
+        problems.append(f"interest rate {value!r} is not a decimal number")
+    elif rate < 0:
+        problems.append(f"interest rate must be >= 0, got {rate}")
+    else:
+        return rate
+    return None
+
+
+def _count(value: object, problems: list[str]) -> int | None:
+    n = to_count(value)
+    if n is None:
+        problems.append(f"number of installments {value!r} is not an integer")
+    elif n <= 0:
+        problems.append(f"number of installments must be > 0, got {n}")
+    else:
+        return n
+    return None
+
+
+def _choice(kind: type[_E], value: object, what: str, problems: list[str]) -> _E | None:
+    word = to_word(value)
+    if word in kind.__members__:
+        return kind(word)
+    problems.append(f"unknown {what} {value!r} (expected {', '.join(kind)})")
+    return None
+
+
+def _base_date(value: object, problems: list[str]) -> dt.date | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        problems.append("missing base date (fecha_base_calculo)")
         return None
-    if isinstance(value, int):
-        return Decimal(value)
-    if isinstance(value, str):
-        try:
-            parsed = Decimal(value.strip())
-        except decimal.InvalidOperation:
-            return None
-        return parsed if parsed.is_finite() else None
-    return None  # floats are refused on purpose: money never goes through binary floating point
+    day = to_date(value)
+    if day is None:
+        problems.append(f"base date {value!r} is not a date")
+    return day
 
 
 def parse_terms(
@@ -80,46 +120,32 @@ def parse_terms(
     method: object,
     base_date: object,
 ) -> LoanTerms | InvalidTerms:
-    """Validate raw terms (as read from ``prestamos`` or run config) into :class:`LoanTerms`."""
+    """Validate raw terms into :class:`LoanTerms`: the one rule for the batch and the simulation.
+
+    Values come as read from ``prestamos`` (any of the column types :mod:`normalise` accepts) or from run
+    config (text); every problem is reported at once.
+    """
     problems: list[str] = []
-    p = _as_decimal(principal)
-    if p is None:
-        problems.append(f"principal {principal!r} is not a decimal amount")
-    elif p <= 0:
-        problems.append(f"principal must be > 0, got {p}")
-    elif p != p.quantize(CENT):
-        problems.append(f"principal {p} has more than 2 decimals")
-    rate = _as_decimal(annual_rate)
-    if rate is None:
-        problems.append(f"interest rate {annual_rate!r} is not a decimal number")
-    elif rate < 0:
-        problems.append(f"interest rate must be >= 0, got {rate}")
-    n = installments if isinstance(installments, int) and not isinstance(installments, bool) else None
-    if n is None:
-        problems.append(f"number of installments {installments!r} is not an integer")
-    elif n <= 0:
-        problems.append(f"number of installments must be > 0, got {n}")
-    modality_ok = modality in Modality.__members__
-    if not modality_ok:
-        problems.append(f"unknown payment modality {modality!r} (expected {', '.join(Modality)})")
-    if method not in Method.__members__:
-        problems.append(f"unknown amortization method {method!r} (expected {', '.join(Method)})")
-    if base_date is None:
-        problems.append("missing base date (fecha_base_calculo)")
-    elif not isinstance(base_date, dt.date) or isinstance(base_date, dt.datetime):
-        problems.append(f"base date {base_date!r} is not a date")
-    elif modality_ok and n is not None and n > 0:
+    p = _principal(principal, problems)
+    rate = _rate(annual_rate, problems)
+    n = _count(installments, problems)
+    payment_modality = _choice(Modality, modality, "payment modality", problems)
+    amortization_method = _choice(Method, method, "amortization method", problems)
+    base = _base_date(base_date, problems)
+    if base is not None and payment_modality is not None and n is not None:
         try:
-            due_date(base_date, Modality(str(modality)), n)
+            due_date(base, payment_modality, n)
         except (OverflowError, ValueError):
-            problems.append(f"the last due date of {n} installments from {base_date} is past year 9999")
+            problems.append(f"the last due date of {n} installments from {base} is past year 9999")
     if problems:
         return InvalidTerms(tuple(problems))
-    assert p is not None and rate is not None and n is not None and isinstance(base_date, dt.date)
-    return LoanTerms(p, rate, n, Modality(str(modality)), Method(str(method)), base_date)
+    assert p is not None and rate is not None and n is not None and base is not None
+    assert payment_modality is not None and amortization_method is not None
+    return LoanTerms(p, rate, n, payment_modality, amortization_method, base)
 
 
 def due_date(base: dt.date, modality: Modality, k: int) -> dt.date:
+    """When installment ``k`` is due (``OverflowError``/``ValueError`` past year 9999)."""
     if modality is Modality.MENSUAL:
         # relativedelta keeps the day and clamps it to the month's end; always from the base date.
         return base + relativedelta(months=k)
