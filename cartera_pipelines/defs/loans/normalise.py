@@ -51,14 +51,6 @@ def to_money(value: object) -> Decimal | None:
     return amount
 
 
-def to_cents(value: object) -> int | None:
-    """A stored amount in integer cents, half-up (``None`` when it is not a number)."""
-    amount = to_money(value)
-    if amount is None:
-        return None
-    return int(amount.scaleb(2).to_integral_value(rounding=ROUND_HALF_UP))
-
-
 def to_count(value: object) -> int | None:
     """A whole number from an INTEGER, an integral NUMERIC/DOUBLE or digits; else ``None``."""
     if isinstance(value, int) and not isinstance(value, bool):

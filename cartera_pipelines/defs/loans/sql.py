@@ -7,6 +7,7 @@ NUMERIC, DECIMAL or DOUBLE, text of any length and case. So:
   column and what was expected when a column is missing or of a type we cannot read; it also reads the
   ``cuotas`` money columns' limits (a schedule that does not fit is refused per loan, not sent);
 * reads select the driver's values untouched (:func:`_raw`) and :mod:`normalise` makes them canonical;
+  stored installment amounts come as integer cents cast in SQL (:func:`_cents`);
 * ``estado`` is compared trimmed and upper-cased (:func:`approved`), like every other word we read.
 
 Writes: the guarded delete of a schedule being regenerated, the bulk insert (one streamed ``COPY`` through
@@ -26,7 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from cartera_pipelines.defs.loans.amortization import CentsRow, due_dates
-from cartera_pipelines.defs.loans.normalise import to_cents, to_count, to_date
+from cartera_pipelines.defs.loans.normalise import to_count, to_date
 from cartera_pipelines.defs.loans.planning import ColumnLimit, Existing, LoanRow, StoredInstallment
 from cartera_pipelines.defs.loans.status import HALF_CENT, Status, unpaid_status
 from cartera_pipelines.defs.loans.tables import ESTADO_APROBADO, cuotas, prestamos
@@ -200,12 +201,19 @@ def loan_by_id(conn: sa.Connection, prestamo_id: int) -> tuple[LoanRow, str | No
     return None if row is None else (_loan(row), row[-1])
 
 
+def _cents(column: sa.ColumnElement[Any]) -> sa.ColumnElement[int]:
+    """An amount in integer cents, cast in SQL: exact for NUMERIC/DECIMAL, and a DOUBLE's binary noise
+    rounds away (stored amounts are whole cents). Reading millions of rows, integers cost the driver a
+    third of what ``Decimal`` objects do."""
+    return sa.cast(sa.func.round(column * 100), sa.BigInteger).label(column.key)
+
+
 _STORED_COLUMNS = [
     cuotas.c.prestamo_id,
     _raw(cuotas.c.numero_cuota),
     _raw(cuotas.c.fecha_vencimiento),
     *(
-        _raw(cuotas.c[name])
+        _cents(cuotas.c[name])
         for name in (
             "monto_cuota",
             "monto_capital",
@@ -227,9 +235,11 @@ def stored_schedules(conn: sa.Connection, first_id: int, last_id: int) -> dict[i
     )
     installments: dict[int, list[StoredInstallment]] = {}
     paid: set[int] = set()
-    for loan_id, number, due, *amounts, paid_flag in conn.execute(query):
+    for loan_id, number, due, cuota, capital, interest, opening, closing, paid_flag in conn.execute(
+        query
+    ).all():
         installments.setdefault(loan_id, []).append(
-            StoredInstallment(to_count(number), to_date(due), *(to_cents(a) for a in amounts))
+            StoredInstallment(to_count(number), to_date(due), cuota, capital, interest, opening, closing)
         )
         if paid_flag:
             paid.add(loan_id)

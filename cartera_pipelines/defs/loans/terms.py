@@ -14,6 +14,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from functools import lru_cache
 from typing import TypeVar
 
 from dateutil.relativedelta import relativedelta
@@ -144,6 +145,7 @@ def parse_terms(
     return LoanTerms(p, rate, n, payment_modality, amortization_method, base)
 
 
+@lru_cache(maxsize=65_536)
 def due_date(base: dt.date, modality: Modality, k: int) -> dt.date:
     """When installment ``k`` is due (``OverflowError``/``ValueError`` past year 9999)."""
     if modality is Modality.MENSUAL:
