@@ -61,12 +61,12 @@ class GenerationReport:
         """The loans listed for ``action`` as rows for a Markdown table."""
         return [
             {
-                "prestamo_id": d.loan.id,
-                "numero_cuotas": d.loan.numero_cuotas,
-                "cuotas_existentes": d.existing.count,
-                "problemas": "; ".join(d.problems),
+                "prestamo_id": decision.loan.id,
+                "numero_cuotas": decision.loan.numero_cuotas,
+                "cuotas_existentes": decision.existing.count,
+                "problemas": "; ".join(decision.problems),
             }
-            for d in self.listed.get(action, [])
+            for decision in self.listed.get(action, [])
         ]
 
 

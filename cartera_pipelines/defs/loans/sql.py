@@ -107,6 +107,13 @@ def _money_limit(table: str, name: str, kind: sa.types.TypeEngine[Any], type_nam
     return ColumnLimit(type_name, 10 ** (precision - (scale or 0) + 2))
 
 
+def _type_name(kind: sa.types.TypeEngine[Any], dialect: sa.Dialect) -> str:
+    try:
+        return str(kind.compile(dialect=dialect))
+    except sa.exc.CompileError:  # a type SQLAlchemy only knows as NullType (e.g. SQLite's BLOB)
+        return str(kind.__class__.__name__)
+
+
 def check_tables(conn: sa.Connection) -> Target:
     """Reflect ``prestamos`` and ``cuotas``; fail with one line on a missing or unreadable column."""
     inspector = sa.inspect(conn)
@@ -122,7 +129,7 @@ def check_tables(conn: sa.Connection) -> Target:
             if name not in columns:
                 raise SourceError(f"operations table {table} has no column {name} (expected {what})")
             kind = columns[name]
-            type_name = kind.compile(dialect=conn.dialect)
+            type_name = _type_name(kind, conn.dialect)
             # SQLite's declared types are only affinities ("TIMESTAMP WITH TIME ZONE" reflects as NUMERIC):
             # there the values themselves are checked, record by record
             if conn.dialect.name != "sqlite" and not isinstance(kind, types):
@@ -144,7 +151,7 @@ def approved(table: sa.Table = prestamos) -> sa.ColumnElement[bool]:
     return sa.func.upper(sa.func.trim(table.c.estado)) == ESTADO_APROBADO
 
 
-def paid_installment(table: sa.TableClause | sa.Table = cuotas) -> sa.ColumnElement[bool]:
+def paid_installment(table: sa.FromClause = cuotas) -> sa.ColumnElement[bool]:
     """The one definition of "paid": any of capital, interest, late fees or total paid is at least half a cent."""
     return sa.or_(*(sa.func.coalesce(table.c[name], 0) >= _HALF for name in _PAID_COLUMNS))
 
@@ -361,8 +368,8 @@ def _money_text(cents: int) -> str:
 @lru_cache(maxsize=8192)
 def _date_texts(terms_dates: tuple[dt.date, ...], with_zone: bool) -> tuple[str, ...]:
     if with_zone:  # a TIMESTAMPTZ column: the due day is midnight in Bogotá, whatever the session's zone
-        return tuple(dt.datetime.combine(d, dt.time(), BOGOTA).isoformat() for d in terms_dates)
-    return tuple(d.isoformat() for d in terms_dates)
+        return tuple(dt.datetime.combine(day, dt.time(), BOGOTA).isoformat() for day in terms_dates)
+    return tuple(day.isoformat() for day in terms_dates)
 
 
 def copy_lines(
@@ -379,10 +386,11 @@ def copy_lines(
     texts = _date_texts(dates, with_zone)
     for k, (capital, interest, balance) in enumerate(rows, start=1):
         estado = unpaid_status(dates[k - 1], capital == 0 and interest == 0, as_of).value
-        c, i = _money_text(capital), _money_text(interest)
+        capital_text, interest_text = _money_text(capital), _money_text(interest)
         yield (
-            f"{prestamo_id}\t{k}\t{texts[k - 1]}\t{_money_text(capital + interest)}\t{c}\t{i}\t"
-            f"{_money_text(balance)}\t{_money_text(balance - capital)}\t0.00\t0.00\t0.00\t0.00\t{c}\t{i}\t{estado}\n"
+            f"{prestamo_id}\t{k}\t{texts[k - 1]}\t{_money_text(capital + interest)}\t{capital_text}\t"
+            f"{interest_text}\t{_money_text(balance)}\t{_money_text(balance - capital)}\t0.00\t0.00\t0.00\t0.00\t"
+            f"{capital_text}\t{interest_text}\t{estado}\n"
         )
 
 

@@ -127,7 +127,7 @@ def parse_terms(
     config (text); every problem is reported at once.
     """
     problems: list[str] = []
-    p = _principal(principal, problems)
+    amount = _principal(principal, problems)
     rate = _rate(annual_rate, problems)
     n = _count(installments, problems)
     payment_modality = _choice(Modality, modality, "payment modality", problems)
@@ -140,9 +140,9 @@ def parse_terms(
             problems.append(f"the last due date of {n} installments from {base} is past year 9999")
     if problems:
         return InvalidTerms(tuple(problems))
-    assert p is not None and rate is not None and n is not None and base is not None
+    assert amount is not None and rate is not None and n is not None and base is not None
     assert payment_modality is not None and amortization_method is not None
-    return LoanTerms(p, rate, n, payment_modality, amortization_method, base)
+    return LoanTerms(amount, rate, n, payment_modality, amortization_method, base)
 
 
 @lru_cache(maxsize=65_536)

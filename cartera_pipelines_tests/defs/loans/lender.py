@@ -51,24 +51,24 @@ def create_tables(
     """Create the lender's ``prestamos`` and ``cuotas`` in ``shape``; ``drop`` leaves columns out,
     ``override`` gives a column another SQL type (``{"fecha_base_calculo": "BOOLEAN"}``)."""
     engine = create_store_engine(url)
-    t = _TYPES[shape][engine.dialect.name]
-    money = t["money"]
+    kinds = _TYPES[shape][engine.dialect.name]
+    money = kinds["money"]
     prestamos = {
-        "id": f"{t['id']} PRIMARY KEY",
-        "total_financiamiento": t["principal"],
-        "numero_cuotas": t["count"],
-        "tasa_interes": t["rate"],
+        "id": f"{kinds['id']} PRIMARY KEY",
+        "total_financiamiento": kinds["principal"],
+        "numero_cuotas": kinds["count"],
+        "tasa_interes": kinds["rate"],
         "modalidad_pago": "VARCHAR(255)",
         "metodo_amortizacion": "TEXT",
-        "fecha_base_calculo": t["date"],
+        "fecha_base_calculo": kinds["date"],
         "estado": "VARCHAR(255) NOT NULL",
         "observaciones": "TEXT",
     }
     cuotas = {
-        "id": f"{t['bigid']} PRIMARY KEY",
+        "id": f"{kinds['bigid']} PRIMARY KEY",
         "prestamo_id": "INTEGER NOT NULL REFERENCES prestamos(id)",
         "numero_cuota": "INTEGER NOT NULL",
-        "fecha_vencimiento": t["date"],
+        "fecha_vencimiento": kinds["date"],
         **{
             name: money
             for name in (
