@@ -80,7 +80,7 @@ def table_metadata(table: sa.Table) -> dict[str, Any]:
     return {"dagster/column_schema": column_schema(table), "dagster/table_name": table.name}
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, width: int = 60) -> str:
     if value is None:
         return ""
     if isinstance(value, Decimal):
@@ -90,19 +90,20 @@ def _cell(value: Any) -> str:
     if isinstance(value, dt.date):
         return value.isoformat()
     text = str(value).replace("|", "\\|").replace("\n", " ")
-    return text if len(text) <= 60 else text[:57] + "…"
+    return text if len(text) <= width else text[: width - 3] + "…"
 
 
 def markdown_table(
-    rows: Iterable[Mapping[str, Any]], columns: Sequence[str] | None = None, limit: int = 10
+    rows: Iterable[Mapping[str, Any]], columns: Sequence[str] | None = None, limit: int = 10, width: int = 60
 ) -> str:
-    """A Markdown table of the first ``limit`` rows (for ``preview`` metadata)."""
+    """A Markdown table of the first ``limit`` rows (for ``preview`` metadata); text cells longer than
+    ``width`` characters are cut with an ellipsis."""
     rows = list(rows)[:limit]
     if not rows:
         return "_no rows_"
     headers = list(columns or rows[0].keys())
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(_cell(row.get(h)) for h in headers) + " |" for row in rows]
+    lines += ["| " + " | ".join(_cell(row.get(h), width) for h in headers) + " |" for row in rows]
     return "\n".join(lines)
 
 

@@ -9,6 +9,9 @@ Deterministic for a seed; ``300 × scale`` loans. What is in it, so every path o
   them with payments recorded (fully paid first installments, one partly paid);
 * loans with an incomplete schedule and nothing paid (the asset replaces it), and loans with payments
   whose installment count no longer matches numero_cuotas (left untouched and reported);
+* biweekly and weekly loans with the old generator's schedule (the monthly rate: right count and dates,
+  wrong interest): regenerated when nothing is paid, reported when a payment is recorded;
+* a few loans spelled as the lender's system writes them (`` quincenal``, ``Francesa ``): scheduled alike;
 * six approved loans with invalid terms: principal 0, 0 installments, negative rate, no base date,
   unknown method, unknown modality.
 """
@@ -17,14 +20,16 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 
-from cartera_pipelines.defs.loans.amortization import LoanTerms, Method, Modality, parse_terms, schedule
-from cartera_pipelines.defs.loans.store import installment_rows
+from cartera_pipelines.defs.loans.amortization import due_dates, schedule_cents
+from cartera_pipelines.defs.loans.sql import installment_rows
 from cartera_pipelines.defs.loans.tables import ESTADO_APROBADO, cuotas, prestamos
+from cartera_pipelines.defs.loans.terms import LoanTerms, Method, Modality, parse_terms
 from cartera_pipelines.sandbox.db import insert_rows, recreate_tables
 from cartera_pipelines.sandbox.targets import SandboxTargets
 
@@ -113,7 +118,7 @@ def generate(scale: int = 1, seed: int = 42) -> tuple[list[dict[str, Any]], list
             loan["fecha_base_calculo"],
         )
         assert isinstance(terms, LoanTerms), terms
-        rows = list(installment_rows(loan["id"], schedule(terms), REFERENCE_DAY))
+        rows = list(installment_rows(loan["id"], terms, schedule_cents(terms), REFERENCE_DAY))
         kind = position % 8
         if kind == 1:  # payments recorded: first two installments paid, the third partly
             rows[0], rows[1], rows[2] = _paid(rows[0]), _paid(rows[1]), _paid(rows[2], Decimal("0.4"))
@@ -122,8 +127,25 @@ def generate(scale: int = 1, seed: int = 42) -> tuple[list[dict[str, Any]], list
             loan["numero_cuotas"] += 6
         elif kind == 5:  # an interrupted old-style generation: half a schedule, nothing paid
             rows = rows[: len(rows) // 2]
+        elif kind in (6, 7) and terms.modality is not Modality.MENSUAL and terms.annual_rate:
+            # the old generator applied the monthly rate to biweekly and weekly loans: the right count and
+            # dates, the interest two or four times too high; regenerated (6) or, with a payment, kept (7)
+            rows = _old_generator_rows(loan["id"], terms)
+            if kind == 7:
+                rows[0] = _paid(rows[0])
         installments.extend(rows)
+    for loan in approved[: -len(INVALID_TERMS)][5::23]:  # the lender's spellings: valid, scheduled alike
+        loan["modalidad_pago"] = f" {str(loan['modalidad_pago']).lower()}"
+        loan["metodo_amortizacion"] = f"{str(loan['metodo_amortizacion']).capitalize()} "
     return loans, installments
+
+
+def _old_generator_rows(loan_id: int, terms: LoanTerms) -> list[dict[str, Any]]:
+    monthly = replace(terms, modality=Modality.MENSUAL)
+    rows = list(installment_rows(loan_id, monthly, schedule_cents(monthly), REFERENCE_DAY))
+    for row, due in zip(rows, due_dates(terms.base_date, terms.modality, terms.installments), strict=True):
+        row["fecha_vencimiento"] = due
+    return rows
 
 
 def build(targets: SandboxTargets, *, scale: int = 1, seed: int = 42) -> dict[str, int]:

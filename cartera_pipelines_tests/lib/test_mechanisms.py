@@ -176,3 +176,11 @@ def test_copy_stream_is_lazy() -> None:
     stream = bulk._Stream(pieces())
     first = stream.read(1 << 16)
     assert len(first) == 1 << 16 and len(pulled) < 70
+
+
+def test_markdown_table_cuts_long_text_at_the_width_asked() -> None:
+    from cartera_pipelines.lib.metadata import markdown_table
+
+    row = {"id": 1, "why": "x" * 100}
+    assert "x" * 57 + "…" in markdown_table([row]) and "x" * 58 not in markdown_table([row])
+    assert "x" * 100 in markdown_table([row], width=200)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from cartera_pipelines.defs.loans.amortization import Method, Modality
 from cartera_pipelines.defs.loans.tables import cuotas, prestamos
+from cartera_pipelines.defs.loans.terms import Method, Modality
 from cartera_pipelines.resources.database import create_store_engine
 from cartera_pipelines.sandbox import loans
 from cartera_pipelines.sandbox.targets import SandboxTargets

@@ -1,57 +1,102 @@
-"""Schedule generation over the whole portfolio, in batches, one transaction per batch.
+"""Schedule generation over the whole portfolio (or one loan), in batches, one transaction per batch.
 
-Each batch reads the next approved loans (keyset on id) and, in the same transaction, what schedules
-they already have; decides per loan (:mod:`planning`); deletes the unpaid wrong-count schedules; and
-bulk-inserts the new installments. A failure rolls back only the batch in flight: earlier batches are
-complete, consistent schedules, and a re-run carries on (it skips every loan whose count is right).
+Each batch reads the next approved loans (keyset on id) and, in the same transaction, the schedules they
+already have; decides per loan (:mod:`planning`: keep, create, regenerate, blocked, invalid); deletes each
+schedule being regenerated with a guarded DELETE (nothing paid and the same row count, re-checked in the
+statement itself); and bulk-inserts the new installments. A failure rolls back only the batch in flight:
+earlier batches are complete, consistent schedules, and a re-run carries on (it keeps every schedule that
+already is the engine's). A loan that cannot be scheduled (invalid terms, amounts that do not fit the
+columns) is reported and the batch goes on.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from cartera_pipelines.defs.loans import store
-from cartera_pipelines.defs.loans.planning import Action, Decision, Existing, decide
+import sqlalchemy as sa
+
+from cartera_pipelines.defs.loans import sql
+from cartera_pipelines.defs.loans.planning import Action, Decision, Existing, LoanRow, decide
+from cartera_pipelines.defs.loans.tables import ESTADO_APROBADO
+from cartera_pipelines.lib.progress import Progress
 from cartera_pipelines.resources.database import SqlDatabase
 
 DEFAULT_BATCH_SIZE = 1_000
 MAX_REPORTED = 200
 """Problem loans listed in metadata (all are counted; the list is capped so metadata stays small)."""
+NO_SCHEDULE = Existing()
+
+
+class LoanRequestError(ValueError):
+    """The loan a run asked for cannot be scheduled (missing, or not APROBADO)."""
 
 
 @dataclass
 class GenerationReport:
     approved: int = 0
-    kept: int = 0
-    created: int = 0
-    regenerated: int = 0
     installments_deleted: int = 0
     installments_written: int = 0
-    invalid_total: int = 0
-    blocked_total: int = 0
-    invalid: list[Decision] = field(default_factory=list)
-    blocked: list[Decision] = field(default_factory=list)
+    totals: dict[Action, int] = field(default_factory=dict)
+    listed: dict[Action, list[Decision]] = field(default_factory=dict)
     batches_written: int = 0
+    last_approved_id: int | None = None
+    """The highest approved loan id a portfolio run covered (the sensor starts after it); None for one loan."""
 
     def note(self, decision: Decision) -> None:
-        if decision.action is Action.INVALID:
-            self.invalid_total += 1
-            if len(self.invalid) < MAX_REPORTED:
-                self.invalid.append(decision)
-        elif decision.action is Action.BLOCKED:
-            self.blocked_total += 1
-            if len(self.blocked) < MAX_REPORTED:
-                self.blocked.append(decision)
-        elif decision.action is Action.KEEP:
-            self.kept += 1
-        elif decision.action is Action.CREATE:
-            self.created += 1
-        elif decision.action is Action.REGENERATE:
-            self.regenerated += 1
+        self.totals[decision.action] = self.totals.get(decision.action, 0) + 1
+        listed = self.listed.setdefault(decision.action, [])
+        if (
+            decision.action in (Action.INVALID, Action.BLOCKED, Action.REGENERATE)
+            and len(listed) < MAX_REPORTED
+        ):
+            listed.append(decision)
+
+    def count(self, action: Action) -> int:
+        return self.totals.get(action, 0)
+
+    def rows(self, action: Action) -> list[dict[str, Any]]:
+        """The loans listed for ``action`` as rows for a Markdown table."""
+        return [
+            {
+                "prestamo_id": decision.loan.id,
+                "numero_cuotas": decision.loan.numero_cuotas,
+                "cuotas_existentes": decision.existing.count,
+                "problemas": "; ".join(decision.problems),
+            }
+            for decision in self.listed.get(action, [])
+        ]
+
+
+def _write_batch(
+    conn: sa.Connection,
+    page: list[LoanRow],
+    target: sql.Target,
+    as_of: dt.date,
+    report: GenerationReport,
+    force: bool,
+) -> None:
+    existing = sql.stored_schedules(conn, page[0].id, page[-1].id)
+    to_write: list[sql.ScheduleToWrite] = []
+    for loan in page:
+        decision = decide(loan, existing.get(loan.id, NO_SCHEDULE), target.limits, force=force)
+        if decision.action is Action.REGENERATE:
+            deleted = sql.delete_unpaid_schedule(conn, loan.id, decision.existing.count)
+            if deleted == 0:  # a payment or an installment was recorded since the read: keep it
+                decision = decision.changed_meanwhile()
+            elif deleted != decision.existing.count:  # cannot happen: the statement compares the count
+                raise RuntimeError(
+                    f"prestamo {loan.id}: {deleted} installments deleted, {decision.existing.count} read"
+                )
+            report.installments_deleted += deleted
+        report.note(decision)
+        if decision.action in (Action.CREATE, Action.REGENERATE) and decision.terms is not None:
+            to_write.append((loan.id, decision.terms, decision.rows))
+    if to_write:
+        report.installments_written += sql.write_schedules(conn, to_write, as_of, target)
+        report.batches_written += 1
 
 
 def generate_schedules(
@@ -61,56 +106,45 @@ def generate_schedules(
     log: Callable[[str], None] = lambda _m: None,
 ) -> GenerationReport:
     """Bring every approved loan's schedule up to date; returns what was done and what was refused."""
-    report = GenerationReport()
+    report = GenerationReport(last_approved_id=0)
     with db.connect() as conn:
-        report.approved = store.approved_count(conn)
-    started = time.perf_counter()
-    last_logged = started
+        target = sql.check_tables(conn)
+        report.approved = sql.approved_count(conn)
+    progress = Progress(log, "approved loans checked", total=report.approved, unit="loans")
     after_id = 0
-    processed = 0
     while True:
         with db.begin() as conn:
-            page = store.approved_page(conn, after_id, batch_size)
+            page = sql.approved_page(conn, after_id, batch_size)
             if not page:
                 break
-            existing = store.existing_schedules(conn, page[0].id, page[-1].id)
-            decisions = [decide(loan, existing.get(loan.id, Existing())) for loan in page]
-            for decision in decisions:
-                report.note(decision)
-            to_write = [d for d in decisions if d.action in (Action.CREATE, Action.REGENERATE)]
-            if to_write:
-                report.installments_deleted += store.delete_schedules(
-                    conn, [d.loan.id for d in to_write if d.action is Action.REGENERATE]
-                )
-                report.installments_written += store.write_schedules(
-                    conn, [(d.loan.id, d.terms) for d in to_write if d.terms is not None], as_of
-                )
-                report.batches_written += 1
-        after_id = page[-1].id
-        processed += len(page)
-        now = time.perf_counter()
-        if now - last_logged >= 10 or processed >= report.approved:
-            last_logged = now
-            rate = processed / max(now - started, 1e-9)
-            remaining = max(report.approved - processed, 0) / rate if rate else 0.0
-            log(
-                f"{processed:,}/{report.approved:,} approved loans checked, "
-                f"{report.installments_written:,} installments written, {rate:,.0f} loans/s, ETA {remaining:,.0f}s"
-            )
+            _write_batch(conn, page, target, as_of, report, force=False)
+        after_id = report.last_approved_id = page[-1].id
+        progress.advance(len(page), installments_written=report.installments_written)
+    progress.finish(installments_written=report.installments_written)
     return report
 
 
-def first_rows(decisions: list[Decision]) -> list[dict[str, Any]]:
-    """Problem loans as rows for a Markdown table."""
-    return [
-        {
-            "prestamo_id": d.loan.id,
-            "numero_cuotas": d.loan.numero_cuotas,
-            "cuotas_existentes": d.existing.count,
-            "problemas": "; ".join(d.problems),
-        }
-        for d in decisions
-    ]
+def regenerate_loan(db: SqlDatabase, prestamo_id: int, as_of: dt.date) -> GenerationReport:
+    """Rebuild one approved loan's schedule from its current terms (unless payments are recorded)."""
+    report = GenerationReport(approved=1)
+    with db.begin() as conn:
+        target = sql.check_tables(conn)
+        found = sql.loan_by_id(conn, prestamo_id)
+        if found is None:
+            raise LoanRequestError(f"prestamo {prestamo_id} does not exist in operations.prestamos")
+        loan, estado = found
+        if estado != ESTADO_APROBADO:
+            raise LoanRequestError(
+                f"prestamo {prestamo_id} is {estado!r}, not {ESTADO_APROBADO}: only approved loans get a schedule"
+            )
+        _write_batch(conn, [loan], target, as_of, report, force=True)
+    return report
 
 
-__all__ = ["DEFAULT_BATCH_SIZE", "GenerationReport", "first_rows", "generate_schedules"]
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "GenerationReport",
+    "LoanRequestError",
+    "generate_schedules",
+    "regenerate_loan",
+]

@@ -1,13 +1,17 @@
 """Installment status (``cuotas.estado``) from what has been paid and the as-of date.
 
-One rule, in two forms that must agree: :func:`installment_status` (pure Python, used for new schedules
-and in tests) and :func:`status_sql` (the same rule as a SQL ``CASE``, for the set-based refresh).
+The rule (it runs as the SQL ``CASE`` of ``sql.status_sql`` over every installment, in one UPDATE):
 
-* PAGADO: capital and interest fully paid (late fees do not count toward it);
+* PAGADO: capital and interest fully paid (late fees do not count toward it); an installment with nothing
+  due (zero capital and zero interest) is settled, so PAGADO;
 * ATRASADO: not fully paid and the due date has passed (due before the as-of date); a partly paid
   installment that is overdue is ATRASADO, because arrears matter more than the partial payment;
-* PARCIAL: something paid, not due yet;
+* PARCIAL: a payment recorded (``sql.paid_installment``: any of capital, interest, late fees or total
+  paid), not due yet;
 * PENDIENTE: nothing paid, not due yet.
+
+A new schedule has nothing paid, so its rows are written with :func:`unpaid_status` (the same rule with
+every paid amount zero); tests check the two agree on every engine.
 """
 
 from __future__ import annotations
@@ -15,8 +19,6 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from enum import StrEnum
-
-import sqlalchemy as sa
 
 # SQLite stores NUMERIC as binary floats: compare amounts with half a cent of slack, which is exact on
 # PostgreSQL/MySQL (amounts there are whole cents) and absorbs float noise on SQLite.
@@ -30,25 +32,8 @@ class Status(StrEnum):
     PARCIAL = "PARCIAL"
 
 
-def installment_status(
-    due: dt.date,
-    capital: Decimal,
-    interest: Decimal,
-    capital_paid: Decimal,
-    interest_paid: Decimal,
-    as_of: dt.date,
-) -> Status:
-    if capital - capital_paid < HALF_CENT and interest - interest_paid < HALF_CENT:
-        return Status.PAGADO
-    if due < as_of:
-        return Status.ATRASADO
-    if capital_paid + interest_paid >= HALF_CENT:
-        return Status.PARCIAL
-    return Status.PENDIENTE
-
-
 def unpaid_status(due: dt.date, nothing_due: bool, as_of: dt.date) -> Status:
-    """:func:`installment_status` of an installment with nothing paid (new schedules, bulk path).
+    """The status of an installment with nothing paid (new schedules, written in bulk).
 
     ``nothing_due`` is an installment of zero capital and zero interest (e.g. a zero-rate AMERICANA
     loan before its last installment): with nothing owed it is already settled, so PAGADO.
@@ -56,21 +41,3 @@ def unpaid_status(due: dt.date, nothing_due: bool, as_of: dt.date) -> Status:
     if nothing_due:
         return Status.PAGADO
     return Status.ATRASADO if due < as_of else Status.PENDIENTE
-
-
-def status_sql(cuotas: sa.Table, as_of: dt.date) -> sa.ColumnElement[str]:
-    """:func:`installment_status` as a SQL expression over ``cuotas`` columns."""
-    capital_paid = sa.func.coalesce(cuotas.c.capital_pagado, 0)
-    interest_paid = sa.func.coalesce(cuotas.c.interes_pagado, 0)
-    half = sa.literal(HALF_CENT, sa.Numeric(15, 3))
-    return sa.case(
-        (
-            sa.and_(
-                cuotas.c.monto_capital - capital_paid < half, cuotas.c.monto_interes - interest_paid < half
-            ),
-            sa.literal(Status.PAGADO.value),
-        ),
-        (cuotas.c.fecha_vencimiento < sa.literal(as_of, sa.Date), sa.literal(Status.ATRASADO.value)),
-        (capital_paid + interest_paid >= half, sa.literal(Status.PARCIAL.value)),
-        else_=sa.literal(Status.PENDIENTE.value),
-    )

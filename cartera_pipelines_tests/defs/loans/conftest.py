@@ -10,6 +10,7 @@ import dagster as dg
 import pytest
 
 from cartera_pipelines.defs.loans import assets, checks
+from cartera_pipelines.defs.loans.config import CuotasConfig
 from cartera_pipelines.resources import SqlDatabase
 from cartera_pipelines.sandbox import loans as loans_sandbox
 from cartera_pipelines.sandbox.targets import SandboxTargets
@@ -48,7 +49,9 @@ def materialize_cuotas(
         return dg.materialize(
             [assets.prestamos_source, assets.operations_cuotas, *(ALL_CHECKS if with_checks else [])],
             resources={"operations_db": db},
-            run_config={"ops": {"operations__cuotas": {"config": {"as_of": as_of, **config}}}},
+            run_config=dg.RunConfig(
+                ops={assets.operations_cuotas.op.name: CuotasConfig(as_of=as_of, **config)}
+            ),
             raise_on_error=False,
         )
     finally:

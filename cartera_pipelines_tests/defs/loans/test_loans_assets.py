@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from cartera_pipelines.defs.loans import generation, store
-from cartera_pipelines.defs.loans.amortization import LoanTerms, parse_terms, schedule
+from cartera_pipelines.defs.loans import generation, sql
+from cartera_pipelines.defs.loans.amortization import schedule
 from cartera_pipelines.defs.loans.tables import cuotas
+from cartera_pipelines.defs.loans.terms import LoanTerms, parse_terms
 from cartera_pipelines.resources.database import create_store_engine
 from cartera_pipelines.sandbox import loans as loans_sandbox
 from cartera_pipelines_tests.defs.loans.conftest import check_outcomes, cuotas_metadata, materialize_cuotas
@@ -26,25 +27,33 @@ INVARIANTS = [
 
 
 def _expected() -> dict[str, Any]:
-    """What the sandbox holds, computed from its generator (not from the asset)."""
+    """What the sandbox holds, computed from its generator and the engine's schedule (not from the asset)."""
     loans, installments = loans_sandbox.generate()
     approved = {loan["id"]: loan for loan in loans if loan["estado"] == "APROBADO"}
-    counts: dict[int, int] = {}
+    stored: dict[int, list[tuple[Any, ...]]] = {}
     paid: set[int] = set()
     for row in installments:
-        counts[row["prestamo_id"]] = counts.get(row["prestamo_id"], 0) + 1
+        stored.setdefault(row["prestamo_id"], []).append(
+            (row["numero_cuota"], row["fecha_vencimiento"], row["monto_cuota"], row["monto_capital"],
+             row["monto_interes"], row["saldo_capital_inicial"], row["saldo_capital_final"])
+        )  # fmt: skip
         if row["capital_pagado"] or row["interes_pagado"]:
             paid.add(row["prestamo_id"])
     invalid = {i for i, loan in approved.items() if not isinstance(_terms(loan), LoanTerms)}
     valid = set(approved) - invalid
+    differs = {
+        i for i in valid & set(stored) if stored[i] != [tuple(r) for r in schedule(_terms(approved[i]))]
+    }
     return {
         "approved": approved,
         "invalid": invalid,
-        "created": {i for i in valid if counts.get(i, 0) == 0},
-        "regenerated": {
-            i for i in valid if 0 < counts.get(i, 0) != approved[i]["numero_cuotas"] and i not in paid
+        "created": valid - set(stored),
+        "regenerated": differs - paid,
+        "blocked": differs & paid,
+        "stale_rates": {i for i in differs if len(stored[i]) == approved[i]["numero_cuotas"]},
+        "spelled": {
+            i for i in valid if approved[i]["modalidad_pago"] != approved[i]["modalidad_pago"].strip().upper()
         },
-        "blocked": {i for i in valid if 0 < counts.get(i, 0) != approved[i]["numero_cuotas"] and i in paid},
         "paid": paid,
     }
 
@@ -77,6 +86,9 @@ def test_schedules_every_approved_loan_and_reports_the_rest(loans_url: str) -> N
         and expected["blocked"]
         and expected["regenerated"]
         and expected["paid"] - expected["blocked"]
+        and expected["stale_rates"] & expected["regenerated"]
+        and expected["stale_rates"] & expected["blocked"]
+        and expected["spelled"] & expected["created"]
     )
     paid_before = _table(loans_url, cuotas.c.prestamo_id.in_(expected["paid"]))
 
@@ -92,6 +104,8 @@ def test_schedules_every_approved_loan_and_reports_the_rest(loans_url: str) -> N
         assert f"| {loan_id} |" in meta["invalid_loans_table"] + meta["blocked_loans_table"]
     assert "missing base date" in meta["invalid_loans_table"]
     assert "payments recorded" in meta["blocked_loans_table"]
+    for loan_id in expected["regenerated"]:
+        assert f"| {loan_id} |" in meta["regenerated_loans_table"]
     # every valid approved loan that could be scheduled has exactly numero_cuotas installments
     engine = create_store_engine(loans_url)
     with engine.connect() as conn:
@@ -151,7 +165,7 @@ def test_status_follows_payments_and_the_as_of_date(loans_url: str) -> None:
     materialize_cuotas(loans_url, as_of="2024-01-01", with_checks=False)  # before every due date
     engine = create_store_engine(loans_url)
     with engine.begin() as conn:
-        assert store.status_counts(conn).get("ATRASADO", 0) == 0
+        assert sql.status_counts(conn).get("ATRASADO", 0) == 0
         loan_id = conn.execute(
             sa.select(cuotas.c.prestamo_id)
             .where(cuotas.c.capital_pagado == 0)
@@ -192,16 +206,16 @@ def test_a_failing_batch_rolls_back_alone_and_a_rerun_completes(
     loans_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = {"n": 0}
-    real_write = store.write_schedules
+    real_write = sql.write_schedules
 
-    def flaky_write(conn: sa.Connection, loans: Any, as_of: dt.date) -> int:
+    def flaky_write(conn: sa.Connection, *args: Any) -> int:
         calls["n"] += 1
-        written = real_write(conn, loans, as_of)  # the rows reach the database, then the batch fails
+        written = real_write(conn, *args)  # the rows reach the database, then the batch fails
         if calls["n"] == 2:
             raise RuntimeError("connection lost mid-batch")
         return written
 
-    monkeypatch.setattr(store, "write_schedules", flaky_write)
+    monkeypatch.setattr(sql, "write_schedules", flaky_write)
     failed = materialize_cuotas(loans_url, with_checks=False, batch_size=50)
     assert not failed.success
     expected = _expected()
@@ -210,7 +224,7 @@ def test_a_failing_batch_rolls_back_alone_and_a_rerun_completes(
     scheduled = {row[1] for row in _table(loans_url)}
     assert expected["created"] & first_batch <= scheduled  # batch 1 committed
     assert not expected["created"] & second_batch & scheduled  # batch 2 rolled back
-    monkeypatch.setattr(store, "write_schedules", real_write)
+    monkeypatch.setattr(sql, "write_schedules", real_write)
     rerun = materialize_cuotas(loans_url, with_checks=True, batch_size=50)
     assert rerun.success
     outcomes = check_outcomes(rerun)
@@ -219,11 +233,15 @@ def test_a_failing_batch_rolls_back_alone_and_a_rerun_completes(
 
 
 def test_checks_catch_a_corrupted_schedule(loans_url: str) -> None:
+    """A corrupted schedule with payments is kept (and reported): the blocking checks must catch it. (An
+    unpaid one is regenerated by the asset before the checks run.)"""
     materialize_cuotas(loans_url, with_checks=False)
     engine = create_store_engine(loans_url)
     with engine.begin() as conn:
         victim = conn.execute(
-            sa.select(sa.func.min(cuotas.c.prestamo_id)).where(cuotas.c.numero_cuota == 3)
+            sa.select(sa.func.min(cuotas.c.prestamo_id)).where(
+                cuotas.c.numero_cuota == 3, cuotas.c.capital_pagado > 0
+            )
         ).scalar_one()
         conn.execute(
             sa.update(cuotas)
@@ -238,7 +256,9 @@ def test_checks_catch_a_corrupted_schedule(loans_url: str) -> None:
             .values(numero_cuota=99)
         )
     engine.dispose()
-    outcomes = check_outcomes(materialize_cuotas(loans_url))
+    result = materialize_cuotas(loans_url)
+    assert f"| {victim} |" in cuotas_metadata(result)["blocked_loans_table"]
+    outcomes = check_outcomes(result)
     assert outcomes["capital_sums_to_principal"] is False
     assert outcomes["cuota_equals_capital_plus_interest"] is False
     assert outcomes["due_dates_increasing"] is False

@@ -27,8 +27,10 @@ NEW_LOAN = {
 }
 
 
-def _tick(db: SqlDatabase, cursor: str | None) -> dg.SensorResult:
-    with dg.build_sensor_context(cursor=cursor, resources={"operations_db": db}) as context:
+def _tick(db: SqlDatabase, cursor: str | None, instance: dg.DagsterInstance | None = None) -> dg.SensorResult:
+    with dg.build_sensor_context(
+        cursor=cursor, resources={"operations_db": db}, instance=instance or dg.DagsterInstance.ephemeral()
+    ) as context:
         return automation.approved_loans_sensor(context)
 
 
@@ -79,14 +81,14 @@ def _defs(url: str) -> dg.Definitions:
     return dg.Definitions(
         assets=[assets.prestamos_source, assets.operations_cuotas],
         asset_checks=[v for v in vars(checks).values() if isinstance(v, dg.AssetChecksDefinition)],
-        jobs=[automation.loans_schedule_job, simulation.loans_simulate_job],
+        jobs=[automation.loans_amortization_job, simulation.loans_simulate_job],
         sensors=[automation.approved_loans_sensor],
         schedules=[automation.loans_daily_sweep_schedule],
         resources={"operations_db": SqlDatabase(url=url)},
     )
 
 
-def test_daily_sweep_runs_the_schedule_job_as_of_the_bogota_day(tmp_path: Path) -> None:
+def test_daily_sweep_runs_the_amortization_job_as_of_the_bogota_day(tmp_path: Path) -> None:
     url = build_loans_sandbox(f"sqlite:///{tmp_path / 'operations.db'}", tmp_path)
     defs = _defs(url)
     schedule_def = automation.loans_daily_sweep_schedule
@@ -95,8 +97,8 @@ def test_daily_sweep_runs_the_schedule_job_as_of_the_bogota_day(tmp_path: Path) 
     when = dt.datetime(2026, 3, 1, 5, 0, tzinfo=ZoneInfo("America/Bogota"))
     request = automation.loans_daily_sweep_schedule(dg.build_schedule_context(scheduled_execution_time=when))
     assert request.run_key == "loans-sweep-2026-03-01"
-    job = defs.resolve_job_def("loans_schedule_job")
-    assert job.tags["singleton"] == "loans_schedule"
+    job = defs.resolve_job_def("loans_amortization_job")
+    assert job.tags["singleton"] == "loans_amortization"
     result = job.execute_in_process(run_config=request.run_config, instance=dg.DagsterInstance.ephemeral())
     assert result.success
     [materialization] = result.get_asset_materialization_events()
@@ -171,3 +173,26 @@ def test_definitions_load_without_touching_the_database(tmp_path: Path) -> None:
     defs = _defs(f"sqlite:///{missing}")
     defs.get_repository_def().load_all_definitions()
     assert not missing.exists()
+
+
+def test_sensor_with_an_empty_cursor_starts_after_the_latest_materialization(tmp_path: Path) -> None:
+    """A calm demo: after ``make demo`` materialized operations/cuotas, the daemon's first tick requests
+    nothing for the loans already covered, and only new approvals afterwards."""
+    url = build_loans_sandbox(f"sqlite:///{tmp_path / 'operations.db'}", tmp_path)
+    db = SqlDatabase(url=url)
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [assets.prestamos_source, assets.operations_cuotas],
+            resources={"operations_db": db},
+            instance=instance,
+        )
+        assert result.success
+        loans, _ = loans_sandbox.generate()
+        last = max(loan["id"] for loan in loans if loan["estado"] == "APROBADO")
+        first_tick = _tick(db, None, instance)
+        assert not first_tick.run_requests and first_tick.skip_reason is not None
+        assert json.loads(first_tick.cursor) == {"max_id": last}
+        new_id = _insert(url, "APROBADO")
+        [request] = _tick(db, None, instance).run_requests
+        assert request.run_key == f"approved-loans-{new_id}-{new_id}"
+    db.dispose()

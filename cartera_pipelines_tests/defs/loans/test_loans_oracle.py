@@ -20,7 +20,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cartera_pipelines.defs.loans.amortization import PERIODS_PER_YEAR, LoanTerms, Method, Modality, schedule
+from cartera_pipelines.defs.loans.amortization import schedule
+from cartera_pipelines.defs.loans.terms import PERIODS_PER_YEAR, LoanTerms, Method, Modality
 
 MAX_N = {Modality.MENSUAL: 60, Modality.QUINCENAL: 72, Modality.SEMANAL: 104}
 CENT = 0.01 + 1e-9
