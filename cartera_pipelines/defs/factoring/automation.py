@@ -15,6 +15,7 @@ import dagster as dg
 from cartera_pipelines.defs.factoring import assets
 from cartera_pipelines.defs.factoring.config import OverdueConfig
 from cartera_pipelines.defs.factoring.delivery import pending_summary
+from cartera_pipelines.lib.automation import automation_sensor
 from cartera_pipelines.lib.dates import SANTIAGO, local_date, utcnow
 from cartera_pipelines.resources.database import SqlDatabase
 from cartera_pipelines.resources.webhooks import WebhookSender
@@ -36,12 +37,7 @@ factoring_deliver_job = dg.define_asset_job(
     tags={"singleton": "factoring_outbox"},
 )
 
-factoring_automation_sensor = dg.AutomationConditionSensorDefinition(
-    "factoring_automation_sensor",
-    target=dg.AssetSelection.assets(assets.factoring_exposure),
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Evaluates the exposure snapshot's automation condition (after the overdue batch).",
-)
+factoring_automation_sensor = automation_sensor("factoring")
 
 
 def overdue_run_config(as_of: dt.date) -> dg.RunConfig:

@@ -12,6 +12,7 @@ from cartera_pipelines.defs.tns.companies import EmpresaRow, discover
 from cartera_pipelines.defs.tns.concurrency import SERVER_TAG
 from cartera_pipelines.defs.tns.partitions import company_year_partitions, nit_partitions
 from cartera_pipelines.defs.tns.tracking import SensorState, TickPlan, failure_line, plan_tick
+from cartera_pipelines.lib.automation import automation_sensor
 from cartera_pipelines.lib.dates import utcnow
 from cartera_pipelines.lib.k8s import k8s_resources
 from cartera_pipelines.resources.database import SqlDatabase
@@ -213,9 +214,4 @@ tns_api_keys_schedule = dg.ScheduleDefinition(
     description="Every hour, deactivate expired API keys and unlink them, whatever the TNS servers' state.",
 )
 
-tns_automation_sensor = dg.AutomationConditionSensorDefinition(
-    "tns_automation_sensor",
-    target=dg.AssetSelection.assets(assets.api_key_companies.key),
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Evaluates the tns assets' automation conditions: api_key_companies after tns_companies.",
-)
+tns_automation_sensor = automation_sensor("tns")
