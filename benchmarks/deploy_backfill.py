@@ -56,20 +56,11 @@ def build_tns(
     from cartera_pipelines.defs.tns.nit import check_digit
     from cartera_pipelines.defs.tns.tables import ADMIN_TABLES, EMPRESAS
     from cartera_pipelines.sandbox import tns as sandbox_tns
-    from cartera_pipelines.sandbox.targets import SandboxTargets, TnsTarget
+    from cartera_pipelines.sandbox.targets import SandboxTargets
 
     # files land in the Firebird server's own directory (it must be able to write there), as
     # <server>_BENCH<i>_<year>.fdb; they are dropped at the end
-    target = TnsTarget(
-        driver="firebird",
-        directory=fb.data_dir,
-        host=fb.host,
-        port=fb.port,
-        user=fb.user,
-        password=fb.password,
-        password_env=PASSWORD_ENV,
-        servers=SERVERS,
-    )
+    target = fb.tns_target(servers=SERVERS, password_env=PASSWORD_ENV)
     targets = SandboxTargets(
         home=home,
         lending_url="",

@@ -219,20 +219,10 @@ def main() -> None:
 
     import yaml
 
-    from cartera_pipelines.sandbox.targets import TnsTarget
     from cartera_pipelines_tests import engines
 
     fb = engines.firebird_server()
-    target = TnsTarget(
-        driver="firebird",
-        directory=fb.data_dir,
-        host=fb.host,
-        port=fb.port,
-        user=fb.user,
-        password=fb.password,
-        password_env=PASSWORD_ENV,
-        servers=(SERVER,),
-    )
+    target = fb.tns_target(servers=(SERVER,), password_env=PASSWORD_ENV)
     path, lines = _database(target, fb, f"TNS_BENCH_{args.lines}", args.lines, args.rebuild)
     second = None
     if args.concurrent:

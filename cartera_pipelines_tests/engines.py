@@ -99,6 +99,21 @@ class FirebirdServer:
     def dsn(self, path: str) -> str:
         return f"{self.host}/{self.port}:{path}"
 
+    def tns_target(self, servers: tuple[str, ...], password_env: str):  # -> sandbox.targets.TnsTarget
+        """Where the TNS sandbox builds its company databases on this server (files in ``data_dir``)."""
+        from cartera_pipelines.sandbox.targets import TnsTarget
+
+        return TnsTarget(
+            driver="firebird",
+            directory=self.data_dir,
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            password_env=password_env,
+            servers=servers,
+        )
+
     def create_database(self, name: str | None = None, charset: str = "WIN1252"):  # -> fdb.Connection
         import fdb
 

@@ -56,7 +56,7 @@ def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rehearsal]:
     from cartera_pipelines.sandbox.build import build_sandbox
     from cartera_pipelines.sandbox.contifico_simulator import make_server
     from cartera_pipelines.sandbox.factoring import WebhookReceiver
-    from cartera_pipelines.sandbox.targets import SandboxTargets, TnsTarget
+    from cartera_pipelines.sandbox.targets import SandboxTargets
 
     workdir = tmp_path_factory.mktemp("rehearsal")
     workdir.chmod(0o755)
@@ -68,16 +68,7 @@ def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rehearsal]:
         warehouse_url = cleanup.enter_context(engines.postgres_database())
         mlflow_url = cleanup.enter_context(engines.postgres_database())
         lending_url = cleanup.enter_context(engines.mysql_database())
-        tns = TnsTarget(
-            driver="firebird",
-            directory=firebird.data_dir,
-            host=firebird.host,
-            port=firebird.port,
-            user=firebird.user,
-            password=firebird.password,
-            password_env=PASSWORD_ENV,
-            servers=(f"principal_{tag}", f"sucursal_{tag}"),
-        )
+        tns = firebird.tns_target(servers=(f"principal_{tag}", f"sucursal_{tag}"), password_env=PASSWORD_ENV)
         cleanup.callback(sandbox_tns.drop_firebird_databases, tns, sandbox_tns.database_paths(tns))
         targets = SandboxTargets(
             home=workdir / "sandbox",

@@ -110,16 +110,7 @@ def firebird_tns_session(
     root = tmp_path_factory.mktemp("tns_firebird")
     tag = uuid.uuid4().hex[:6]
     password_env = f"CARTERA_TEST_TNS_PASSWORD_{tag.upper()}"
-    tns = TnsTarget(
-        driver="firebird",
-        directory=firebird.data_dir,
-        host=firebird.host,
-        port=firebird.port,
-        user=firebird.user,
-        password=firebird.password,
-        password_env=password_env,
-        servers=(f"fb1_{tag}", f"fb2_{tag}"),
-    )
+    tns = firebird.tns_target(servers=(f"fb1_{tag}", f"fb2_{tag}"), password_env=password_env)
     targets = SandboxTargets(
         home=root,
         lending_url="",

@@ -77,16 +77,7 @@ class Erp:
     @classmethod
     def firebird(cls, firebird: Any, root: Path, password_env: str) -> Erp:
         tag = uuid.uuid4().hex[:6]
-        target = TnsTarget(
-            driver="firebird",
-            directory=firebird.data_dir,
-            host=firebird.host,
-            port=firebird.port,
-            user=firebird.user,
-            password=firebird.password,
-            password_env=password_env,
-            servers=(f"uno_{tag}", f"dos_{tag}"),
-        )
+        target = firebird.tns_target(servers=(f"uno_{tag}", f"dos_{tag}"), password_env=password_env)
         return cls(target, root, firebird.password)
 
     @property
