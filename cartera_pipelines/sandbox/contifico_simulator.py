@@ -25,7 +25,7 @@ writes (``sandbox/contifico.py``), with Contifico's semantics (DESIGN §3):
   adds records, stamping today's ``fecha_modificacion``.
 * Faults by configuration: a random ``rate`` of list requests answered with 429 (+ ``Retry-After``)
   or 500, and scripted faults per path/page (``malformed`` JSON, ``wrong_shape``, ``missing_id``,
-  ``out_of_range``, ``429``, ``500``, ``latency``) — :meth:`Simulator.add_fault` or
+  ``out_of_range``, ``429``, ``500``, ``latency``, ``concurrent_delete``) — :meth:`Simulator.add_fault` or
   ``POST /_sim/faults``.
 """
 
@@ -59,7 +59,16 @@ from cartera_pipelines.sandbox.defaults import CONTIFICO_API_KEY
 PREFIX = "/sistema/api/"
 MAX_PAGE_SIZE = 1000
 OUT_OF_RANGE = {"code": "400", "error": "Pagina fuera del rango"}
-FAULT_KINDS = ("429", "500", "malformed", "wrong_shape", "missing_id", "out_of_range", "latency")
+FAULT_KINDS = (
+    "429",
+    "500",
+    "malformed",
+    "wrong_shape",
+    "missing_id",
+    "out_of_range",
+    "latency",
+    "concurrent_delete",
+)
 TZ = ZoneInfo("America/Guayaquil")
 
 
@@ -263,6 +272,14 @@ class Simulator:
             return 500, {"error": "Error interno del servidor"}, {}
         if fault == "out_of_range":
             return 400, OUT_OF_RANGE, {}
+        if fault == "concurrent_delete":
+            # someone deletes the collection's first record while we page: later pages shift by one
+            with self._lock:
+                self.db().execute(
+                    "DELETE FROM records WHERE coll = ? AND seq = (SELECT min(seq) FROM records WHERE coll = ?)",
+                    (path, path),
+                )
+                self.db().commit()
         where, params = ["coll = ?"], [path]
         try:
             for key in ("fecha_modificacion", "fecha_modificacion__gte"):
