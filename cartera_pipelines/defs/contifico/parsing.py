@@ -9,6 +9,7 @@ the list we expect raises ``PayloadError`` (the page envelope is the client's: `
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import re
@@ -18,7 +19,7 @@ from dataclasses import field as dataclass_field
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
-from cartera_pipelines.defs.contifico.catalog import CatalogEntry, ChildTable, TypedField
+from cartera_pipelines.defs.contifico.catalog import CatalogEntry, ChildTable
 from cartera_pipelines.defs.contifico.plan import CONTIFICO_TZ
 from cartera_pipelines.resources.contifico import PayloadError, snippet
 
@@ -114,6 +115,14 @@ def parse_decimal(value: Any) -> Decimal | None:
     A JSON number arrives as a Python float: it becomes the Decimal of its shortest repr (``12.5`` →
     ``Decimal("12.5")``), which is the text the API wrote.
     """
+    if type(value) is str and value:  # the common case first: this runs for every amount of every record
+        try:
+            number = Decimal(value)  # surrounding whitespace is accepted by Decimal itself
+        except InvalidOperation:
+            raise RecordError(f"expected an amount, got {value!r}", value=value) from None
+        if number.is_finite():
+            return number
+        raise RecordError(f"expected a finite amount, got {value!r}", value=value)
     if value is None or value == "":
         return None
     if isinstance(value, bool):
@@ -237,6 +246,25 @@ def _line_value(item: Mapping[str, Any], key: str, parse: Any) -> Any:
 
 def line_row(child: ChildTable, parent_id: str, number: int, item: Any) -> dict[str, Any]:
     """One item of a nested array → the typed row of its child table (``tables.child_table``)."""
+    if child.kind == "document" and type(item) is dict:
+        try:  # the common case in one go (hundreds of thousands of lines); errors are located below
+            discount = item.get("porcentaje_descuento")
+            return {
+                "parent_id": parent_id,
+                "line_number": number,
+                "raw": item,
+                "product_id": _short_id(item.get("producto_id")),
+                "quantity": _required(item.get("cantidad")),
+                "price": _required(item.get("precio")),
+                "discount": parse_decimal(item.get("descuento") if discount is None else discount),
+                "tax": parse_decimal(item.get("porcentaje_iva")),
+            }
+        except RecordError:
+            pass
+    return _located_line_row(child, parent_id, number, item)
+
+
+def _located_line_row(child: ChildTable, parent_id: str, number: int, item: Any) -> dict[str, Any]:
     row: dict[str, Any] = {"parent_id": parent_id, "line_number": number, "raw": item}
     if child.kind == "variant_value":
         value = item.get("valor", item.get("nombre")) if isinstance(item, dict) else item
@@ -318,6 +346,21 @@ class ParsedPage:
         return [item.row["id"] for item in self.records] + [reject.id for reject in self.rejects]
 
 
+@functools.cache
+def _field_plan(resource: CatalogEntry) -> tuple[tuple[str, str, bool, Any, str], ...]:
+    """Per typed field, once per entry: column, path, nested?, parser, and the kind when bookkeeping."""
+    return tuple(
+        (
+            field.column,
+            field.path,
+            "." in field.path,
+            _PARSERS[field.kind],
+            field.kind if field.path in BOOKKEEPING_FIELDS else "",
+        )
+        for field in resource.fields
+    )
+
+
 def _bookkeeping(value: Any) -> Any:
     """A bookkeeping date never fails a record: unreadable is unknown."""
     try:
@@ -330,17 +373,16 @@ def typed_row(resource: CatalogEntry, record: Mapping[str, Any]) -> dict[str, An
     """The natural key, typed analyst columns, ``source_updated_at``, hash and canonical JSON
     (``raw_json``, the text the hash covers) of one record. Raises :class:`RecordError` with the field."""
     row: dict[str, Any] = {"id": validate_id(record)}
-    field: TypedField
-    for field in resource.fields:
-        value = lookup(record, field.path)
-        if field.path in BOOKKEEPING_FIELDS:
+    for column, path, nested, parse, bookkeeping_kind in _field_plan(resource):
+        value = lookup(record, path) if nested else record.get(path)
+        if bookkeeping_kind:
             parsed = _bookkeeping(value)
-            row[field.column] = parsed.date() if parsed is not None and field.kind == "date" else parsed
+            row[column] = parsed.date() if parsed is not None and bookkeeping_kind == "date" else parsed
             continue
         try:
-            row[field.column] = _PARSERS[field.kind](value)
+            row[column] = parse(value)
         except RecordError as error:
-            raise error.at(field.path) from None
+            raise error.at(path) from None
     updated = record.get(resource.updated_field) if resource.updated_field else None
     row["source_updated_at"] = _bookkeeping(updated) if updated not in (None, "") else None
     row["raw_json"], row["content_hash"] = canonical_and_hash(record)

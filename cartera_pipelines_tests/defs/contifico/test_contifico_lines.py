@@ -121,3 +121,21 @@ def test_lines_are_synced_and_replaced_with_their_parent(
     assert _lines(warehouse, "sales_lines") == _expected(
         simulator, "v2/registro/documento/", "detalles", tipo_registro="CLI"
     )
+
+
+def test_selecting_only_the_documents_still_writes_their_lines(
+    simulator: SimulatorServer, api: ContificoApi, warehouse: SqlDatabase
+) -> None:
+    import dagster as dg
+
+    from cartera_pipelines.defs.contifico import assets
+
+    result = dg.materialize(
+        assets.contifico_resource_assets,
+        selection=[dg.AssetKey(["warehouse", "contifico_sales"])],
+        resources={"contifico": api, "warehouse_db": warehouse},
+    )
+    assert [e.asset_key.path[-1] for e in result.get_asset_materialization_events()] == ["contifico_sales"]
+    assert _lines(warehouse, "sales_lines") == _expected(
+        simulator, "v2/registro/documento/", "detalles", tipo_registro="CLI"
+    )
