@@ -9,7 +9,6 @@ the list we expect raises ``PayloadError`` (the page envelope is the client's: `
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 import json
 import re
@@ -169,8 +168,8 @@ def parse_int(value: Any) -> int | None:
 
 
 def parse_text(value: Any) -> str | None:
-    if value is None:
-        return None
+    if type(value) is str or value is None:
+        return value
     if isinstance(value, (dict, list)):
         raise RecordError(f"expected a scalar, got {type(value).__name__}", value=value)
     return str(value)
@@ -197,9 +196,13 @@ def lookup(record: Mapping[str, Any], path: str) -> Any:
     return value
 
 
+# One encoder for every record: json.dumps with options builds a new encoder per call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+
+
 def canonical_json(record: Mapping[str, Any]) -> str:
     """The record as JSON with sorted keys and no spaces: equal records give equal text."""
-    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL(record)
 
 
 def content_hash(record: Mapping[str, Any]) -> str:
@@ -208,7 +211,7 @@ def content_hash(record: Mapping[str, Any]) -> str:
 
 
 def canonical_and_hash(record: Mapping[str, Any]) -> tuple[str, str]:
-    text = canonical_json(record)
+    text = _CANONICAL(record)
     return text, hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -346,9 +349,19 @@ class ParsedPage:
         return [item.row["id"] for item in self.records] + [reject.id for reject in self.rejects]
 
 
-@functools.cache
+_PLANS: dict[str, tuple[tuple[str, str, bool, Any, str], ...]] = {}
+
+
 def _field_plan(resource: CatalogEntry) -> tuple[tuple[str, str, bool, Any, str], ...]:
-    """Per typed field, once per entry: column, path, nested?, parser, and the kind when bookkeeping."""
+    """Per typed field, once per entry: column, path, nested?, parser, and the kind when bookkeeping.
+    (Kept by name: hashing the frozen entry for every record cost more than the lookup saved.)"""
+    plan = _PLANS.get(resource.name)
+    if plan is None:
+        plan = _PLANS[resource.name] = _build_plan(resource)
+    return plan
+
+
+def _build_plan(resource: CatalogEntry) -> tuple[tuple[str, str, bool, Any, str], ...]:
     return tuple(
         (
             field.column,

@@ -116,8 +116,8 @@ def _upsert_postgres(conn: sa.Connection, table: sa.Table, rows: list[dict[str, 
     )
 
 
-def _json_text(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+# One encoder for every line: json.dumps with options builds a new encoder per call.
+_json_text = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
 
 
 def replace_lines(
