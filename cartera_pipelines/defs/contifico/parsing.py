@@ -119,9 +119,9 @@ def parse_decimal(value: Any) -> Decimal | None:
             number = Decimal(value)  # surrounding whitespace is accepted by Decimal itself
         except InvalidOperation:
             raise RecordError(f"expected an amount, got {value!r}", value=value) from None
-        if number.is_finite():
+        if number.is_finite() and "_" not in value:  # "1_000": Python reads it, PostgreSQL would not
             return number
-        raise RecordError(f"expected a finite amount, got {value!r}", value=value)
+        raise RecordError(f"expected a finite amount without separators, got {value!r}", value=value)
     if value is None or value == "":
         return None
     if isinstance(value, bool):
