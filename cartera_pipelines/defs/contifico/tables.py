@@ -1,4 +1,5 @@
-"""Warehouse tables of the contifico family: one per resource plus ``contifico_sync_state``.
+"""Warehouse tables of the contifico family: one per resource, one per nested array (the child tables,
+keyed by parent id and line number) plus ``contifico_sync_state``.
 
 Every resource table has the Contifico id as natural key, the raw JSON, its content hash, the
 source's modification time and our bookkeeping (``first_seen_at``, ``fetched_at``, ``deleted_at``),
@@ -10,7 +11,13 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from cartera_pipelines.defs.contifico.catalog import CATALOG, ContificoResource, TypedField
+from cartera_pipelines.defs.contifico.catalog import (
+    CATALOG,
+    CatalogEntry,
+    ChildTable,
+    LineKind,
+    TypedField,
+)
 
 metadata = sa.MetaData()
 
@@ -19,14 +26,12 @@ JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 TIMESTAMP = sa.DateTime(timezone=True)
 
 _TYPES: dict[str, sa.types.TypeEngine] = {
-    "text": sa.String(300),
+    "text": sa.Text(),  # the API's texts have no length limit we could rely on
     "decimal": AMOUNT,
     "date": sa.Date(),
     "bool": sa.Boolean(),
     "int": sa.Integer(),
 }
-
-BOOKKEEPING = ("id", "raw", "content_hash", "source_updated_at", "first_seen_at", "fetched_at", "deleted_at")
 
 
 def _typed_column(field: TypedField) -> sa.Column:
@@ -34,7 +39,7 @@ def _typed_column(field: TypedField) -> sa.Column:
     return sa.Column(field.column, _TYPES[field.kind], nullable=True, comment=comment)
 
 
-def _resource_table(resource: ContificoResource) -> sa.Table:
+def _resource_table(resource: CatalogEntry) -> sa.Table:
     return sa.Table(
         resource.table_name,
         metadata,
@@ -63,6 +68,51 @@ def _resource_table(resource: ContificoResource) -> sa.Table:
 
 RESOURCE_TABLES: dict[str, sa.Table] = {r.name: _resource_table(r) for r in CATALOG}
 
+
+def _line_columns(kind: LineKind) -> list[sa.Column]:
+    if kind == "variant_value":
+        return [sa.Column("value", sa.Text(), nullable=True, comment="The value as text")]
+    if kind == "journal":
+        return [
+            sa.Column("account_id", sa.String(32), nullable=True, comment="cuenta_id"),
+            sa.Column("cost_center_id", sa.String(32), nullable=True, comment="centro_costo_id"),
+            sa.Column("debit", AMOUNT, nullable=False, comment="valor when tipo is D, else 0"),
+            sa.Column("credit", AMOUNT, nullable=False, comment="valor when tipo is H, else 0"),
+        ]
+    columns = [
+        sa.Column("product_id", sa.String(32), nullable=True, comment="producto_id"),
+        sa.Column("quantity", AMOUNT, nullable=False, comment="cantidad"),
+        sa.Column(
+            "price", AMOUNT, nullable=False, comment="precio" + (" (unit cost)" if kind == "movement" else "")
+        ),
+    ]
+    if kind == "document":
+        columns += [
+            sa.Column("discount", AMOUNT, nullable=True, comment="porcentaje_descuento (or descuento)"),
+            sa.Column("tax", AMOUNT, nullable=True, comment="porcentaje_iva"),
+        ]
+    return columns
+
+
+def child_table(parent: CatalogEntry, child: ChildTable) -> sa.Table:
+    """The table of one nested array: (parent id, 1-based position in the array) → typed line."""
+    return sa.Table(
+        child.table_name,
+        metadata,
+        sa.Column("parent_id", sa.String(32), primary_key=True, comment=f"{parent.table_name}.id"),
+        sa.Column(
+            "line_number", sa.Integer(), primary_key=True, comment=f"1-based position in {child.array}"
+        ),
+        *_line_columns(child.kind),
+        sa.Column("raw", JSON, nullable=False, comment="The line as the API returned it"),
+        comment=f"Contifico {parent.display_endpoint}: the {child.array} of {parent.table_name}",
+    )
+
+
+CHILD_TABLES: dict[str, sa.Table] = {
+    child.name: child_table(r, child) for r in CATALOG for child in r.children
+}
+
 sync_state = sa.Table(
     "contifico_sync_state",
     metadata,
@@ -88,7 +138,64 @@ sync_state = sa.Table(
     sa.Column("pages", sa.Integer, nullable=True),
     sa.Column("retries", sa.Integer, nullable=True),
     sa.Column("seconds", sa.Numeric(12, 3, asdecimal=True), nullable=True),
+    sa.Column(
+        "without_modified",
+        sa.Integer,
+        nullable=True,
+        comment="Records without a readable fecha_modificacion (only full scans see their changes)",
+    ),
+    sa.Column(
+        "rejected", sa.Integer, nullable=True, comment="Records that could not be typed (contifico_rejects)"
+    ),
+    sa.Column(
+        "drift_fields", sa.Integer, nullable=True, comment="Fields the catalog does not know, seen this run"
+    ),
+    sa.Column(
+        "deletions_skipped",
+        sa.Integer,
+        nullable=True,
+        comment="Live rows a full scan did not see but did not mark deleted",
+    ),
+    sa.Column(
+        "deletions_skipped_reason", sa.Text, nullable=True, comment="Why the deletion marks were skipped"
+    ),
     comment="One row per Contifico resource: sync cursor and the last run's figures",
 )
 
-ALL_TABLES: tuple[sa.Table, ...] = (*RESOURCE_TABLES.values(), sync_state)
+rejects = sa.Table(
+    "contifico_rejects",
+    metadata,
+    sa.Column("resource", sa.String(40), primary_key=True, comment="Catalog entry (table suffix)"),
+    sa.Column("id", sa.String(32), primary_key=True, comment="Contifico id of the record"),
+    sa.Column(
+        "field",
+        sa.Text,
+        nullable=False,
+        comment="The field that could not be typed (lines: detalles[2].cantidad)",
+    ),
+    sa.Column("value", sa.Text, nullable=True, comment="Its value, as JSON"),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("raw", JSON, nullable=False, comment="The record as the API returned it"),
+    sa.Column("first_seen_at", TIMESTAMP, nullable=False),
+    sa.Column("last_seen_at", TIMESTAMP, nullable=False),
+    comment="Records that could not be typed; a record leaves when a later sync reads it cleanly",
+)
+
+schema_drift = sa.Table(
+    "contifico_schema_drift",
+    metadata,
+    sa.Column("resource", sa.String(40), primary_key=True, comment="Catalog entry (table suffix)"),
+    sa.Column("field", sa.String(200), primary_key=True, comment="Top-level field the catalog does not know"),
+    sa.Column("first_seen_at", TIMESTAMP, nullable=False),
+    sa.Column("last_seen_at", TIMESTAMP, nullable=False),
+    sa.Column("example", sa.Text, nullable=True, comment="A value seen, as JSON (first 500 characters)"),
+    comment="Fields the API sends that the catalog does not know: candidates for typed columns",
+)
+
+ALL_TABLES: tuple[sa.Table, ...] = (
+    *RESOURCE_TABLES.values(),
+    *CHILD_TABLES.values(),
+    sync_state,
+    rejects,
+    schema_drift,
+)
