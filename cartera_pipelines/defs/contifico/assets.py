@@ -16,12 +16,15 @@ from cartera_pipelines.defs.contifico.tables import (
     schema_drift,
     sync_state,
 )
+from cartera_pipelines.lib.concurrency import pool_slot
 from cartera_pipelines.lib.metadata import count_rows, preview, preview_query, table_metadata
 from cartera_pipelines.resources.contifico import ContificoApi, ContificoAuthError, ContificoError
 from cartera_pipelines.resources.database import SqlDatabase
 
 KINDS = {"rest", "postgres"}
 POOL = "contifico_api"
+CURSOR_POOL_PREFIX = "contifico_sync_"
+"""Pool ``contifico_sync_<resource>`` (1 slot): two runs never sync the same resource at once."""
 
 contifico_api = dg.AssetSpec(
     key=["contifico", "api"],
@@ -83,7 +86,11 @@ def build_resource_asset(resource: CatalogEntry) -> dg.AssetsDefinition:
     ):
         ensure_tables(warehouse_db)
         try:
-            stats = sync_resource(contifico, warehouse_db, resource, config.options(), log=context.log.info)
+            # One sync per resource at a time, whatever launched it: the cursor is the resource's.
+            with pool_slot(context, f"{CURSOR_POOL_PREFIX}{resource.name}", limit=1):
+                stats = sync_resource(
+                    contifico, warehouse_db, resource, config.options(), log=context.log.info
+                )
         except ContificoAuthError as error:
             raise dg.Failure(description=str(error), allow_retries=False) from None
         except (ContificoError, MassDeletionError) as error:

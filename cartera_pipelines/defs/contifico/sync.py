@@ -42,6 +42,7 @@ from cartera_pipelines.defs.contifico.tables import (
     schema_drift,
     sync_state,
 )
+from cartera_pipelines.lib.dates import utcnow
 from cartera_pipelines.lib.progress import Progress
 from cartera_pipelines.lib.schema import ensure_schema
 from cartera_pipelines.resources.contifico import (
@@ -123,10 +124,6 @@ def ensure_tables(db: SqlDatabase) -> None:
     ensure_schema(db)
 
 
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 def reject_line(resource: str, page: Page, reject: Reject) -> str:
     """One clear log line per bad record: what, where, which id."""
     value = snippet(json.dumps(reject.value, ensure_ascii=False, default=str), 120)
@@ -162,7 +159,7 @@ class _Run:
         stats, name = self.stats, self.resource.name
         new_drift = {k: v for k, v in parsed.unknown_fields.items() if k not in stats.drift}
         cleared = self.open_rejects.intersection(item.row["id"] for item in parsed.records)
-        now = _utcnow()
+        now = utcnow()
         with self.db.begin() as conn:
             written = upsert_page(conn, self.table, parsed.records, now, self.children)
             if parsed.rejects:
@@ -207,7 +204,7 @@ class _Run:
                     "refusing. Check the API, then rerun with a higher max_deleted_fraction if the "
                     "deletions are real."
                 )
-            stats.deleted = mark_deleted(conn, table, vanished, _utcnow())
+            stats.deleted = mark_deleted(conn, table, vanished, utcnow())
 
 
 def sync_resource(
@@ -218,7 +215,7 @@ def sync_resource(
     log: Callable[[str], None] = lambda _m: None,
 ) -> SyncStats:
     """Sync one resource into the warehouse; raises on any failure after recording it in the state."""
-    started_at = _utcnow()
+    started_at = utcnow()
     clock = time.perf_counter()
     with db.connect() as conn:
         state = load_state(conn, sync_state, resource.name)
@@ -293,7 +290,7 @@ def _state_values(
         "cursor_at": started_at if success else previous.get("cursor_at"),
         "last_full_scan_at": started_at if success and plan.full_scan else previous.get("last_full_scan_at"),
         "last_started_at": started_at,
-        "last_finished_at": _utcnow(),
+        "last_finished_at": utcnow(),
         "last_status": "success" if success else "failed",
         "last_error": None,
         **stats.counts(),

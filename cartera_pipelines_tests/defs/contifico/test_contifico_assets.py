@@ -290,3 +290,39 @@ def test_assets_starting_together_on_a_fresh_warehouse_create_the_tables_once(wa
     assert errors == []
     with warehouse.connect() as conn:
         assert {RESOURCE_TABLES[r.name].name for r in CATALOG} <= set(sa.inspect(conn).get_table_names())
+
+
+@pytest.mark.parametrize("warehouse", ["sqlite"], indirect=True)
+def test_a_ui_launch_waits_for_the_scheduled_sync_of_the_same_resource(
+    api: ContificoApi, warehouse: SqlDatabase
+) -> None:
+    """A run launched from the asset graph carries no singleton tag (the implicit asset job cannot), so
+    the cursor is guarded inside the step: pool ``contifico_sync_<resource>``, one slot."""
+    import threading
+
+    pool = f"{assets.CURSOR_POOL_PREFIX}products"
+
+    def launch(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+        return dg.materialize(
+            ALL_ASSETS,
+            selection=_keys("products"),
+            resources={"contifico": api, "warehouse_db": warehouse},
+            instance=instance,
+        )
+
+    with dg.instance_for_test() as instance:
+        storage = instance.event_log_storage
+        assert launch(instance).success
+        info = storage.get_concurrency_info(pool)
+        assert (info.slot_count, info.active_slot_count) == (1, 0)  # created with one slot, then freed
+        # The scheduled run is syncing products: it holds the slot.
+        assert storage.claim_concurrency_slot(pool, "scheduled-run", "its-step").is_claimed
+        results: list[dg.ExecuteInProcessResult] = []
+        worker = threading.Thread(target=lambda: results.append(launch(instance)))
+        worker.start()
+        worker.join(timeout=6)
+        assert worker.is_alive(), "the second sync did not wait for the first"
+        storage.free_concurrency_slot_for_step("scheduled-run", "its-step")
+        worker.join(timeout=120)
+        assert results and results[0].success
+        assert storage.get_concurrency_info(pool).active_slot_count == 0
