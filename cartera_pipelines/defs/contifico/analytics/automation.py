@@ -1,0 +1,17 @@
+"""Automation of the contifico inventory analytics: today's (Ecuador's) snapshot follows the sync.
+
+Each analytics asset carries :data:`after_sync_latest_day`; the contifico sync assets are not
+partitioned, so "their parents updated" means a sync (or an upstream analytics asset) committed.
+Dagster evaluates the conditions in ``contifico_analytics_automation_sensor``.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+after_sync_latest_day = (
+    dg.AutomationCondition.in_latest_time_window()
+    & dg.AutomationCondition.any_deps_updated().since_last_handled()
+    & ~dg.AutomationCondition.any_deps_in_progress()
+    & ~dg.AutomationCondition.in_progress()
+).with_label("latest Ecuador day, after the sync updates")
