@@ -17,6 +17,8 @@ from typing import Literal
 
 FieldKind = Literal["text", "decimal", "date", "bool", "int"]
 ApiVersion = Literal["v1", "v2"]
+LineKind = Literal["document", "movement", "journal", "variant_value"]
+"""How the items of a nested array become typed rows (``parsing.line_row``, ``tables.child_table``)."""
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,21 @@ class TypedField:
     path: str
     kind: FieldKind = "text"
     comment: str = ""
+
+
+@dataclass(frozen=True)
+class ChildTable:
+    """A nested array of the payload stored as its own table, keyed by (parent id, line number)."""
+
+    name: str
+    """Table suffix: ``contifico_<name>``."""
+    array: str
+    """The field holding the array (``detalles``, ``valores``)."""
+    kind: LineKind
+
+    @property
+    def table_name(self) -> str:
+        return f"contifico_{self.name}"
 
 
 @dataclass(frozen=True)
@@ -43,6 +60,8 @@ class ContificoResource:
     incremental: bool = False
     """True when the endpoint filters by ``fecha_modificacion`` (then the record carries it)."""
     updated_field: str | None = None
+    children: tuple[ChildTable, ...] = ()
+    """Nested arrays stored as child tables, replaced in the same transaction as their parent."""
 
     @property
     def table_name(self) -> str:
@@ -89,7 +108,12 @@ CATALOG: tuple[ContificoResource, ...] = (
     ),
     ContificoResource("brands", "marca/", "v1", "Product brands.", (TypedField("name", "nombre"),)),
     ContificoResource(
-        "variants", "variante/", "v1", "Product variants (size, colour…).", (TypedField("name", "nombre"),)
+        "variants",
+        "variante/",
+        "v1",
+        "Product variants (size, colour…).",
+        (TypedField("name", "nombre"),),
+        children=(ChildTable("variant_values", "valores", "variant_value"),),
     ),
     _incremental(
         name="products",
@@ -131,6 +155,7 @@ CATALOG: tuple[ContificoResource, ...] = (
             TypedField("warehouse_id", "bodega_id"),
             TypedField("total", "total", "decimal"),
         ),
+        children=(ChildTable("inventory_movement_lines", "detalles", "movement"),),
     ),
     _incremental(
         name="remission_guides",
@@ -152,6 +177,7 @@ CATALOG: tuple[ContificoResource, ...] = (
         params=(("tipo_registro", "PRO"),),
         description="Purchase documents registered from suppliers (tipo_registro=PRO).",
         fields=(*_DOCUMENT_FIELDS, TypedField("balance", "saldo", "decimal")),
+        children=(ChildTable("purchases_lines", "detalles", "document"),),
     ),
     _incremental(
         name="sales",
@@ -160,6 +186,7 @@ CATALOG: tuple[ContificoResource, ...] = (
         params=(("tipo_registro", "CLI"),),
         description="Sales documents registered for clients (tipo_registro=CLI).",
         fields=(*_DOCUMENT_FIELDS, TypedField("balance", "saldo", "decimal")),
+        children=(ChildTable("sales_lines", "detalles", "document"),),
     ),
     _incremental(
         name="documents",
@@ -167,6 +194,7 @@ CATALOG: tuple[ContificoResource, ...] = (
         version="v2",
         description="Electronic documents (invoices, credit notes, quotes) with their lines in the raw JSON.",
         fields=_DOCUMENT_FIELDS,
+        children=(ChildTable("documents_lines", "detalles", "document"),),
     ),
     _incremental(
         name="registry_transactions",
@@ -227,6 +255,7 @@ CATALOG: tuple[ContificoResource, ...] = (
             TypedField("total_debit", "total_debe", "decimal"),
             TypedField("total_credit", "total_haber", "decimal"),
         ),
+        children=(ChildTable("journal_entry_lines", "detalles", "journal"),),
     ),
     ContificoResource(
         "bank_accounts",
@@ -256,3 +285,4 @@ CATALOG: tuple[ContificoResource, ...] = (
 )
 
 RESOURCES: dict[str, ContificoResource] = {r.name: r for r in CATALOG}
+CHILDREN: dict[str, ChildTable] = {child.name: child for r in CATALOG for child in r.children}

@@ -12,9 +12,9 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, NamedTuple
 
-from cartera_pipelines.defs.contifico.catalog import ApiVersion, ContificoResource, TypedField
+from cartera_pipelines.defs.contifico.catalog import ApiVersion, ChildTable, ContificoResource, TypedField
 
 ID_LENGTH = 16
 SNIPPET = 200
@@ -178,6 +178,74 @@ def validate_id(record: Any) -> str:
     return record_id
 
 
+def _short_id(value: Any, field: str) -> str | None:
+    text = parse_text(value)
+    if text is not None and len(text) > ID_LENGTH * 2:
+        raise RecordError(f"{field} {text!r} is longer than {ID_LENGTH * 2} characters")
+    return text
+
+
+def _required(value: Any, field: str) -> Decimal:
+    number = parse_decimal(value)
+    if number is None:
+        raise RecordError(f"{field} is missing")
+    return number
+
+
+def line_row(child: ChildTable, parent_id: str, number: int, item: Any) -> dict[str, Any]:
+    """One item of a nested array → the typed row of its child table (``tables.child_table``)."""
+    row: dict[str, Any] = {"parent_id": parent_id, "line_number": number, "raw": item}
+    if child.kind == "variant_value":
+        value = item.get("valor", item.get("nombre")) if isinstance(item, dict) else item
+        row["value"] = None if value is None else str(value)
+        return row
+    if not isinstance(item, dict):
+        raise RecordError(f"expected a JSON object, got {type(item).__name__}")
+    if child.kind == "journal":
+        amount = _required(item.get("valor"), "valor")
+        side = str(item.get("tipo") or "").strip().upper()
+        if side not in ("D", "H"):
+            raise RecordError(f"tipo must be D (debe) or H (haber), got {item.get('tipo')!r}")
+        row["account_id"] = _short_id(item.get("cuenta_id"), "cuenta_id")
+        row["cost_center_id"] = _short_id(item.get("centro_costo_id"), "centro_costo_id")
+        row["debit"] = amount if side == "D" else Decimal(0)
+        row["credit"] = amount if side == "H" else Decimal(0)
+        return row
+    row["product_id"] = _short_id(item.get("producto_id"), "producto_id")
+    row["quantity"] = _required(item.get("cantidad"), "cantidad")
+    row["price"] = _required(item.get("precio"), "precio")
+    if child.kind == "document":
+        discount = item.get("porcentaje_descuento")
+        row["discount"] = parse_decimal(item.get("descuento") if discount is None else discount)
+        row["tax"] = parse_decimal(item.get("porcentaje_iva"))
+    return row
+
+
+def line_rows(child: ChildTable, parent_id: str, record: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every item of the record's nested array (absent or null: none), numbered from 1."""
+    items = record.get(child.array)
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise RecordError(f"field {child.array!r}: expected an array, got {type(items).__name__}")
+    rows = []
+    for number, item in enumerate(items, start=1):
+        try:
+            rows.append(line_row(child, parent_id, number, item))
+        except RecordError as error:
+            raise RecordError(f"field {child.array!r}, line {number}: {error}") from None
+    return rows
+
+
+class ParsedRecord(NamedTuple):
+    """A record ready to write: its typed row, the record itself, and its child tables' rows."""
+
+    row: dict[str, Any]
+    raw: Mapping[str, Any]
+    children: dict[str, list[dict[str, Any]]]
+    """child table name → rows (every child of the resource, empty lists included)."""
+
+
 def typed_row(resource: ContificoResource, record: Mapping[str, Any]) -> dict[str, Any]:
     """The natural key, typed analyst columns, ``source_updated_at``, hash and canonical JSON
     (``raw_json``, the text the hash covers) of one record."""
@@ -214,21 +282,31 @@ def page_records(version: ApiVersion, payload: Any) -> tuple[list[Any], int | No
     return payload["results"], count, next_link if isinstance(next_link, str) and next_link else None
 
 
-def parse_page(
-    resource: ContificoResource, records: Sequence[Any]
-) -> list[tuple[dict[str, Any], Mapping[str, Any]]]:
-    """Every record of a page as (typed row, raw record); one bad record rejects the whole page."""
+def parse_record(resource: ContificoResource, record: Mapping[str, Any]) -> ParsedRecord:
+    """The typed row and the child rows of one record; raises :class:`RecordError`."""
+    row = typed_row(resource, record)
+    children = {}
+    for child in resource.children:
+        try:
+            children[child.name] = line_rows(child, row["id"], record)
+        except RecordError as error:
+            raise RecordError(f"record {row['id']}: {error}") from None
+    return ParsedRecord(row, record, children)
+
+
+def parse_page(resource: ContificoResource, records: Sequence[Any]) -> list[ParsedRecord]:
+    """Every record of a page, typed; one bad record rejects the whole page."""
     parsed = []
     seen: set[str] = set()
     for position, record in enumerate(records, start=1):
         try:
-            row = typed_row(resource, record)
+            item = parse_record(resource, record)
         except RecordError as error:
             raise PayloadError(f"record {position} of the page: {error}") from None
-        if row["id"] in seen:
-            raise PayloadError(f"record {position} of the page repeats id {row['id']!r}")
-        seen.add(row["id"])
-        parsed.append((row, record))
+        if item.row["id"] in seen:
+            raise PayloadError(f"record {position} of the page repeats id {item.row['id']!r}")
+        seen.add(item.row["id"])
+        parsed.append(item)
     return parsed
 
 

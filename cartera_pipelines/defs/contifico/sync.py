@@ -18,8 +18,7 @@ import sqlalchemy as sa
 from cartera_pipelines.defs.contifico.catalog import ContificoResource
 from cartera_pipelines.defs.contifico.parsing import PayloadError, parse_page
 from cartera_pipelines.defs.contifico.plan import DEFAULT_OVERLAP, SyncPlan, plan_sync
-from cartera_pipelines.defs.contifico.tables import RESOURCE_TABLES, sync_state
-from cartera_pipelines.defs.contifico.warehouse import (
+from cartera_pipelines.defs.contifico.sql import (
     active_ids_missing,
     count_active,
     load_state,
@@ -27,6 +26,7 @@ from cartera_pipelines.defs.contifico.warehouse import (
     save_state,
     upsert_page,
 )
+from cartera_pipelines.defs.contifico.tables import CHILD_TABLES, RESOURCE_TABLES, sync_state
 from cartera_pipelines.lib.schema import ensure_schema
 from cartera_pipelines.resources.contifico import ContificoApi, ContificoPayloadError
 from cartera_pipelines.resources.database import SqlDatabase
@@ -104,6 +104,7 @@ def sync_resource(
 ) -> SyncStats:
     """Sync one resource into the warehouse; raises on any failure after recording it in the state."""
     table = RESOURCE_TABLES[resource.name]
+    children = {child.name: CHILD_TABLES[child.name] for child in resource.children}
     started_at = _utcnow()
     clock = time.perf_counter()
     with db.connect() as conn:
@@ -137,13 +138,13 @@ def sync_resource(
                 ) from None
             now = _utcnow()
             with db.begin() as conn:
-                written = upsert_page(conn, table, parsed, now)
+                written = upsert_page(conn, table, parsed, now, children)
             stats.fetched += len(parsed)
             stats.new += written.new
             stats.changed += written.changed
             stats.unchanged += written.unchanged
             if seen is not None:
-                seen.update(row["id"] for row, _ in parsed)
+                seen.update(item.row["id"] for item in parsed)
             if time.perf_counter() - last_report >= PROGRESS_SECONDS:
                 last_report = time.perf_counter()
                 log(_progress(stats, time.perf_counter() - clock))

@@ -1,4 +1,5 @@
-"""Warehouse tables of the contifico family: one per resource plus ``contifico_sync_state``.
+"""Warehouse tables of the contifico family: one per resource, one per nested array (the child tables,
+keyed by parent id and line number) plus ``contifico_sync_state``.
 
 Every resource table has the Contifico id as natural key, the raw JSON, its content hash, the
 source's modification time and our bookkeeping (``first_seen_at``, ``fetched_at``, ``deleted_at``),
@@ -10,7 +11,13 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from cartera_pipelines.defs.contifico.catalog import CATALOG, ContificoResource, TypedField
+from cartera_pipelines.defs.contifico.catalog import (
+    CATALOG,
+    ChildTable,
+    ContificoResource,
+    LineKind,
+    TypedField,
+)
 
 metadata = sa.MetaData()
 
@@ -63,6 +70,51 @@ def _resource_table(resource: ContificoResource) -> sa.Table:
 
 RESOURCE_TABLES: dict[str, sa.Table] = {r.name: _resource_table(r) for r in CATALOG}
 
+
+def _line_columns(kind: LineKind) -> list[sa.Column]:
+    if kind == "variant_value":
+        return [sa.Column("value", sa.Text(), nullable=True, comment="The value as text")]
+    if kind == "journal":
+        return [
+            sa.Column("account_id", sa.String(32), nullable=True, comment="cuenta_id"),
+            sa.Column("cost_center_id", sa.String(32), nullable=True, comment="centro_costo_id"),
+            sa.Column("debit", AMOUNT, nullable=False, comment="valor when tipo is D, else 0"),
+            sa.Column("credit", AMOUNT, nullable=False, comment="valor when tipo is H, else 0"),
+        ]
+    columns = [
+        sa.Column("product_id", sa.String(32), nullable=True, comment="producto_id"),
+        sa.Column("quantity", AMOUNT, nullable=False, comment="cantidad"),
+        sa.Column(
+            "price", AMOUNT, nullable=False, comment="precio" + (" (unit cost)" if kind == "movement" else "")
+        ),
+    ]
+    if kind == "document":
+        columns += [
+            sa.Column("discount", AMOUNT, nullable=True, comment="porcentaje_descuento (or descuento)"),
+            sa.Column("tax", AMOUNT, nullable=True, comment="porcentaje_iva"),
+        ]
+    return columns
+
+
+def child_table(parent: ContificoResource, child: ChildTable) -> sa.Table:
+    """The table of one nested array: (parent id, 1-based position in the array) → typed line."""
+    return sa.Table(
+        child.table_name,
+        metadata,
+        sa.Column("parent_id", sa.String(32), primary_key=True, comment=f"{parent.table_name}.id"),
+        sa.Column(
+            "line_number", sa.Integer(), primary_key=True, comment=f"1-based position in {child.array}"
+        ),
+        *_line_columns(child.kind),
+        sa.Column("raw", JSON, nullable=False, comment="The line as the API returned it"),
+        comment=f"Contifico {parent.display_endpoint}: the {child.array} of {parent.table_name}",
+    )
+
+
+CHILD_TABLES: dict[str, sa.Table] = {
+    child.name: child_table(r, child) for r in CATALOG for child in r.children
+}
+
 sync_state = sa.Table(
     "contifico_sync_state",
     metadata,
@@ -91,4 +143,4 @@ sync_state = sa.Table(
     comment="One row per Contifico resource: sync cursor and the last run's figures",
 )
 
-ALL_TABLES: tuple[sa.Table, ...] = (*RESOURCE_TABLES.values(), sync_state)
+ALL_TABLES: tuple[sa.Table, ...] = (*RESOURCE_TABLES.values(), *CHILD_TABLES.values(), sync_state)

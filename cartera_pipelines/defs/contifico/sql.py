@@ -1,14 +1,18 @@
-"""Warehouse writes of the contifico family: hash-compared upserts, deletion marks, sync state.
+"""Every query and write of the contifico family: hash-compared upserts, child lines, deletion marks,
+sync state.
 
 Each function runs on the caller's connection, inside the caller's transaction. The upsert compares
 the page's content hashes with the stored ones for just those ids (a primary-key lookup), then
 writes only new or changed rows with ``INSERT … ON CONFLICT`` (PostgreSQL through a ``COPY`` into a
-session-temporary staging table, SQLite/MySQL with a multi-row insert).
+session-temporary staging table, SQLite/MySQL with a multi-row insert). The child tables' lines of
+every written record are replaced in the same transaction: the changed parents' lines deleted, the
+new lines inserted (PostgreSQL: one ``COPY`` straight into the child table).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -17,6 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from cartera_pipelines.defs.contifico.parsing import ParsedRecord
 from cartera_pipelines.lib.bulk import column_encoder, copy_stream, csv_pieces
 
 _LOOKUP_BATCH = 5_000
@@ -27,6 +32,7 @@ class PageWrite:
     new: int = 0
     changed: int = 0
     unchanged: int = 0
+    lines: int = 0
 
 
 def stored_hashes(conn: sa.Connection, table: sa.Table, ids: Sequence[str]) -> dict[str, tuple[str, bool]]:
@@ -104,37 +110,69 @@ def _upsert_postgres(conn: sa.Connection, table: sa.Table, rows: list[dict[str, 
     )
 
 
+def _json_text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def replace_lines(
+    conn: sa.Connection, table: sa.Table, replaced: Sequence[str], rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """Delete the lines of the ``replaced`` parents, then insert ``rows`` (the caller's transaction)."""
+    iterator = iter(replaced)
+    while chunk := list(islice(iterator, _LOOKUP_BATCH)):
+        conn.execute(table.delete().where(table.c.parent_id.in_(chunk)))
+    if not rows:
+        return
+    columns = [c.name for c in table.columns]
+    if conn.dialect.name == "postgresql" and len(rows) > 50:
+        # ``raw`` is always JSON text (a line may be a bare string, which the generic encoder would not quote).
+        encoders = [(c.name, _json_text if c.name == "raw" else column_encoder(c)) for c in table.columns]
+        pieces = csv_pieces([enc(row[name]) for name, enc in encoders] for row in rows)
+        copy_stream(conn, table.name, columns, pieces)
+    else:
+        conn.execute(sa.insert(table), [{c: row.get(c) for c in columns} for row in rows])
+
+
 def upsert_page(
     conn: sa.Connection,
     table: sa.Table,
-    parsed: Sequence[tuple[dict[str, Any], Mapping[str, Any]]],
+    parsed: Sequence[ParsedRecord],
     now: dt.datetime,
+    child_tables: Mapping[str, sa.Table] | None = None,
 ) -> PageWrite:
-    """Write the new and changed records of one page; returns the counts.
+    """Write the new and changed records of one page, and their child tables' lines; returns the counts.
 
-    ``parsed`` rows come from ``parsing.typed_row`` (typed columns, ``content_hash``, ``raw_json``).
+    ``parsed`` comes from ``parsing.parse_page`` (typed columns, ``content_hash``, ``raw_json``, lines).
     """
     result = PageWrite()
     if not parsed:
         return result
-    stored = stored_hashes(conn, table, [row["id"] for row, _ in parsed])
+    stored = stored_hashes(conn, table, [item.row["id"] for item in parsed])
     writes: list[dict[str, Any]] = []
-    for row, raw in parsed:
+    replaced: list[str] = []  # parents stored before: their old lines go
+    lines: dict[str, list[dict[str, Any]]] = {name: [] for name in child_tables or {}}
+    for row, raw, children in parsed:
         previous = stored.get(row["id"])
         if previous is None:
             result.new += 1
         elif previous[0] != row["content_hash"] or previous[1]:
             result.changed += 1  # a different version, or a record that came back after a deletion
+            replaced.append(row["id"])
         else:
             result.unchanged += 1
             continue
         writes.append(row | {"raw": raw, "first_seen_at": now, "fetched_at": now, "deleted_at": None})
+        for name, rows in children.items():
+            lines[name] += rows
     if writes:
         if conn.dialect.name == "postgresql" and len(writes) > 50:
             _upsert_postgres(conn, table, writes)
         else:
             columns = [c.name for c in table.columns]
             _upsert_generic(conn, table, [{c: w.get(c) for c in columns} for w in writes])
+        for name, rows in lines.items():
+            replace_lines(conn, child_tables[name], replaced, rows)  # type: ignore[index]
+        result.lines = sum(len(rows) for rows in lines.values())
     return result
 
 
