@@ -10,7 +10,8 @@ Quantities are ``NUMERIC(20, 6)``, money ``NUMERIC(20, 2)``.
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
+
+from cartera_pipelines.defs.contifico.tables import CHILD_TABLES
 
 ALL_WAREHOUSES = "*"
 NO_WAREHOUSE = "-"
@@ -123,28 +124,7 @@ reorder_suggestions = _snapshot(
 
 ANALYTICS_TABLES = (sales_velocity, stock_position, turnover, supplier_lead_times, reorder_suggestions)
 
-# -- the synced line tables we read (declared by defs/contifico/tables.py, revision contifico_0002) ----
-# Only their names and the columns we read matter here; the contifico migrations create them.
-sources = sa.MetaData()
-JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
-
-
-def _lines(name: str, *extra: sa.Column) -> sa.Table:
-    return sa.Table(
-        name,
-        sources,
-        sa.Column("parent_id", ID, primary_key=True),
-        sa.Column("line_number", sa.Integer, primary_key=True),
-        sa.Column("product_id", ID, nullable=True),
-        sa.Column("quantity", QUANTITY),
-        sa.Column("price", QUANTITY),
-        *extra,
-        sa.Column("raw", JSON),
-    )
-
-
-sales_lines = _lines("contifico_sales_lines", sa.Column("discount", QUANTITY), sa.Column("tax", QUANTITY))
-purchases_lines = _lines(
-    "contifico_purchases_lines", sa.Column("discount", QUANTITY), sa.Column("tax", QUANTITY)
-)
-movement_lines = _lines("contifico_inventory_movement_lines")
+# -- the synced line tables we read: declared by the contifico family (revision contifico_0002) ---------
+sales_lines = CHILD_TABLES["sales_lines"]
+purchases_lines = CHILD_TABLES["purchases_lines"]
+movement_lines = CHILD_TABLES["inventory_movement_lines"]

@@ -14,7 +14,7 @@ revision = "contifico_analytics_0001"
 down_revision = None
 branch_labels = ("contifico_analytics",)
 # The contifico revision that creates the line tables (contifico_sales_lines, …) the analytics read.
-depends_on = "contifico_0001"
+depends_on = "contifico_0002"
 
 TABLES = (
     "contifico_reorder_suggestions",
