@@ -2,12 +2,14 @@
 
 Each analytics asset carries :data:`after_sync_latest_day`; the contifico sync assets are not
 partitioned, so "their parents updated" means a sync (or an upstream analytics asset) committed.
-Dagster evaluates the conditions in ``contifico_analytics_automation_sensor``.
+Dagster evaluates the conditions in ``contifico_automation_sensor`` (``lib.automation``).
 """
 
 from __future__ import annotations
 
 import dagster as dg
+
+from cartera_pipelines.lib.automation import automation_sensor
 
 after_sync_latest_day = (
     dg.AutomationCondition.in_latest_time_window()
@@ -15,3 +17,6 @@ after_sync_latest_day = (
     & ~dg.AutomationCondition.any_deps_in_progress()
     & ~dg.AutomationCondition.in_progress()
 ).with_label("latest Ecuador day, after the sync updates")
+
+# The analytics are the only contifico assets with an automation condition; the sync keeps its schedules.
+contifico_automation_sensor = automation_sensor("contifico")

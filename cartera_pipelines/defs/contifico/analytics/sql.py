@@ -4,6 +4,8 @@ Each measure is one ``INSERT … SELECT`` into its snapshot table (window functi
 rows through Python), run inside :func:`lib.schema.replace_slice` so a partition's slice is replaced in
 one transaction. The SQL is the same on SQLite and PostgreSQL; dates are bound as parameters (no date
 arithmetic in SQL except :func:`_days_between`), and every figure is rounded in SQL to its column's scale.
+SQLite keeps a whole number in a NUMERIC column as an INTEGER, so every division multiplies by ``1.0``
+first (else ``60 / 100`` is 0 there).
 
 Rules where the synced data says less than the measure needs (also in ``docs/families/contifico.md``):
 
@@ -35,6 +37,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from cartera_pipelines.defs.contifico.analytics import tables
+from cartera_pipelines.defs.contifico.tables import RESOURCE_TABLES
 from cartera_pipelines.lib.schema import replace_slice
 
 SALES_TYPES = "('FAC', 'NCT')"
@@ -74,7 +77,7 @@ exits AS (
     GROUP BY product_id, warehouse_id HAVING SUM(qty) > 0
 ),
 shares AS (
-    SELECT product_id, warehouse_id, qty / SUM(qty) OVER (PARTITION BY product_id) AS share FROM exits
+    SELECT product_id, warehouse_id, qty * 1.0 / SUM(qty) OVER (PARTITION BY product_id) AS share FROM exits
 ),
 scoped AS (
     SELECT product_id, '*' AS warehouse_id, 1.0 AS share, units_30, units_90, last_sale_date FROM totals
@@ -92,7 +95,7 @@ rounded AS (
     FROM scoped
 )
 SELECT :as_of AS as_of, product_id, warehouse_id, share, units_30, units_90, velocity_30, velocity_90,
-       CASE WHEN velocity_90 > 0 THEN ROUND(velocity_30 / velocity_90, 4) END AS trend,
+       CASE WHEN velocity_90 > 0 THEN ROUND(velocity_30 * 1.0 / velocity_90, 4) END AS trend,
        last_sale_date, :computed_at AS computed_at
 FROM rounded
 """
@@ -135,7 +138,7 @@ valued AS (
 )
 SELECT :as_of AS as_of, product_id, warehouse_id, stock_source, category_id, stock, unit_cost, stock_value,
        velocity_90,
-       CASE WHEN stock <= 0 THEN 0 WHEN velocity_90 > 0 THEN ROUND(stock / velocity_90, 2) END
+       CASE WHEN stock <= 0 THEN 0 WHEN velocity_90 > 0 THEN ROUND(stock * 1.0 / velocity_90, 2) END
            AS days_coverage,
        minimum_stock,
        CASE WHEN warehouse_id <> '*' OR minimum_stock IS NULL THEN NULL
@@ -183,7 +186,7 @@ scoped AS (
 SELECT :as_of AS as_of, scope, scope_id, category_id, ROUND(units_sold, 6) AS units_sold, cogs,
        opening_value, closing_value, ROUND((opening_value + closing_value) / 2.0, 2) AS average_inventory_value,
        CASE WHEN opening_value + closing_value > 0
-            THEN ROUND(cogs / ((opening_value + closing_value) / 2.0), 4) END AS turnover,
+            THEN ROUND(cogs * 1.0 / ((opening_value + closing_value) / 2.0), 4) END AS turnover,
        :computed_at AS computed_at
 FROM scoped
 """
@@ -325,15 +328,8 @@ def write_supplier_lead_times(
 def read_reorder_inputs(conn: sa.Connection, as_of: dt.date) -> list[dict[str, Any]]:
     """One row per stock position of ``as_of`` with what the reorder policy needs (aggregated in SQL)."""
     statement = _statement(REORDER_INPUTS, {"as_of": as_of, "since": as_of - dt.timedelta(days=90)})
-    statement = statement.columns(
-        sa.column("stock", tables.QUANTITY),
-        sa.column("unit_cost", tables.QUANTITY),
-        sa.column("velocity_90", tables.QUANTITY),
-        sa.column("share", tables.QUANTITY),
-        sa.column("demand_total", tables.QUANTITY),
-        sa.column("demand_squares", tables.QUANTITY),
-        sa.column("lead_time_days", tables.DAYS),
-    )
+    quantities = ("stock", "unit_cost", "velocity_90", "share", "demand_total", "demand_squares")
+    statement = statement.columns(**dict.fromkeys(quantities, tables.QUANTITY), lead_time_days=tables.DAYS)
     return [dict(row._mapping) for row in conn.execute(statement)]
 
 
@@ -367,3 +363,42 @@ def totals(conn: sa.Connection, table: sa.Table, as_of: dt.date, *columns: str) 
     """Sums of ``columns`` over a partition (metadata figures)."""
     query = sa.select(*(sa.func.coalesce(sa.func.sum(table.c[c]), 0).label(c) for c in columns))
     return dict(conn.execute(query.where(table.c.as_of == as_of)).one()._mapping)
+
+
+def position_facts(conn: sa.Connection, as_of: dt.date) -> dict[str, Any]:
+    """The stock position figures a buyer asks first (over the ``*`` rows: one per product)."""
+    sp = tables.stock_position
+    query = sa.select(
+        sa.func.count().label("products"),
+        sa.func.coalesce(sa.func.sum(sp.c.stock_value), 0).label("stock_value"),
+        sa.func.count().filter(sp.c.below_minimum.is_(True)).label("below_minimum"),
+        sa.func.count().filter(sp.c.dead_stock.is_(True)).label("dead_stock"),
+        sa.func.count().filter(sp.c.stock_source == "ledger").label("from_ledger"),
+    ).where(sp.c.as_of == as_of, sp.c.warehouse_id == tables.ALL_WAREHOUSES)
+    row = conn.execute(query).one()._mapping
+    return {
+        **{k: int(v) for k, v in row.items() if k != "stock_value"},
+        "stock_value": str(row["stock_value"]),
+    }
+
+
+def missing_or_repeated_positions(as_of: dt.date) -> sa.Select[Any]:
+    """Live, stocked products (``stock`` ≠ 0, not services) without a ``*`` row on ``as_of``, and
+    (product, warehouse) pairs present more than once."""
+    sp, products = tables.stock_position, RESOURCE_TABLES["products"]
+    has_row = sa.exists().where(
+        sp.c.as_of == as_of, sp.c.product_id == products.c.id, sp.c.warehouse_id == tables.ALL_WAREHOUSES
+    )
+    missing = sa.select(products.c.id.label("product_id"), sa.literal("missing").label("problem")).where(
+        products.c.deleted_at.is_(None),
+        sa.or_(products.c.product_type.is_(None), products.c.product_type != "SER"),
+        sa.func.coalesce(products.c.stock, 0) != 0,
+        ~has_row,
+    )
+    repeated = (
+        sa.select(sp.c.product_id, sa.literal("repeated").label("problem"))
+        .where(sp.c.as_of == as_of)
+        .group_by(sp.c.product_id, sp.c.warehouse_id)
+        .having(sa.func.count() > 1)
+    )
+    return sa.select(sa.union_all(missing, repeated).subquery())
