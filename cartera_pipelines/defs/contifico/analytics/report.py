@@ -54,7 +54,9 @@ def write_workbook(
     from openpyxl.styles import Font
 
     to_order = sorted((r for r in rows if r["urgency_rank"] is not None), key=lambda r: r["urgency_rank"])
-    scopes = [ALL_WAREHOUSES] + sorted({r["warehouse_id"] for r in rows} - {ALL_WAREHOUSES})
+    # the summary first, then the warehouses by name, stock in no warehouse last
+    others = {r["warehouse_id"] for r in rows} - {ALL_WAREHOUSES}
+    scopes = [ALL_WAREHOUSES, *sorted(others, key=lambda w: (w == NO_WAREHOUSE, warehouse_label(w, names)))]
     workbook, used, counts = Workbook(), set(), {}
     workbook.remove(workbook.active)
     for scope in scopes:
