@@ -41,6 +41,10 @@ def warehouse_url(request: pytest.FixtureRequest, tmp_path) -> str:
     return request.getfixturevalue("postgres_url")
 
 
+def _name(check: dg.AssetChecksDefinition) -> str:
+    return next(iter(check.check_specs)).name
+
+
 def _run(url: str, home, day: dt.date = AS_OF, **config) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [*ASSETS, *CHECKS],
@@ -59,7 +63,7 @@ def test_one_day_end_to_end_with_checks_report_and_plot(warehouse_url: str, tmp_
     result = _run(warehouse_url, tmp_path)
     assert result.success
     evaluations = {c.check_name: c for c in result.get_asset_check_evaluations()}
-    assert set(evaluations) == {c.check_specs.__iter__().__next__().name for c in CHECKS}
+    assert set(evaluations) == {_name(c) for c in CHECKS}
     assert all(e.passed for e in evaluations.values()), {k: e.description for k, e in evaluations.items()}
     meta = result.asset_materializations_for_node("warehouse__contifico_reorder_suggestions")[0].metadata
     assert meta["products_to_order"].value == 1
@@ -132,3 +136,30 @@ def test_the_family_yaml_gives_the_analytics_its_group_and_owners() -> None:
         node = graph.get(asset.key)
         assert node.group_name == "contifico"
         assert node.owners == ["team:contifico"]
+
+
+def test_the_checks_catch_what_they_guard(warehouse_url: str, tmp_path) -> None:
+    """A coverage that disagrees, a stocked product without its row, a negative velocity and a lead time
+    longer than the data: each check fails on its own offender."""
+    engine = create_store_engine(warehouse_url)
+    load(engine, small_dataset())
+    assert _run(warehouse_url, tmp_path).success
+    sp, v, lt = tables.stock_position, tables.sales_velocity, tables.supplier_lead_times
+    with engine.begin() as conn:
+        conn.execute(
+            sp.update().where(sp.c.product_id == "P1", sp.c.warehouse_id == "*").values(days_coverage=1)
+        )
+        conn.execute(sp.delete().where(sp.c.product_id == "P3"))
+        conn.execute(v.update().where(v.c.product_id == "P5").values(velocity_30=-1))
+        conn.execute(lt.update().where(lt.c.product_id == "P1").values(max_days=9999))
+    # run alone (no partition), each check looks at the latest slice: the one just corrupted
+    db = SqlDatabase(url=warehouse_url, store="warehouse")
+    results = {_name(check): check(dg.build_asset_check_context(), warehouse_db=db) for check in CHECKS}
+    failed = {name: r.metadata["offenders"].value for name, r in results.items() if not r.passed}
+    assert failed == {
+        "coverage_consistent": 1,
+        "every_stocked_product_once_per_warehouse": 1,
+        "velocities_not_negative": 2,
+        "lead_times_within_data_range": 2,
+    }
+    engine.dispose()

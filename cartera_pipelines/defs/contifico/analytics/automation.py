@@ -9,7 +9,13 @@ from __future__ import annotations
 
 import dagster as dg
 
+from cartera_pipelines.defs.contifico.analytics.tables import ANALYTICS_TABLES
 from cartera_pipelines.lib.automation import automation_sensor
+
+ANALYTICS_SELECTION = dg.AssetSelection.assets(*(["warehouse", table.name] for table in ANALYTICS_TABLES))
+"""The analytics assets. They share the group ``contifico`` with the sync, so a job over the group must
+leave them out: ``contifico_sync_job`` is not partitioned and they are (``groups("contifico") -
+ANALYTICS_SELECTION``)."""
 
 after_sync_latest_day = (
     dg.AutomationCondition.in_latest_time_window()
