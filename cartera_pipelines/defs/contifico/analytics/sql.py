@@ -301,6 +301,10 @@ def _replace(conn: sa.Connection, table: sa.Table, sql: str, params: Mapping[str
     """Replace the ``as_of`` slice of ``table`` with what ``sql`` selects (same column order)."""
     select = _statement(sql, params).columns(*(sa.column(c.name) for c in table.columns))
     _, inserted = replace_slice(conn, table, {"as_of": params["as_of"]}, select)
+    if conn.dialect.name == "postgresql":
+        # The next asset joins this slice: without fresh statistics PostgreSQL guessed a handful of rows
+        # and chose a nested loop (stock position 16 s instead of 1 s on the 200k-record benchmark).
+        conn.exec_driver_sql(f"ANALYZE {table.name}")
     return inserted
 
 
