@@ -15,10 +15,22 @@ from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cartera_pipelines.defs.contifico.analytics import reorder, sql, tables
 from cartera_pipelines.resources.database import create_store_engine
-from cartera_pipelines_tests.defs.contifico.analytics_data import AS_OF, NOW, Dataset, load, small_dataset
+from cartera_pipelines_tests.defs.contifico.analytics_data import (
+    AS_OF,
+    NOW,
+    Dataset,
+    Document,
+    Movement,
+    Product,
+    load,
+    small_dataset,
+)
 
 Q6, Q4, Q2 = Decimal("0.000001"), Decimal("0.0001"), Decimal("0.01")
 
@@ -264,3 +276,99 @@ def test_reorder_suggestions_match_the_oracle(computed: dict) -> None:
     assert rows[("P5", "*")]["urgency_rank"] == 1 and rows[("P5", "W1")]["urgency_rank"] == 1
     assert rows[("P5", "*")]["suggested_quantity"] == Decimal(3)
     assert rows[("P1", "*")]["urgency_rank"] is None
+
+
+# -- random data sets: SQLite, PostgreSQL and the oracle agree ------------------------------------------
+def _datasets() -> st.SearchStrategy[Dataset]:
+    products = st.lists(
+        st.tuples(
+            st.integers(0, 60),
+            st.integers(1, 50_000).map(lambda cents: Decimal(cents) / 100),
+            st.one_of(st.none(), st.integers(0, 20).map(Decimal)),
+            st.sampled_from(["C1", "C2", None]),
+        ),
+        min_size=1,
+        max_size=4,
+    )
+    offset = st.integers(0, 420).map(lambda d: AS_OF - dt.timedelta(days=d - 5))  # a few after as_of
+    quantity = st.integers(1, 25).map(Decimal)
+
+    def build(items: list, sales: list, moves: list, buys: list) -> Dataset:
+        ids = [f"P{n}" for n in range(1, len(items) + 1)]
+        pick = lambda n: ids[n % len(ids)]  # noqa: E731
+        return Dataset(
+            warehouses={"W1": "Norte", "W2": "Sur", "W3": "Centro"},
+            products=[Product(ids[n], Decimal(s), c, m, cat) for n, (s, c, m, cat) in enumerate(items)],
+            sales=[Document(f"S{n}", k, d, ((pick(p), q),)) for n, (k, d, p, q) in enumerate(sales)],
+            movements=[
+                Movement(f"M{n}", k, d, w, ((pick(p), q),)) for n, (k, d, w, p, q) in enumerate(moves)
+            ],
+            purchases=[
+                Document(f"B{n}", "FAC", d, ((pick(p), q),), person=u) for n, (u, d, p, q) in enumerate(buys)
+            ],
+        )
+
+    product = st.integers(0, 3)
+    return st.builds(
+        build,
+        products,
+        st.lists(st.tuples(st.sampled_from(["FAC", "FAC", "NCT"]), offset, product, quantity), max_size=12),
+        st.lists(
+            st.tuples(
+                st.sampled_from(["ING", "EGR"]),
+                offset,
+                st.sampled_from(["W1", "W2", "W3"]),
+                product,
+                quantity,
+            ),
+            max_size=10,
+        ),
+        st.lists(st.tuples(st.sampled_from(["U1", "U2"]), offset, product, quantity), max_size=6),
+    )
+
+
+def _compute(engine: sa.Engine, data: Dataset) -> dict[str, list[dict]]:
+    load(engine, data)
+    with engine.begin() as conn:
+        sql.write_sales_velocity(conn, AS_OF, NOW)
+        sql.write_stock_position(conn, AS_OF, NOW)
+        sql.write_turnover(conn, AS_OF, NOW)
+        sql.write_supplier_lead_times(conn, AS_OF, NOW, horizon_days=60, window_days=365)
+    with engine.connect() as conn:
+        return {
+            t.name: [
+                {k: v for k, v in r.items() if k != "computed_at"} for r in sql.read_slice(conn, t, AS_OF)
+            ]
+            for t in tables.ANALYTICS_TABLES[:4]
+        }
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=_datasets())
+def test_random_data_sets_agree_on_both_engines_and_with_the_oracle(
+    data: Dataset, postgres_url: str, tmp_path
+) -> None:
+    sqlite = create_store_engine(f"sqlite:///{tmp_path / 'random.db'}")
+    postgres = create_store_engine(postgres_url)
+    on_sqlite, on_postgres = _compute(sqlite, data), _compute(postgres, data)
+    sqlite.dispose()
+    postgres.dispose()
+    assert on_sqlite == on_postgres
+    velocity = expected_velocity(data)
+    assert _pick(
+        on_postgres["contifico_sales_velocity"],
+        ("product_id", "warehouse_id"),
+        ("velocity_30", "velocity_90", "trend"),
+    ) == {k: {f: v[f] for f in ("velocity_30", "velocity_90", "trend")} for k, v in velocity.items()}
+    stock = expected_stock(data)
+    fields = ("stock", "stock_value", "days_coverage", "below_minimum", "dead_stock")
+    assert _pick(on_postgres["contifico_stock_position"], ("product_id", "warehouse_id"), fields) == {
+        k: {f: v[f] for f in fields} for k, v in stock.items()
+    }
+    turnover = expected_turnover(data)
+    assert _pick(on_postgres["contifico_turnover"], ("scope", "scope_id"), ("cogs", "turnover")) == {
+        k: {f: v[f] for f in ("cogs", "turnover")} for k, v in turnover.items()
+    }
+    leads = expected_lead_times(data)
+    fields = ("purchases", "deliveries", "median_days", "p90_days")
+    assert _pick(on_postgres["contifico_supplier_lead_times"], ("supplier_id", "product_id"), fields) == leads
