@@ -2,16 +2,19 @@
 
 What it guarantees (DESIGN §3):
 
-* ``Authorization: <API_KEY>`` on every request; the key never appears in logs (masked).
+* ``Authorization: <API_KEY>`` on every request, and ``X-Api-Token`` when a token is configured; neither
+  appears in logs (masked).
 * Both list shapes: v1 bare arrays paged with ``result_page``/``result_size`` and v2
   ``{count, next, previous, results}`` envelopes paged with ``page``/``page_size``. The
-  "Pagina fuera del rango" 400 is the end of the data. A v1 list ends at an empty page, or at a
+  "Pagina fuera del rango" 400 is the end of the data. Some v2 endpoints page only with
+  ``result_page``/``result_size`` (the caller says so: ``paging``). A page whose ids repeat the
+  previous page's ends the list with :class:`ContificoPagingError` (no endless loop). A v1 list ends at an empty page, or at a
   page shorter than the one before it, so a server that caps the page size below what we asked
   never truncates the read silently (it costs one extra request per small resource).
 * Retries (``tenacity``) with exponential backoff and jitter on timeouts, transport errors, 429
-  and 5xx, waiting at least what ``Retry-After`` asks. 401/403 fail at once naming
-  ``CONTIFICO_API_KEY``. A 200 whose body is not the expected JSON fails at once with the URL,
-  the page number and a snippet of the body (retrying would not make it valid).
+  and 5xx, waiting at least what ``Retry-After`` asks (seconds or an HTTP date). 401/403 fail at once
+  naming ``CONTIFICO_API_KEY``. A 200 whose body is not JSON (truncated by a proxy) is retried, then
+  fails with the URL, the page number and a snippet; JSON of the wrong shape fails at once.
 * A client-side token bucket (``rate_limit_rps`` requests per second, retries included) and at
   most ``max_concurrency`` requests in flight, shared by every thread using this resource.
 """
@@ -25,7 +28,7 @@ import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urljoin
 
 import dagster as dg
@@ -33,17 +36,17 @@ import httpx
 import tenacity
 from pydantic import PrivateAttr
 
-from cartera_pipelines.defs.contifico.parsing import (
-    PayloadError,
-    error_message,
-    is_page_out_of_range,
-    page_records,
-    snippet,
-)
+from cartera_pipelines.lib.http import parse_retry_after
 from cartera_pipelines.resources.base import FromSettings
 
 API_KEY_VARIABLE = "CONTIFICO_API_KEY"
+SNIPPET = 200
+Paging = Literal["page", "result_page"]
 logger = logging.getLogger("cartera_pipelines.contifico")
+
+
+class PayloadError(ValueError):
+    """A page that cannot be used: not JSON, the wrong shape, or a record that is not a record."""
 
 
 class ContificoError(RuntimeError):
@@ -68,10 +71,19 @@ class ContificoPayloadError(ContificoError):
         self.body = body
 
 
+class ContificoPagingError(ContificoError):
+    """The API does not page as promised (a page repeats the previous one): reading on would loop."""
+
+
+class _Cancelled(Exception):
+    """The caller stopped reading (a page failed): a prefetch in flight gives up its retries."""
+
+
 class _Retryable(Exception):
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    def __init__(self, reason: str, retry_after: float | None = None, body: bytes | None = None) -> None:
         super().__init__(reason)
         self.retry_after = retry_after
+        self.body = body
 
 
 @dataclass
@@ -116,19 +128,54 @@ class TokenBucket:
             waited += pause
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """``Retry-After`` in seconds (integer or decimal); HTTP dates are rare here and ignored."""
-    if not value:
-        return None
+def snippet(text: str | bytes, limit: int = SNIPPET) -> str:
+    """The start of a body, on one line, for error messages."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[:limit] + "…"
+
+
+def page_records(version: str, payload: Any) -> tuple[list[Any], int | None, str | None]:
+    """The records of a decoded page and, for v2, the total ``count`` and the ``next`` link."""
+    if version == "v1":
+        if not isinstance(payload, list):
+            raise PayloadError(f"expected a JSON array (v1 list), got {type(payload).__name__}")
+        return payload, None, None
+    if not isinstance(payload, dict) or not isinstance(payload.get("results"), list):
+        raise PayloadError("expected an object with a 'results' array (v2 list)")
+    count = payload.get("count")
+    if count is not None and (isinstance(count, bool) or not isinstance(count, int)):
+        raise PayloadError(f"'count' is not an integer: {count!r}")
+    next_link = payload.get("next")
+    return payload["results"], count, next_link if isinstance(next_link, str) and next_link else None
+
+
+def error_message(body: bytes | str) -> str:
+    """Contifico's error text (``mensaje``, ``error`` or ``detail``), else a snippet of the body."""
     try:
-        return max(0.0, float(value.strip()))
-    except ValueError:
-        return None
+        payload = json.loads(body)
+    except (ValueError, TypeError):
+        return snippet(body)
+    if isinstance(payload, dict):
+        for key in ("mensaje", "error", "detail"):
+            if payload.get(key):
+                return str(payload[key])
+    return snippet(body)
+
+
+def is_page_out_of_range(status: int, body: bytes | str) -> bool:
+    """Contifico's "Pagina fuera del rango" 400: past the last page, i.e. the end of the data."""
+    if status not in (400, 404):
+        return False
+    message = error_message(body).lower()
+    return "fuera del rango" in message or "invalid page" in message or "página inválida" in message
 
 
 def _mask_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return {
-        k: ("***" if k.lower() in {"authorization", "api-token", "cookie"} else v) for k, v in headers.items()
+        k: ("***" if k.lower() in {"authorization", "api-token", "x-api-token", "cookie"} else v)
+        for k, v in headers.items()
     }
 
 
@@ -161,9 +208,12 @@ class ContificoApi(FromSettings):
         with self._init_lock:
             if self._client is None:
                 size = max(1, self.max_concurrency)
+                headers = {"Authorization": self.api_key, "Accept": "application/json"}
+                if self.api_token:
+                    headers["X-Api-Token"] = self.api_token  # the original client's second credential
                 self._client = httpx.Client(
                     timeout=httpx.Timeout(self.timeout_seconds),
-                    headers={"Authorization": self.api_key, "Accept": "application/json"},
+                    headers=headers,
                     limits=httpx.Limits(max_connections=size + 2, max_keepalive_connections=size + 2),
                     follow_redirects=True,
                 )
@@ -185,7 +235,7 @@ class ContificoApi(FromSettings):
         return urljoin(base, path.lstrip("/"))
 
     # -- one request ------------------------------------------------------------------------------
-    def _send(self, url: str, params: Mapping[str, Any]) -> httpx.Response:
+    def _send(self, url: str, params: Mapping[str, Any], expect_json: bool) -> tuple[httpx.Response, Any]:
         client = self._ensure()
         assert self._bucket is not None and self._slots is not None
         self._bucket.acquire()
@@ -219,7 +269,14 @@ class ContificoApi(FromSettings):
                 f"HTTP {status}: {error_message(response.content)}",
                 parse_retry_after(response.headers.get("Retry-After")),
             )
-        return response
+        payload = None
+        if expect_json and status == 200:
+            try:
+                payload = json.loads(response.content)
+            except ValueError as error:
+                # A 200 cut short (a proxy dropping the connection) reads as broken JSON: ask again.
+                raise _Retryable(f"the page is not valid JSON ({error})", body=response.content) from None
+        return response, payload
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
         backoff = tenacity.wait_exponential_jitter(
@@ -234,8 +291,15 @@ class ContificoApi(FromSettings):
             return max(min(asked, self.max_retry_after_seconds), backoff if asked == 0 else 0.0)
         return backoff
 
-    def get(self, path: str, params: Mapping[str, Any] | None = None) -> tuple[httpx.Response, int]:
-        """GET ``path`` (relative to ``base_url``) with retries; returns the response and retries used."""
+    def _request(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        expect_json: bool = False,
+        cancel: threading.Event | None = None,
+        page: int = 0,
+    ) -> tuple[httpx.Response, Any, int]:
         url = self.url_for(path)
         params = dict(params or {})
         retries = 0
@@ -246,19 +310,40 @@ class ContificoApi(FromSettings):
             error = state.outcome.exception() if state.outcome else None
             logger.info("GET %s %s: %s; retry %d in %.2fs", url, params, error, retries, state.upcoming_sleep)
 
+        def sleep(seconds: float) -> None:
+            if cancel is None:
+                time.sleep(seconds)
+            elif cancel.wait(seconds):
+                raise _Cancelled(url)
+
+        def attempt() -> tuple[httpx.Response, Any]:
+            if cancel is not None and cancel.is_set():
+                raise _Cancelled(url)
+            return self._send(url, params, expect_json)
+
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(_Retryable),
             stop=tenacity.stop_after_attempt(self.max_retries + 1),
             wait=self._wait,
+            sleep=sleep,
             before_sleep=before_sleep,
             reraise=True,
         )
         try:
-            response = retrying(self._send, url, params)
+            response, payload = retrying(attempt)
         except _Retryable as error:
-            raise ContificoHttpError(
-                f"GET {url} {params} still failing after {self.max_retries + 1} attempts: {error}"
-            ) from None
+            attempts = f"after {self.max_retries + 1} attempts"
+            if error.body is not None:
+                full = str(httpx.URL(url, params=params))
+                raise ContificoPayloadError(
+                    f"{error} {attempts}", url=full, page=page, body=snippet(error.body)
+                ) from None
+            raise ContificoHttpError(f"GET {url} {params} still failing {attempts}: {error}") from None
+        return response, payload, retries
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None) -> tuple[httpx.Response, int]:
+        """GET ``path`` (relative to ``base_url``) with retries; returns the response and retries used."""
+        response, _payload, retries = self._request(path, params)
         return response, retries
 
     # -- pages ----------------------------------------------------------------------------------
@@ -270,16 +355,19 @@ class ContificoApi(FromSettings):
         *,
         params: Mapping[str, Any] | None = None,
         page_size: int | None = None,
+        paging: Paging | None = None,
+        cancel: threading.Event | None = None,
     ) -> Page:
-        """One page of a list endpoint, validated as the shape its version promises."""
+        """One page of a list endpoint, validated as the shape its version promises.
+
+        ``paging`` names the page parameters: ``result_page``/``result_size`` or ``page``/``page_size``
+        (default: v1 the first, v2 the second; some v2 endpoints only understand the first).
+        """
         size = page_size or self.page_size
-        paging = (
-            {"result_page": number, "result_size": size}
-            if version == "v1"
-            else {"page": number, "page_size": size}
-        )
-        query = {**(params or {}), **paging}
-        response, retries = self.get(path, query)
+        style = paging or ("result_page" if version == "v1" else "page")
+        keys = ("result_page", "result_size") if style == "result_page" else ("page", "page_size")
+        query = {**(params or {}), keys[0]: number, keys[1]: size}
+        response, payload, retries = self._request(path, query, expect_json=True, cancel=cancel, page=number)
         url = str(response.request.url)
         body = response.content
         if is_page_out_of_range(response.status_code, body):
@@ -287,13 +375,7 @@ class ContificoApi(FromSettings):
         if response.status_code >= 400:
             raise ContificoHttpError(f"GET {url}: HTTP {response.status_code}: {error_message(body)}")
         try:
-            payload = json.loads(body)
-        except ValueError as error:
-            raise ContificoPayloadError(
-                f"the page is not valid JSON ({error})", url=url, page=number, body=snippet(body)
-            ) from None
-        try:
-            records, count, next_url = page_records(version, payload)  # type: ignore[arg-type]
+            records, count, next_url = page_records(version, payload)
         except PayloadError as error:
             raise ContificoPayloadError(str(error), url=url, page=number, body=snippet(body)) from None
         return Page(number, url, records, count=count, next_url=next_url, retries=retries, bytes=len(body))
@@ -305,23 +387,33 @@ class ContificoApi(FromSettings):
         *,
         params: Mapping[str, Any] | None = None,
         page_size: int | None = None,
+        paging: Paging | None = None,
         prefetch: bool = True,
         max_pages: int = 1_000_000,
     ) -> Iterator[Page]:
         """Every non-empty page of a list, in order. With ``prefetch`` the next page is requested
-        while the caller handles the current one (one page ahead, never more)."""
+        while the caller handles the current one (one page ahead, never more).
+
+        A page whose ids all repeat the previous page's means the endpoint ignores the page parameter:
+        :class:`ContificoPagingError` at once. Closing the iterator (the caller failed) cancels the
+        prefetched request's retries at once; use it with ``contextlib.closing``.
+        """
         executor = (
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="contifico-prefetch") if prefetch else None
         )
+        cancel = threading.Event()
 
         def fetch(number: int) -> Page:
-            return self.get_page(path, version, number, params=params, page_size=page_size)
+            return self.get_page(
+                path, version, number, params=params, page_size=page_size, paging=paging, cancel=cancel
+            )
 
         def start(number: int) -> Future[Page] | None:
             return executor.submit(fetch, number) if executor else None
 
         try:
             number, previous_len = 1, None
+            previous_ids: set[Any] = set()
             pending = start(1)
             while number <= max_pages:
                 page = pending.result() if pending else fetch(number)
@@ -330,6 +422,13 @@ class ContificoApi(FromSettings):
                     if page.records == [] and not page.out_of_range and number == 1:
                         yield page  # an empty list still reports its one request
                     return
+                ids = {r.get("id") for r in page.records if isinstance(r, dict)}
+                if previous_ids and ids and ids <= previous_ids:
+                    raise ContificoPagingError(
+                        f"{path}: page {number} repeats the ids of page {number - 1} (GET {page.url}); "
+                        "the endpoint ignores the page parameter, stopping instead of looping"
+                    )
+                previous_ids = ids
                 more = (
                     bool(page.next_url)
                     if version == "v2"
@@ -342,7 +441,8 @@ class ContificoApi(FromSettings):
                     return
                 previous_len = len(page.records)
                 number += 1
-            raise ContificoHttpError(f"{path}: more than {max_pages} pages; refusing to loop forever")
+            raise ContificoPagingError(f"{path}: more than {max_pages} pages; refusing to loop forever")
         finally:
+            cancel.set()  # a prefetch still retrying gives up now, not after its backoff
             if executor is not None:
-                executor.shutdown(wait=True, cancel_futures=True)
+                executor.shutdown(wait=False, cancel_futures=True)

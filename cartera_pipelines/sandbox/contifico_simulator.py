@@ -9,14 +9,23 @@ writes (``sandbox/contifico.py``), with Contifico's semantics (DESIGN §3):
 * ``/sistema/api/v2/...``: ``{count, next, previous, results}``, ``page`` / ``page_size``; past the
   end 400 ``{"code": "400", "error": "Pagina fuera del rango"}``.
 * Page sizes are capped at ``MAX_PAGE_SIZE`` (as real APIs do; clients must not assume otherwise).
-* Filters: ``fecha_modificacion=dd/mm/yyyy`` (modified on or after), ``fecha_inicial`` /
+* The real API's quirks (DESIGN §3, the original client's facts): ``documento/``, ``persona/`` and
+  ``registro/transaccion/`` page only with ``result_page``/``result_size`` (given ``page``/``page_size``
+  they ignore paging and answer everything); ``contabilidad/centro-costo/`` answers 500
+  (``'NoneType' object has no attribute 'id_integracion'``) for pages over 100; with ``api_token`` set,
+  ``X-Api-Token`` is checked too.
+* Filters: ``fecha_modificacion__gte`` / ``fecha_emision__gte`` (ISO date or datetime, inclusive; the
+  day is compared), ``fecha_modificacion=dd/mm/yyyy`` (modified on or after), ``fecha_inicial`` /
   ``fecha_final`` (issue date, inclusive), ``tipo`` (``tipo_documento`` or ``tipo``),
   ``tipo_registro`` (CLI/PRO). A malformed date answers 400 with ``mensaje``.
+* Hostile payloads by configuration (:class:`Quirks`): ISO or mixed date spellings, 450-character
+  texts, amounts as JSON numbers, records without ``fecha_modificacion``, fields the catalog does not
+  know, an endpoint that ignores ``result_page`` (the same page again and again).
 * Mutations between runs: :meth:`Simulator.mutate` (or ``POST /_sim/mutate``) changes, deletes and
   adds records, stamping today's ``fecha_modificacion``.
 * Faults by configuration: a random ``rate`` of list requests answered with 429 (+ ``Retry-After``)
   or 500, and scripted faults per path/page (``malformed`` JSON, ``wrong_shape``, ``missing_id``,
-  ``out_of_range``, ``429``, ``500``, ``latency``) — :meth:`Simulator.add_fault` or
+  ``out_of_range``, ``429``, ``500``, ``latency``, ``concurrent_delete``) — :meth:`Simulator.add_fault` or
   ``POST /_sim/faults``.
 """
 
@@ -50,7 +59,16 @@ from cartera_pipelines.sandbox.defaults import CONTIFICO_API_KEY
 PREFIX = "/sistema/api/"
 MAX_PAGE_SIZE = 1000
 OUT_OF_RANGE = {"code": "400", "error": "Pagina fuera del rango"}
-FAULT_KINDS = ("429", "500", "malformed", "wrong_shape", "missing_id", "out_of_range", "latency")
+FAULT_KINDS = (
+    "429",
+    "500",
+    "malformed",
+    "wrong_shape",
+    "missing_id",
+    "out_of_range",
+    "latency",
+    "concurrent_delete",
+)
 TZ = ZoneInfo("America/Guayaquil")
 
 
@@ -77,17 +95,107 @@ class FaultConfig:
     scripted: list[ScriptedFault] = field(default_factory=list)
 
 
-def _iso(value: str) -> str:
-    return dt.datetime.strptime(value, "%d/%m/%Y").date().isoformat()
+RESULT_PAGE_ONLY = ("v2/documento/", "v2/registro/transaccion/", "v1/persona/")
+"""Endpoints that understand only ``result_page``/``result_size``."""
+SMALL_PAGES_ONLY = {"v1/contabilidad/centro-costo/": 100}
+"""Endpoints that fail with 500 for larger pages."""
+DATE_FIELDS = ("fecha_modificacion", "fecha_emision", "fecha", "fecha_creacion")
+AMOUNT_FIELDS = frozenset(
+    {"subtotal", "iva", "total", "saldo", "monto", "pvp1", "pvp2", "costo_maximo", "cantidad_stock", "minimo"}
+    | {"porcentaje_iva", "total_debe", "total_haber", "cantidad", "precio", "valor", "saldo_inicial"}
+)
+TEXT_FIELDS = ("glosa", "descripcion", "nombre", "razon_social", "comentario")
+
+
+@dataclass
+class Quirks:
+    """Hostile payloads, as the real API sends them now and then."""
+
+    dates: str = "dmy"
+    """``dmy`` (dd/mm/yyyy), ``iso`` (ISO dates, ISO datetimes for fecha_modificacion) or ``mixed``."""
+    long_texts: bool = False
+    """Texts of 450 characters (a ``glosa`` longer than VARCHAR(300))."""
+    number_amounts: bool = False
+    """Amounts as JSON numbers instead of decimal strings."""
+    missing_modified: float = 0.0
+    """Share of records without ``fecha_modificacion``."""
+    extra_fields: dict[str, Any] = field(default_factory=dict)
+    """Fields added to every record (schema drift)."""
+    repeat_page: str = ""
+    """Substring of an endpoint path that ignores ``result_page``/``page`` (always the first page)."""
+
+    @property
+    def active(self) -> bool:
+        return self != Quirks()
+
+
+def _spell(value: str, name: str, style: str, record_id: str) -> str:
+    day = dt.datetime.strptime(value, "%d/%m/%Y")
+    if style == "mixed":
+        style = ("dmy", "dmy_time", "iso", "iso_time", "iso_offset", "iso_z")[
+            sum(map(ord, record_id + name)) % 6
+        ]
+    elif style == "iso":
+        style = "iso_time" if name == "fecha_modificacion" else "iso"
+    noon = day.replace(hour=12, minute=0, second=0)  # noon: a UTC spelling stays on the same day
+    return {
+        "dmy": value,
+        "dmy_time": noon.strftime("%d/%m/%Y %H:%M:%S.123"),
+        "iso": day.date().isoformat(),
+        "iso_time": noon.isoformat(),
+        "iso_offset": noon.strftime("%Y-%m-%dT%H:%M:%S.250-05:00"),
+        "iso_z": (noon + dt.timedelta(hours=5)).strftime("%Y-%m-%dT%H:%M:%S.500Z"),
+    }.get(style, value)
+
+
+def apply_quirks(record: dict[str, Any], quirks: Quirks) -> dict[str, Any]:
+    """The record as the hostile API would send it (deterministic per record id)."""
+    record_id = str(record.get("id", ""))
+    if quirks.missing_modified and (sum(map(ord, record_id)) % 1000) < quirks.missing_modified * 1000:
+        record.pop("fecha_modificacion", None)
+    for name in DATE_FIELDS:
+        if quirks.dates != "dmy" and isinstance(record.get(name), str) and "/" in record[name]:
+            record[name] = _spell(record[name], name, quirks.dates, record_id)
+    if quirks.long_texts:
+        for name in TEXT_FIELDS:
+            if isinstance(record.get(name), str):
+                record[name] = (record[name] + " — " + "texto largo " * 40)[:450]
+    if quirks.number_amounts:
+        _numbers(record)
+    record.update(quirks.extra_fields)
+    return record
+
+
+def _numbers(value: Any) -> None:
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in list(items):
+        if key in AMOUNT_FIELDS and isinstance(item, str):
+            try:
+                value[key] = float(item)
+            except ValueError:
+                pass
+        elif isinstance(item, (dict, list)):
+            _numbers(item)
+
+
+def _day(value: str) -> str:
+    """``dd/mm/yyyy`` or an ISO date/datetime → ``yyyy-mm-dd`` (the day the filter compares)."""
+    if "/" in value:
+        return dt.datetime.strptime(value, "%d/%m/%Y").date().isoformat()
+    return dt.date.fromisoformat(value[:10]).isoformat()
 
 
 class Simulator:
     """The data and behaviour behind the HTTP handler (usable directly from tests)."""
 
-    def __init__(self, data_file: Path, api_key: str, faults: FaultConfig | None = None) -> None:
+    def __init__(
+        self, data_file: Path, api_key: str, faults: FaultConfig | None = None, api_token: str = ""
+    ) -> None:
         self.data_file = data_file
         self.api_key = api_key
+        self.api_token = api_token
         self.faults = faults or FaultConfig()
+        self.quirks = Quirks()
         self._rng = random.Random(self.faults.seed)
         self._lock = threading.Lock()
         self._local = threading.local()
@@ -134,15 +242,21 @@ class Simulator:
         if collection is None:
             return 404, {"detail": "No encontrado."}, {}
         v1 = path.startswith("v1/")
-        page_key, size_key = ("result_page", "result_size") if v1 else ("page", "page_size")
+        result_paging = v1 or path in RESULT_PAGE_ONLY
+        page_key, size_key = ("result_page", "result_size") if result_paging else ("page", "page_size")
+        unpaged = path in RESULT_PAGE_ONLY and page_key not in query and "page" in query
         try:
-            page = int(query.get(page_key, "1"))
-            size = min(MAX_PAGE_SIZE, int(query.get(size_key, "100")))
+            page = 1 if unpaged else int(query.get(page_key, "1"))
+            size = 10**9 if unpaged else min(MAX_PAGE_SIZE, int(query.get(size_key, "100")))
             if page < 1 or size < 1:
                 raise ValueError
         except ValueError:
             return 400, {"mensaje": f"Parámetros de paginación inválidos: {page_key}, {size_key}"}, {}
         self.stats["list_requests"] += 1
+        if size > SMALL_PAGES_ONLY.get(path, size):
+            return 500, {"error": "'NoneType' object has no attribute 'id_integracion'"}, {}
+        if self.quirks.repeat_page and self.quirks.repeat_page in path:
+            page = 1
         fault = self._fault_for(path, page)
         if self.faults.latency_seconds or fault == "latency":
             time.sleep(self.faults.latency_seconds or 0.5)
@@ -158,17 +272,28 @@ class Simulator:
             return 500, {"error": "Error interno del servidor"}, {}
         if fault == "out_of_range":
             return 400, OUT_OF_RANGE, {}
+        if fault == "concurrent_delete":
+            # someone deletes the collection's first record while we page: later pages shift by one
+            with self._lock:
+                self.db().execute(
+                    "DELETE FROM records WHERE coll = ? AND seq = (SELECT min(seq) FROM records WHERE coll = ?)",
+                    (path, path),
+                )
+                self.db().commit()
         where, params = ["coll = ?"], [path]
         try:
-            if "fecha_modificacion" in query and collection.modified:
-                where.append("modified >= ?")
-                params.append(_iso(query["fecha_modificacion"]))
-            if "fecha_inicial" in query:
-                where.append("emitted >= ?")
-                params.append(_iso(query["fecha_inicial"]))
-            if "fecha_final" in query:
-                where.append("emitted <= ?")
-                params.append(_iso(query["fecha_final"]))
+            for key in ("fecha_modificacion", "fecha_modificacion__gte"):
+                if key in query and collection.modified:
+                    where.append("modified >= ?")
+                    params.append(_day(query[key]))
+            for key, operator in (
+                ("fecha_emision__gte", ">="),
+                ("fecha_inicial", ">="),
+                ("fecha_final", "<="),
+            ):
+                if key in query:
+                    where.append(f"emitted {operator} ?")
+                    params.append(_day(query[key]))
         except ValueError:
             return 400, {"mensaje": "Formato de fecha inválido, use dd/mm/yyyy"}, {}
         for key in ("tipo", "tipo_registro"):
@@ -184,6 +309,9 @@ class Simulator:
                 (*params, size, (page - 1) * size),
             )
         ]
+        if self.quirks.active:
+            quirks = self.quirks
+            bodies = [json.dumps(apply_quirks(json.loads(b), quirks), ensure_ascii=False) for b in bodies]
         if fault == "missing_id" and bodies:
             record = json.loads(bodies[0])
             record.pop("id", None)
@@ -342,7 +470,8 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
         disable_nagle_algorithm = True
 
         def _authorized(self) -> bool:
-            if self.headers.get("Authorization") == sim.api_key:
+            token_ok = not sim.api_token or self.headers.get("X-Api-Token") == sim.api_token
+            if self.headers.get("Authorization") == sim.api_key and token_ok:
                 return True
             sim.stats["unauthorized"] += 1
             self._send(401, {"detail": "Las credenciales de autenticación no se proveyeron o son inválidas."})

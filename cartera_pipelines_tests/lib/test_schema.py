@@ -123,3 +123,40 @@ def test_replace_slice_replaces_only_the_slice(sqlite_url: str) -> None:
         assert schema.replace_slice(conn, things, {"nit": "a"}, [{"nit": "a", "n": 9}]) == (2, 1)
         rows = sorted(conn.execute(sa.select(things.c.nit, things.c.n)).all())
     assert rows == [("a", 9), ("b", 3)]
+
+
+def test_a_contifico_warehouse_of_the_baseline_upgrades_in_place(warehouse_url: str) -> None:
+    """A warehouse as today's main code leaves it (contifico at its baseline, rows in it) gains the child
+    tables, rejects, drift and the new sync-state counts, its VARCHAR(300) texts become TEXT, and every
+    row stays."""
+    engine = create_store_engine(warehouse_url)
+    schema.upgrade(engine, "contifico_0001")
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO contifico_journal_entries (id, raw, content_hash, first_seen_at, fetched_at, description)"
+                " VALUES ('AsIeNtO000000001', '{}', :hash, '2026-01-01', '2026-01-01', 'Asiento 1')"
+            ),
+            {"hash": "0" * 64},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO contifico_sync_state (resource, endpoint, mode, fetched) VALUES ('persons', 'persona/', 'full', 9)"
+            )
+        )
+    schema.upgrade(engine)
+    inspector = sa.inspect(engine)
+    text_columns = {c["name"]: c["type"] for c in inspector.get_columns("contifico_journal_entries")}
+    assert isinstance(text_columns["description"], sa.Text)
+    assert {"contifico_sales_lines", "contifico_rejects", "contifico_schema_drift"} <= set(
+        inspector.get_table_names()
+    )
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE contifico_journal_entries SET description = :text"), {"text": "x" * 450}
+        )  # a 450-character glosa fits now (PostgreSQL refused it in VARCHAR(300))
+        kept = conn.execute(sa.text("SELECT fetched, rejected FROM contifico_sync_state")).one()
+        assert tuple(kept) == (9, None)
+        assert conn.execute(sa.text("SELECT count(*) FROM contifico_journal_entries")).scalar_one() == 1
+    assert _differences(engine) == []
+    engine.dispose()

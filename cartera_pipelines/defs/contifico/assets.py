@@ -1,96 +1,45 @@
-"""Assets of the contifico family: one ``warehouse/contifico_<resource>`` per catalog entry, plus
-``warehouse/contifico_sync_state``. Thin: the sync itself is ``sync.py``."""
-
-import datetime as dt
+"""Assets of the contifico family: one sync per catalog entry (``warehouse/contifico_<resource>`` and its
+child tables), plus the reports ``contifico_sync_state``, ``contifico_rejects`` and
+``contifico_schema_drift`` written by those syncs. Thin: the sync itself is ``sync.py``."""
 
 import dagster as dg
 import sqlalchemy as sa
-from pydantic import Field
 
-from cartera_pipelines.defs.contifico.catalog import CATALOG, ContificoResource
-from cartera_pipelines.defs.contifico.sync import MassDeletionError, SyncOptions, ensure_tables, sync_resource
-from cartera_pipelines.defs.contifico.tables import RESOURCE_TABLES, sync_state
-from cartera_pipelines.lib.metadata import count_rows, preview, preview_query, table_metadata
-from cartera_pipelines.resources.contifico import (
-    ContificoApi,
-    ContificoAuthError,
-    ContificoHttpError,
-    ContificoPayloadError,
+from cartera_pipelines.defs.contifico import sql
+from cartera_pipelines.defs.contifico.catalog import CATALOG, CatalogEntry
+from cartera_pipelines.defs.contifico.config import ContificoSyncConfig
+from cartera_pipelines.defs.contifico.sync import MassDeletionError, ensure_tables, sync_resource
+from cartera_pipelines.defs.contifico.tables import (
+    CHILD_TABLES,
+    RESOURCE_TABLES,
+    rejects,
+    schema_drift,
+    sync_state,
 )
+from cartera_pipelines.lib.metadata import count_rows, preview, preview_query, table_metadata
+from cartera_pipelines.resources.contifico import ContificoApi, ContificoAuthError, ContificoError
 from cartera_pipelines.resources.database import SqlDatabase
 
-GROUP = "contifico"
-OWNERS = ["team:contifico"]
 KINDS = {"rest", "postgres"}
 POOL = "contifico_api"
 
 contifico_api = dg.AssetSpec(
     key=["contifico", "api"],
-    group_name=GROUP,
-    owners=OWNERS,
     kinds={"rest"},
     description="The Contifico REST API (CONTIFICO_API_BASE_URL): the source of every contifico_* table.",
 )
 
 
-class ContificoSyncConfig(dg.Config):
-    """Run config of a Contifico sync (the defaults are the hourly incremental)."""
-
-    since: str | None = Field(
-        default=None,
-        description="Read records modified on or after this day (YYYY-MM-DD) instead of the cursor.",
-    )
-    full_refresh: bool = Field(
-        default=False, description="Read everything and mark records no longer returned as deleted."
-    )
-    page_size: int | None = Field(
-        default=None, description="Records per page (default: CONTIFICO_PAGE_SIZE)."
-    )
-    overlap_minutes: int = Field(
-        default=120, description="Overlap behind the cursor, so nothing changed mid-sync is missed."
-    )
-    max_deleted_fraction: float = Field(
-        default=0.5,
-        description="A full scan marking more than this share of live rows deleted fails instead.",
-    )
-
-    def options(self) -> SyncOptions:
-        since = None
-        if self.since:
-            try:
-                since = dt.date.fromisoformat(self.since.strip())
-            except ValueError:
-                raise dg.Failure(
-                    description=f"run config since={self.since!r} is not a YYYY-MM-DD date"
-                ) from None
-        return SyncOptions(
-            since=since,
-            full_refresh=self.full_refresh,
-            page_size=self.page_size,
-            overlap=dt.timedelta(minutes=self.overlap_minutes),
-            max_deleted_fraction=self.max_deleted_fraction,
-        )
-
-
-def _preview_columns(table: sa.Table) -> list[sa.Column]:
-    typed = [c for c in table.columns if c.name not in ("raw", "content_hash", "first_seen_at", "deleted_at")]
-    return typed[:8]
-
-
-def build_resource_asset(resource: ContificoResource) -> dg.AssetsDefinition:
+def _specs(resource: CatalogEntry) -> list[dg.AssetSpec]:
     table = RESOURCE_TABLES[resource.name]
-    mode = "incremental by fecha_modificacion" if resource.incremental else "full scan every run"
-
-    @dg.asset(
+    mode = f"incremental by {resource.change_filter}" if resource.incremental else "full scan every run"
+    parent = dg.AssetSpec(
         key=["warehouse", table.name],
-        group_name=GROUP,
-        owners=OWNERS,
         kinds=KINDS,
-        pool=POOL,
         deps=[contifico_api],
         description=(
-            f"{resource.description} Synced from Contifico `{resource.display_endpoint}` "
-            f"({resource.version}, {mode}); raw JSON, content hash and typed columns, deletions as `deleted_at`."
+            f"{resource.description} Synced from Contifico `{resource.display_endpoint}` ({resource.version}, "
+            f"{mode}); raw JSON, content hash and typed columns, deletions as `deleted_at`."
         ),
         metadata={
             **table_metadata(table),
@@ -98,75 +47,86 @@ def build_resource_asset(resource: ContificoResource) -> dg.AssetsDefinition:
             "contifico/mode": mode,
         },
     )
+    children = [
+        dg.AssetSpec(
+            key=["warehouse", child.table_name],
+            kinds=KINDS,
+            deps=[contifico_api],
+            description=f"The `{child.array}` of {table.name}, one row per line; replaced with its parent.",
+            metadata=table_metadata(CHILD_TABLES[child.name]),
+        )
+        for child in resource.children
+    ]
+    return [parent, *children]
+
+
+def _report(db: SqlDatabase, table: sa.Table, facts: dict[str, object]) -> dg.MaterializeResult:
+    with db.connect() as conn:
+        live = count_rows(conn, table, table.c.deleted_at.is_(None) if "deleted_at" in table.c else None)
+        recent = preview_query(conn, sql.recent_rows(table))
+    return dg.MaterializeResult(
+        asset_key=["warehouse", table.name], metadata={"dagster/row_count": live, **facts, "preview": recent}
+    )
+
+
+def build_resource_asset(resource: CatalogEntry) -> dg.AssetsDefinition:
+    @dg.multi_asset(name=f"warehouse__{resource.table_name}", specs=_specs(resource), pool=POOL)
     def _sync(
         context: dg.AssetExecutionContext,
         config: ContificoSyncConfig,
         contifico: ContificoApi,
         warehouse_db: SqlDatabase,
-    ) -> dg.MaterializeResult:
+    ):
         ensure_tables(warehouse_db)
         try:
             stats = sync_resource(contifico, warehouse_db, resource, config.options(), log=context.log.info)
         except ContificoAuthError as error:
             raise dg.Failure(description=str(error), allow_retries=False) from None
-        except (ContificoPayloadError, ContificoHttpError, MassDeletionError) as error:
+        except (ContificoError, MassDeletionError) as error:
             raise dg.Failure(description=f"{resource.name}: {error}") from None
         with warehouse_db.connect() as conn:
-            live = count_rows(conn, table, table.c.deleted_at.is_(None))
-            recent = preview_query(
-                conn, sa.select(*_preview_columns(table)).order_by(table.c.fetched_at.desc(), table.c.id)
-            )
-        return dg.MaterializeResult(
-            metadata={
-                "dagster/row_count": live,
-                "mode": stats.mode,
-                "since": stats.since or "",
-                **stats.counts(),
-                "records_per_second": round(stats.fetched / stats.seconds, 1) if stats.seconds else 0.0,
-                "preview": recent,
-            }
-        )
+            drift = sql.drift_fields(conn, schema_drift, resource.name)
+        facts = {
+            "mode": stats.mode,
+            "since": stats.since or "",
+            **{k: v if v is not None else "" for k, v in stats.counts().items()},
+            "lines": stats.lines,
+            "records_per_second": round(stats.fetched / stats.seconds, 1) if stats.seconds else 0.0,
+            "drift": preview(drift, ["field", "first_seen_at", "example"], limit=50),
+        }
+        yield _report(warehouse_db, RESOURCE_TABLES[resource.name], facts)
+        for child in resource.children:
+            yield _report(warehouse_db, CHILD_TABLES[child.name], {"lines_written": stats.lines})
 
     return _sync
 
 
-contifico_resource_assets = tuple(build_resource_asset(resource) for resource in CATALOG)
-# One module-level name per asset: the defs loader collects module attributes, not list items.
-for _asset in contifico_resource_assets:
-    globals()[f"{_asset.key.path[-1]}_asset"] = _asset
-del _asset
+# A list: the defs loader collects module-level lists of definitions (no globals() tricks).
+contifico_resource_assets = [build_resource_asset(resource) for resource in CATALOG]
+SYNCED_KEYS = [key for a in contifico_resource_assets for key in a.keys]
+"""Every table a sync writes: the resources and their child tables."""
+RESOURCE_KEYS = [dg.AssetKey(["warehouse", r.table_name]) for r in CATALOG]
+REPORT_KEYS = [dg.AssetKey(["warehouse", t.name]) for t in (sync_state, rejects, schema_drift)]
 
 
 @dg.asset(
     key=["warehouse", sync_state.name],
-    group_name=GROUP,
-    owners=OWNERS,
     kinds=KINDS,
-    deps=[a.key for a in contifico_resource_assets],
+    deps=RESOURCE_KEYS,
     metadata=table_metadata(sync_state),
+    automation_condition=dg.AutomationCondition.eager(),
 )
 def contifico_sync_state(warehouse_db: SqlDatabase) -> dg.MaterializeResult:
     """Cursor and last-run figures of every Contifico resource (written by each resource's sync, after
-    its rows commit); materializing it reports the state of all 17 resources."""
+    its rows commit): pages, retries, rejects, records without fecha_modificacion, drift fields and
+    deletions skipped with the reason. Follows the syncs."""
     ensure_tables(warehouse_db)
     with warehouse_db.connect() as conn:
-        rows = [
-            dict(r) for r in conn.execute(sa.select(sync_state).order_by(sync_state.c.resource)).mappings()
-        ]
+        rows = sql.state_rows(conn, sync_state)
     failed = [r["resource"] for r in rows if r["last_status"] != "success"]
     never = sorted({r.name for r in CATALOG} - {r["resource"] for r in rows})
-    columns = [
-        "resource",
-        "mode",
-        "last_status",
-        "cursor_at",
-        "fetched",
-        "new",
-        "changed",
-        "deleted",
-        "retries",
-        "seconds",
-    ]
+    columns = ["resource", "mode", "last_status", "cursor_at", "fetched", "new", "changed", "deleted"]
+    columns += ["rejected", "without_modified", "drift_fields", "deletions_skipped", "retries", "seconds"]
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(rows),
@@ -175,3 +135,30 @@ def contifico_sync_state(warehouse_db: SqlDatabase) -> dg.MaterializeResult:
             "preview": preview(rows, columns, limit=len(CATALOG)),
         }
     )
+
+
+def _table_report(table: sa.Table, what: str) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=["warehouse", table.name],
+        kinds=KINDS,
+        deps=RESOURCE_KEYS,
+        metadata=table_metadata(table),
+        automation_condition=dg.AutomationCondition.eager(),
+        description=f"{what} Written by the resource syncs; materializing it reports the table. Follows the syncs.",
+    )
+    def _asset(warehouse_db: SqlDatabase) -> dg.MaterializeResult:
+        ensure_tables(warehouse_db)
+        with warehouse_db.connect() as conn:
+            rows = count_rows(conn, table)
+            recent = preview_query(conn, sa.select(table).order_by(*table.primary_key), limit=20)
+        return dg.MaterializeResult(metadata={"dagster/row_count": rows, "preview": recent})
+
+    return _asset
+
+
+contifico_rejects = _table_report(
+    rejects, "Contifico records that could not be typed (resource, id, field, value, reason, raw)."
+)
+contifico_schema_drift = _table_report(
+    schema_drift, "Fields the Contifico API sends that the catalog does not know (first seen, example)."
+)

@@ -1,14 +1,19 @@
-"""Automation of the contifico family: the sync job, an hourly incremental schedule and a weekly
-full refresh (the only sync that sees deletions of incrementally synced resources)."""
+"""Automation of the contifico family: the sync job, an hourly incremental schedule, a weekly full
+refresh (the only sync that sees deletions of incrementally synced resources), and the family's
+automation-condition sensor (the report tables follow the syncs)."""
 
 from __future__ import annotations
 
 import dagster as dg
 
+from cartera_pipelines.defs.contifico.assets import REPORT_KEYS, SYNCED_KEYS
 from cartera_pipelines.defs.contifico.catalog import CATALOG
+from cartera_pipelines.lib.automation import automation_sensor
 from cartera_pipelines.lib.k8s import k8s_resources
 
-SYNC_SELECTION = dg.AssetSelection.groups("contifico")
+SINGLETON_TAG = {"singleton": "contifico_sync"}
+"""The instance's run-tag limit (dagster.yaml, deploy/dagster.yaml: ``singleton``, 1 per value)."""
+SYNC_SELECTION = dg.AssetSelection.assets(*SYNCED_KEYS, *REPORT_KEYS)
 TIMEZONE = "America/Guayaquil"
 
 contifico_sync_job = dg.define_asset_job(
@@ -16,7 +21,7 @@ contifico_sync_job = dg.define_asset_job(
     selection=SYNC_SELECTION,
     description="Sync every Contifico resource into the warehouse (incremental by default; see run config).",
     # Two syncs of the same resources at once would race on the cursor: one at a time.
-    tags={"singleton": "contifico_sync", **k8s_resources(cpu="250m", memory="512Mi", memory_limit="1Gi")},
+    tags={**SINGLETON_TAG, **k8s_resources(cpu="250m", memory="512Mi", memory_limit="1Gi")},
 )
 
 
@@ -48,3 +53,5 @@ contifico_weekly_full_refresh_schedule = dg.ScheduleDefinition(
     description="Sunday 02:30 full scan of every resource: detects deletions (marked deleted_at).",
     default_status=dg.DefaultScheduleStatus.RUNNING,
 )
+
+contifico_automation_sensor = automation_sensor("contifico")

@@ -6,8 +6,14 @@ Pure data, no Dagster and no I/O. ``tables.py`` builds one warehouse table per e
 Shapes (DESIGN §3): ``v1`` endpoints answer a bare JSON array paged with ``result_page`` /
 ``result_size``; ``v2`` endpoints answer ``{count, next, previous, results}`` paged with ``page`` /
 ``page_size``. Resources whose records carry ``fecha_modificacion`` accept the filter
-``fecha_modificacion=dd/mm/yyyy`` (records modified on or after that day) and are synced
-incrementally; the others are small catalogs read in full every time.
+``fecha_modificacion__gte=<ISO datetime>`` and are synced incrementally; the others are small
+catalogs read in full every time.
+
+The API's quirks, as the original service's client met them against the real API: ``documento/``,
+``persona/`` and ``registro/transaccion/`` page only with ``result_page``/``result_size`` (with
+``page``/``page_size`` ``documento/`` ignores paging and answers everything); ``contabilidad/centro-costo/``
+answers 500 for pages over 100; documents filter changes by ``fecha_emision__gte`` (a document changed
+long after its emission is seen by the weekly full scan).
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from typing import Literal
 
 FieldKind = Literal["text", "decimal", "date", "bool", "int"]
 ApiVersion = Literal["v1", "v2"]
+Paging = Literal["page", "result_page"]
+"""``page``/``page_size`` or ``result_page``/``result_size``."""
 LineKind = Literal["document", "movement", "journal", "variant_value"]
 """How the items of a nested array become typed rows (``parsing.line_row``, ``tables.child_table``)."""
 
@@ -47,7 +55,7 @@ class ChildTable:
 
 
 @dataclass(frozen=True)
-class ContificoResource:
+class CatalogEntry:
     name: str
     """Table suffix and asset name: ``warehouse/contifico_<name>``."""
     endpoint: str
@@ -62,6 +70,14 @@ class ContificoResource:
     updated_field: str | None = None
     children: tuple[ChildTable, ...] = ()
     """Nested arrays stored as child tables, replaced in the same transaction as their parent."""
+    raw_only: tuple[str, ...] = ()
+    """Fields the API sends that we keep only in ``raw`` (known: not schema drift)."""
+    paging: Paging | None = None
+    """The page parameters the endpoint understands (default: v1 ``result_page``, v2 ``page``)."""
+    page_cap: int | None = None
+    """Largest page the endpoint answers (larger pages fail on the server)."""
+    change_filter: str = "fecha_modificacion__gte"
+    """The query parameter filtering changed records (an ISO datetime, inclusive)."""
 
     @property
     def table_name(self) -> str:
@@ -72,13 +88,33 @@ class ContificoResource:
         return f"{self.version}/{self.endpoint}"
 
     @property
+    def page_style(self) -> Paging:
+        return self.paging or ("result_page" if self.version == "v1" else "page")
+
+    def page_size(self, wanted: int) -> int:
+        return min(wanted, self.page_cap) if self.page_cap else wanted
+
+    @property
+    def known_fields(self) -> frozenset[str]:
+        """Every top-level field the catalog knows: anything else is schema drift."""
+        return frozenset(
+            {
+                "id",
+                *([self.updated_field] if self.updated_field else []),
+                *(f.path.split(".")[0] for f in self.fields),
+                *(child.array for child in self.children),
+                *self.raw_only,
+            }
+        )
+
+    @property
     def display_endpoint(self) -> str:
         query = "&".join(f"{k}={v}" for k, v in self.params)
         return self.endpoint + (f"?{query}" if query else "")
 
 
-def _incremental(**kwargs: object) -> ContificoResource:
-    return ContificoResource(incremental=True, updated_field="fecha_modificacion", **kwargs)  # type: ignore[arg-type]
+def _incremental(**kwargs: object) -> CatalogEntry:
+    return CatalogEntry(incremental=True, updated_field="fecha_modificacion", **kwargs)  # type: ignore[arg-type]
 
 
 _DOCUMENT_FIELDS = (
@@ -94,8 +130,8 @@ _DOCUMENT_FIELDS = (
     TypedField("status", "estado"),
 )
 
-CATALOG: tuple[ContificoResource, ...] = (
-    ContificoResource(
+CATALOG: tuple[CatalogEntry, ...] = (
+    CatalogEntry(
         "categories",
         "categoria/",
         "v1",
@@ -106,8 +142,8 @@ CATALOG: tuple[ContificoResource, ...] = (
             TypedField("product_type", "tipo_producto"),
         ),
     ),
-    ContificoResource("brands", "marca/", "v1", "Product brands.", (TypedField("name", "nombre"),)),
-    ContificoResource(
+    CatalogEntry("brands", "marca/", "v1", "Product brands.", (TypedField("name", "nombre"),)),
+    CatalogEntry(
         "variants",
         "variante/",
         "v1",
@@ -135,13 +171,15 @@ CATALOG: tuple[ContificoResource, ...] = (
             TypedField("tax_rate", "porcentaje_iva", "decimal"),
             TypedField("created_date", "fecha_creacion", "date"),
         ),
+        raw_only=("descripcion",),
     ),
-    ContificoResource(
+    CatalogEntry(
         "warehouses",
         "bodega/",
         "v1",
         "Warehouses (bodegas).",
         (TypedField("code", "codigo"), TypedField("name", "nombre"), TypedField("sells", "venta", "bool")),
+        raw_only=("compra", "produccion"),
     ),
     _incremental(
         name="inventory_movements",
@@ -156,6 +194,7 @@ CATALOG: tuple[ContificoResource, ...] = (
             TypedField("total", "total", "decimal"),
         ),
         children=(ChildTable("inventory_movement_lines", "detalles", "movement"),),
+        raw_only=("descripcion",),
     ),
     _incremental(
         name="remission_guides",
@@ -169,6 +208,7 @@ CATALOG: tuple[ContificoResource, ...] = (
             TypedField("warehouse_id", "bodega_id"),
             TypedField("status", "estado"),
         ),
+        raw_only=("placa",),
     ),
     _incremental(
         name="purchases",
@@ -178,6 +218,7 @@ CATALOG: tuple[ContificoResource, ...] = (
         description="Purchase documents registered from suppliers (tipo_registro=PRO).",
         fields=(*_DOCUMENT_FIELDS, TypedField("balance", "saldo", "decimal")),
         children=(ChildTable("purchases_lines", "detalles", "document"),),
+        raw_only=("tipo_registro",),
     ),
     _incremental(
         name="sales",
@@ -187,6 +228,7 @@ CATALOG: tuple[ContificoResource, ...] = (
         description="Sales documents registered for clients (tipo_registro=CLI).",
         fields=(*_DOCUMENT_FIELDS, TypedField("balance", "saldo", "decimal")),
         children=(ChildTable("sales_lines", "detalles", "document"),),
+        raw_only=("tipo_registro",),
     ),
     _incremental(
         name="documents",
@@ -195,6 +237,8 @@ CATALOG: tuple[ContificoResource, ...] = (
         description="Electronic documents (invoices, credit notes, quotes) with their lines in the raw JSON.",
         fields=_DOCUMENT_FIELDS,
         children=(ChildTable("documents_lines", "detalles", "document"),),
+        paging="result_page",
+        change_filter="fecha_emision__gte",
     ),
     _incremental(
         name="registry_transactions",
@@ -208,6 +252,8 @@ CATALOG: tuple[ContificoResource, ...] = (
             TypedField("amount", "monto", "decimal"),
             TypedField("bank_account_id", "cuenta_bancaria_id"),
         ),
+        raw_only=("comentario",),
+        paging="result_page",
     ),
     _incremental(
         name="persons",
@@ -223,15 +269,19 @@ CATALOG: tuple[ContificoResource, ...] = (
             TypedField("is_client", "es_cliente", "bool"),
             TypedField("is_supplier", "es_proveedor", "bool"),
         ),
+        raw_only=("direccion", "email", "es_empleado", "telefonos"),
+        paging="result_page",
     ),
-    ContificoResource(
+    CatalogEntry(
         "cost_centers",
         "contabilidad/centro-costo/",
         "v1",
         "Cost centers.",
         (TypedField("code", "codigo"), TypedField("name", "nombre")),
+        raw_only=("estado",),
+        page_cap=100,
     ),
-    ContificoResource(
+    CatalogEntry(
         "chart_of_accounts",
         "contabilidad/cuenta-contable/",
         "v1",
@@ -257,7 +307,7 @@ CATALOG: tuple[ContificoResource, ...] = (
         ),
         children=(ChildTable("journal_entry_lines", "detalles", "journal"),),
     ),
-    ContificoResource(
+    CatalogEntry(
         "bank_accounts",
         "banco/cuenta/",
         "v1",
@@ -268,6 +318,7 @@ CATALOG: tuple[ContificoResource, ...] = (
             TypedField("bank", "banco"),
             TypedField("account_type", "tipo_cuenta"),
         ),
+        raw_only=("saldo_inicial",),
     ),
     _incremental(
         name="bank_movements",
@@ -281,8 +332,9 @@ CATALOG: tuple[ContificoResource, ...] = (
             TypedField("document_date", "fecha", "date"),
             TypedField("amount", "monto", "decimal"),
         ),
+        raw_only=("descripcion",),
     ),
 )
 
-RESOURCES: dict[str, ContificoResource] = {r.name: r for r in CATALOG}
+RESOURCES: dict[str, CatalogEntry] = {r.name: r for r in CATALOG}
 CHILDREN: dict[str, ChildTable] = {child.name: child for r in CATALOG for child in r.children}

@@ -3,60 +3,70 @@
 from __future__ import annotations
 
 import dagster as dg
-import sqlalchemy as sa
 
-from cartera_pipelines.defs.contifico.catalog import CATALOG, ContificoResource
+from cartera_pipelines.defs.contifico import sql
+from cartera_pipelines.defs.contifico.catalog import CATALOG, CatalogEntry
 from cartera_pipelines.defs.contifico.sync import ensure_tables
-from cartera_pipelines.defs.contifico.tables import RESOURCE_TABLES, sync_state
+from cartera_pipelines.defs.contifico.tables import RESOURCE_TABLES, rejects, sync_state
+from cartera_pipelines.lib.checks import offenders_check, rows_check
+from cartera_pipelines.lib.metadata import count_rows
 from cartera_pipelines.resources.database import SqlDatabase
 
 
-def build_resource_check(resource: ContificoResource) -> dg.AssetChecksDefinition:
+def build_resource_checks(resource: CatalogEntry) -> dg.AssetChecksDefinition:
     table = RESOURCE_TABLES[resource.name]
+    key = dg.AssetKey(["warehouse", table.name])
 
-    @dg.asset_check(
-        asset=dg.AssetKey(["warehouse", table.name]),
-        name="live_rows_match_last_sync",
-        description=(
-            "Every stored row has a 64-character content hash, and after a full scan the live rows "
-            "(deleted_at empty) are exactly the records the scan fetched."
-        ),
+    @dg.multi_asset_check(
+        specs=[
+            dg.AssetCheckSpec(
+                "live_rows_match_last_sync",
+                asset=key,
+                description=(
+                    "Every stored row has a 64-character content hash, and after a trusted full scan the "
+                    "live rows (deleted_at empty) are the records the scan fetched, rejects aside."
+                ),
+            ),
+            dg.AssetCheckSpec(
+                "no_open_rejects",
+                asset=key,
+                description="Lists the records that could not be typed (contifico_rejects); warns, never blocks.",
+            ),
+        ],
+        name=f"{table.name}_checks",
     )
-    def _check(warehouse_db: SqlDatabase) -> dg.AssetCheckResult:
+    def _checks(warehouse_db: SqlDatabase):
         ensure_tables(warehouse_db)
         with warehouse_db.connect() as conn:
-            live = conn.execute(
-                sa.select(sa.func.count()).select_from(table).where(table.c.deleted_at.is_(None))
-            ).scalar_one()
-            bad_hashes = conn.execute(
-                sa.select(sa.func.count())
-                .select_from(table)
-                .where(sa.func.length(table.c.content_hash) != 64)
-            ).scalar_one()
-            state = conn.execute(
-                sa.select(sync_state.c.mode, sync_state.c.fetched, sync_state.c.last_status).where(
-                    sync_state.c.resource == resource.name
-                )
-            ).first()
+            live = count_rows(conn, table, table.c.deleted_at.is_(None))
+            hashes = offenders_check(
+                conn,
+                sql.bad_hashes(table),
+                "rows with a bad content hash",
+                check_name="live_rows_match_last_sync",
+            )
+            state = sql.last_sync(conn, sync_state, resource.name)
+            yield offenders_check(
+                conn,
+                sql.open_rejects(rejects, resource.name),
+                f"{resource.name} records rejected (see contifico_rejects)",
+                severity=dg.AssetCheckSeverity.WARN,
+                check_name="no_open_rejects",
+            )
         full = state is not None and state.mode == "full" and state.last_status == "success"
-        passed = bad_hashes == 0 and (not full or live == state.fetched)
-        return dg.AssetCheckResult(
+        expected = (state.fetched - (state.rejected or 0)) if full else None
+        # Rejected records that were stored before stay live with their last good version.
+        passed = hashes.passed and (expected is None or live >= expected)
+        yield dg.AssetCheckResult(
+            check_name="live_rows_match_last_sync",
             passed=bool(passed),
-            metadata={
-                "live_rows": int(live),
-                "rows_with_bad_hash": int(bad_hashes),
-                "last_full_scan_fetched": int(state.fetched) if full else -1,
-            },
+            metadata={**hashes.metadata, "live_rows": live, "last_full_scan_typed": expected if full else -1},
         )
 
-    return _check
+    return _checks
 
 
-contifico_resource_checks = tuple(build_resource_check(resource) for resource in CATALOG)
-# One module-level name per check: the defs loader collects module attributes, not list items.
-for _check in contifico_resource_checks:
-    globals()[f"{next(iter(_check.check_keys)).asset_key.path[-1]}_check"] = _check
-del _check
+contifico_resource_checks = [build_resource_checks(resource) for resource in CATALOG]
 
 
 @dg.asset_check(
@@ -67,14 +77,7 @@ del _check
 def every_resource_synced(warehouse_db: SqlDatabase) -> dg.AssetCheckResult:
     ensure_tables(warehouse_db)
     with warehouse_db.connect() as conn:
-        rows = {
-            r.resource: r.last_status
-            for r in conn.execute(sa.select(sync_state.c.resource, sync_state.c.last_status))
-        }
-    missing = sorted({r.name for r in CATALOG} - set(rows))
-    failed = sorted(name for name, status in rows.items() if status != "success")
-    return dg.AssetCheckResult(
-        passed=not missing and not failed,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={"missing": ", ".join(missing) or "none", "failed": ", ".join(failed) or "none"},
-    )
+        rows = {r["resource"]: r["last_status"] for r in sql.state_rows(conn, sync_state)}
+    offenders = [{"resource": r.name, "last_status": rows.get(r.name, "never synced")} for r in CATALOG]
+    offenders = [row for row in offenders if row["last_status"] != "success"]
+    return rows_check(offenders, "resources not synced successfully", severity=dg.AssetCheckSeverity.WARN)

@@ -1,7 +1,9 @@
-"""Pure parsing of Contifico payloads: pages, dates, amounts, content hashes, typed rows.
+"""Pure parsing of Contifico records: dates, amounts, content hashes, typed rows, child lines, drift.
 
-No Dagster, no I/O. Everything that rejects input raises :class:`PayloadError` (a whole page) or
-:class:`RecordError` (one field of one record) with enough context to find the culprit.
+No Dagster, no I/O. Payloads are hostile (DESIGN §3): every date spelling is accepted, amounts come as
+strings or JSON numbers, bookkeeping dates never fail a record. A record that still cannot be typed
+raises :class:`RecordError` (field, value, reason) and becomes a :class:`Reject`; a page that is not
+the list we expect raises ``PayloadError`` (the page envelope is the client's: ``resources/contifico``).
 """
 
 from __future__ import annotations
@@ -11,91 +13,123 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
-from cartera_pipelines.defs.contifico.catalog import ApiVersion, ChildTable, ContificoResource, TypedField
+from cartera_pipelines.defs.contifico.catalog import CatalogEntry, ChildTable, TypedField
+from cartera_pipelines.defs.contifico.plan import CONTIFICO_TZ
+from cartera_pipelines.resources.contifico import PayloadError, snippet
 
 ID_LENGTH = 16
-SNIPPET = 200
-
-
-class PayloadError(ValueError):
-    """A page that cannot be used: not JSON, the wrong shape, or a record that fails validation."""
+BOOKKEEPING_FIELDS = frozenset({"fecha_modificacion", "fecha_creacion"})
+"""Our bookkeeping, not the analyst's data: unreadable values are stored as unknown, never reject a record."""
 
 
 class RecordError(ValueError):
-    """One record field that cannot be parsed."""
+    """One record field that cannot be parsed: ``field`` and ``value`` say which and what."""
+
+    def __init__(self, message: str, *, field: str | None = None, value: Any = None) -> None:
+        super().__init__(message)
+        self.reason = message
+        self.field = field
+        self.value = value
+
+    def at(self, field: str) -> RecordError:
+        """The same error, located at ``field`` (the innermost location wins)."""
+        return RecordError(self.reason, field=self.field or field, value=self.value)
 
 
-def snippet(text: str | bytes, limit: int = SNIPPET) -> str:
-    """The start of a body, on one line, for error messages."""
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", errors="replace")
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[:limit] + "…"
+# Every spelling the API (and its older versions) used: dd/mm/yyyy with an optional time (seconds and
+# fractions optional), ISO dates, ISO datetimes with "T" or a space, fractions, "Z" or an offset.
+_DMY = re.compile(
+    r"^\s*(\d{1,2})/(\d{1,2})/(\d{4})(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?\s*$"
+)
+_ISO = re.compile(
+    r"^\s*(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?"
+    r"\s*(Z|[+-]\d{2}(?::?\d{2})?)?)?\s*$",
+    re.IGNORECASE,
+)
+DATE_FORMATS = "dd/mm/yyyy [HH:MM[:SS[.fff]]] or ISO yyyy-mm-dd[THH:MM[:SS[.fff]][offset]]"
 
 
-_DATE = re.compile(r"^\s*(\d{2})/(\d{2})/(\d{4})(?:[ T](\d{2}):(\d{2})(?::(\d{2}))?)?\s*$")
+def _date_parts(value: Any) -> tuple[int, ...]:
+    """(year, month, day, hour, minute, second, microsecond) and the offset in minutes or None."""
+    # Regexes and int() rather than strptime: this runs for every record (strptime was a tenth of a sync).
+    if isinstance(value, str):
+        match = _DMY.match(value)
+        if match is not None:
+            day, month, year, hour, minute, second, fraction = match.groups()
+            return _checked(value, year, month, day, hour, minute, second, fraction, None)
+        match = _ISO.match(value)
+        if match is not None:
+            year, month, day, hour, minute, second, fraction, offset = match.groups()
+            return _checked(value, year, month, day, hour, minute, second, fraction, offset)
+    raise RecordError(f"expected a date ({DATE_FORMATS}), got {value!r}", value=value)
 
 
-def _match_date(value: Any) -> re.Match[str]:
-    # A regex and int() rather than strptime: this runs for every record (strptime was a tenth of a sync).
-    match = _DATE.match(value) if isinstance(value, str) else None
-    if match is None:
-        raise RecordError(f"expected a dd/mm/yyyy date, got {value!r}")
-    return match
-
-
-def parse_date(value: Any) -> dt.date | None:
-    """``dd/mm/yyyy`` (optionally followed by a time) → date; empty → None."""
-    if value is None or value == "":
-        return None
-    day, month, year = _match_date(value).group(1, 2, 3)
+def _checked(value: Any, *parts: str | None) -> tuple[int, ...]:
+    year, month, day, hour, minute, second, fraction, offset = parts
+    micro = int((fraction or "0")[:6].ljust(6, "0"))
+    minutes = None
+    if offset is not None:
+        if offset.upper() == "Z":
+            minutes = 0
+        else:
+            digits = offset[1:].replace(":", "")
+            minutes = int(digits[:2]) * 60 + int(digits[2:] or 0)
+            minutes = -minutes if offset[0] == "-" else minutes
+    numbers = (int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0), micro)
     try:
-        return dt.date(int(year), int(month), int(day))
+        dt.datetime(*numbers)
     except ValueError:
-        raise RecordError(f"expected a dd/mm/yyyy date, got {value!r}") from None
+        raise RecordError(f"not a valid date: {value!r}", value=value) from None
+    return (*numbers, minutes)  # type: ignore[return-value]
 
 
 def parse_datetime(value: Any) -> dt.datetime | None:
-    """``dd/mm/yyyy`` or ``dd/mm/yyyy HH:MM[:SS]`` → naive datetime (Contifico's local time)."""
+    """Any date spelling → naive datetime in Contifico's local time (an offset is converted); empty → None."""
     if value is None or value == "":
         return None
-    parts = _match_date(value).groups()
-    try:
-        return dt.datetime(
-            int(parts[2]),
-            int(parts[1]),
-            int(parts[0]),
-            int(parts[3] or 0),
-            int(parts[4] or 0),
-            int(parts[5] or 0),
-        )
-    except ValueError:
-        raise RecordError(f"expected a dd/mm/yyyy date, got {value!r}") from None
+    *numbers, offset = _date_parts(value)
+    moment = dt.datetime(*numbers)
+    if offset is not None:
+        zone = dt.timezone(dt.timedelta(minutes=offset))
+        moment = moment.replace(tzinfo=zone).astimezone(CONTIFICO_TZ).replace(tzinfo=None)
+    return moment
+
+
+def parse_date(value: Any) -> dt.date | None:
+    """Any date spelling → the calendar day written (a time, if any, is dropped); empty → None."""
+    if value is None or value == "":
+        return None
+    year, month, day = _date_parts(value)[:3]
+    return dt.date(year, month, day)
 
 
 def parse_decimal(value: Any) -> Decimal | None:
-    """A decimal string (``"12.50"``, ``"-3"``) or an integer → Decimal, exactly; empty → None.
+    """A decimal string (``"12.50"``, ``"-3"``) or a JSON number → Decimal; empty → None.
 
-    Floats are refused: Contifico sends amounts as strings, and a float would already have lost
-    precision before we saw it.
+    A JSON number arrives as a Python float: it becomes the Decimal of its shortest repr (``12.5`` →
+    ``Decimal("12.5")``), which is the text the API wrote.
     """
     if value is None or value == "":
         return None
-    if isinstance(value, (bool, float)):
-        raise RecordError(f"expected a decimal string, got {value!r}")
+    if isinstance(value, bool):
+        raise RecordError(f"expected an amount, got {value!r}", value=value)
     if isinstance(value, int):
         return Decimal(value)
+    if isinstance(value, float):
+        value = repr(value)
     if not isinstance(value, str):
-        raise RecordError(f"expected a decimal string, got {value!r}")
+        raise RecordError(f"expected an amount, got {value!r}", value=value)
     try:
         number = Decimal(value.strip())
     except InvalidOperation:
-        raise RecordError(f"expected a decimal string, got {value!r}") from None
+        raise RecordError(f"expected an amount, got {value!r}", value=value) from None
     if not number.is_finite():
-        raise RecordError(f"expected a finite decimal, got {value!r}")
+        raise RecordError(f"expected a finite amount, got {value!r}", value=value)
     return number
 
 
@@ -109,25 +143,27 @@ def parse_bool(value: Any) -> bool | None:
         return True
     if text in {"false", "0", "n", "no", "f"}:
         return False
-    raise RecordError(f"expected a boolean, got {value!r}")
+    raise RecordError(f"expected a boolean, got {value!r}", value=value)
 
 
 def parse_int(value: Any) -> int | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool):
-        raise RecordError(f"expected an integer, got {value!r}")
+        raise RecordError(f"expected an integer, got {value!r}", value=value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     try:
         return int(str(value).strip())
     except ValueError:
-        raise RecordError(f"expected an integer, got {value!r}") from None
+        raise RecordError(f"expected an integer, got {value!r}", value=value) from None
 
 
 def parse_text(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, (dict, list)):
-        raise RecordError(f"expected a scalar, got {type(value).__name__}")
+        raise RecordError(f"expected a scalar, got {type(value).__name__}", value=value)
     return str(value)
 
 
@@ -178,18 +214,25 @@ def validate_id(record: Any) -> str:
     return record_id
 
 
-def _short_id(value: Any, field: str) -> str | None:
+def _short_id(value: Any) -> str | None:
     text = parse_text(value)
     if text is not None and len(text) > ID_LENGTH * 2:
-        raise RecordError(f"{field} {text!r} is longer than {ID_LENGTH * 2} characters")
+        raise RecordError(f"an id longer than {ID_LENGTH * 2} characters: {text!r}", value=value)
     return text
 
 
-def _required(value: Any, field: str) -> Decimal:
+def _required(value: Any) -> Decimal:
     number = parse_decimal(value)
     if number is None:
-        raise RecordError(f"{field} is missing")
+        raise RecordError("an amount is required here", value=value)
     return number
+
+
+def _line_value(item: Mapping[str, Any], key: str, parse: Any) -> Any:
+    try:
+        return parse(item.get(key))
+    except RecordError as error:
+        raise error.at(key) from None
 
 
 def line_row(child: ChildTable, parent_id: str, number: int, item: Any) -> dict[str, Any]:
@@ -200,24 +243,24 @@ def line_row(child: ChildTable, parent_id: str, number: int, item: Any) -> dict[
         row["value"] = None if value is None else str(value)
         return row
     if not isinstance(item, dict):
-        raise RecordError(f"expected a JSON object, got {type(item).__name__}")
+        raise RecordError(f"expected a JSON object, got {type(item).__name__}", value=item)
     if child.kind == "journal":
-        amount = _required(item.get("valor"), "valor")
+        amount = _line_value(item, "valor", _required)
         side = str(item.get("tipo") or "").strip().upper()
         if side not in ("D", "H"):
-            raise RecordError(f"tipo must be D (debe) or H (haber), got {item.get('tipo')!r}")
-        row["account_id"] = _short_id(item.get("cuenta_id"), "cuenta_id")
-        row["cost_center_id"] = _short_id(item.get("centro_costo_id"), "centro_costo_id")
+            raise RecordError("tipo must be D (debe) or H (haber)", field="tipo", value=item.get("tipo"))
+        row["account_id"] = _line_value(item, "cuenta_id", _short_id)
+        row["cost_center_id"] = _line_value(item, "centro_costo_id", _short_id)
         row["debit"] = amount if side == "D" else Decimal(0)
         row["credit"] = amount if side == "H" else Decimal(0)
         return row
-    row["product_id"] = _short_id(item.get("producto_id"), "producto_id")
-    row["quantity"] = _required(item.get("cantidad"), "cantidad")
-    row["price"] = _required(item.get("precio"), "precio")
+    row["product_id"] = _line_value(item, "producto_id", _short_id)
+    row["quantity"] = _line_value(item, "cantidad", _required)
+    row["price"] = _line_value(item, "precio", _required)
     if child.kind == "document":
-        discount = item.get("porcentaje_descuento")
-        row["discount"] = parse_decimal(item.get("descuento") if discount is None else discount)
-        row["tax"] = parse_decimal(item.get("porcentaje_iva"))
+        discount = "porcentaje_descuento" if item.get("porcentaje_descuento") is not None else "descuento"
+        row["discount"] = _line_value(item, discount, parse_decimal)
+        row["tax"] = _line_value(item, "porcentaje_iva", parse_decimal)
     return row
 
 
@@ -227,13 +270,17 @@ def line_rows(child: ChildTable, parent_id: str, record: Mapping[str, Any]) -> l
     if items is None:
         return []
     if not isinstance(items, list):
-        raise RecordError(f"field {child.array!r}: expected an array, got {type(items).__name__}")
+        raise RecordError(f"expected an array, got {type(items).__name__}", field=child.array, value=items)
     rows = []
     for number, item in enumerate(items, start=1):
         try:
             rows.append(line_row(child, parent_id, number, item))
         except RecordError as error:
-            raise RecordError(f"field {child.array!r}, line {number}: {error}") from None
+            raise RecordError(
+                f"line {number}: {error.reason}",
+                field=f"{child.array}[{number}].{error.field}" if error.field else f"{child.array}[{number}]",
+                value=error.value,
+            ) from None
     return rows
 
 
@@ -246,86 +293,93 @@ class ParsedRecord(NamedTuple):
     """child table name → rows (every child of the resource, empty lists included)."""
 
 
-def typed_row(resource: ContificoResource, record: Mapping[str, Any]) -> dict[str, Any]:
+class Reject(NamedTuple):
+    """A record that cannot be typed: it goes to ``contifico_rejects``, the rest of its page is written."""
+
+    id: str
+    field: str
+    value: Any
+    reason: str
+    raw: Mapping[str, Any]
+
+
+@dataclass
+class ParsedPage:
+    records: list[ParsedRecord] = dataclass_field(default_factory=list)
+    rejects: list[Reject] = dataclass_field(default_factory=list)
+    without_modified: int = 0
+    """Records of an incremental resource without a readable modification date (invisible to
+    incremental syncs: only full scans see their changes)."""
+    unknown_fields: dict[str, Any] = dataclass_field(default_factory=dict)
+    """Fields the catalog does not know → an example value (schema drift)."""
+
+    @property
+    def ids(self) -> list[str]:
+        return [item.row["id"] for item in self.records] + [reject.id for reject in self.rejects]
+
+
+def _bookkeeping(value: Any) -> Any:
+    """A bookkeeping date never fails a record: unreadable is unknown."""
+    try:
+        return parse_datetime(value)
+    except RecordError:
+        return None
+
+
+def typed_row(resource: CatalogEntry, record: Mapping[str, Any]) -> dict[str, Any]:
     """The natural key, typed analyst columns, ``source_updated_at``, hash and canonical JSON
-    (``raw_json``, the text the hash covers) of one record."""
+    (``raw_json``, the text the hash covers) of one record. Raises :class:`RecordError` with the field."""
     row: dict[str, Any] = {"id": validate_id(record)}
     field: TypedField
     for field in resource.fields:
+        value = lookup(record, field.path)
+        if field.path in BOOKKEEPING_FIELDS:
+            parsed = _bookkeeping(value)
+            row[field.column] = parsed.date() if parsed is not None and field.kind == "date" else parsed
+            continue
         try:
-            row[field.column] = _PARSERS[field.kind](lookup(record, field.path))
+            row[field.column] = _PARSERS[field.kind](value)
         except RecordError as error:
-            raise RecordError(f"record {row['id']}: field {field.path!r}: {error}") from None
-    updated = None
-    if resource.updated_field:
-        try:
-            updated = parse_datetime(record.get(resource.updated_field))
-        except RecordError as error:
-            raise RecordError(f"record {row['id']}: field {resource.updated_field!r}: {error}") from None
-    row["source_updated_at"] = updated
+            raise error.at(field.path) from None
+    updated = record.get(resource.updated_field) if resource.updated_field else None
+    row["source_updated_at"] = _bookkeeping(updated) if updated not in (None, "") else None
     row["raw_json"], row["content_hash"] = canonical_and_hash(record)
     return row
 
 
-def page_records(version: ApiVersion, payload: Any) -> tuple[list[Any], int | None, str | None]:
-    """The records of a decoded page and, for v2, the total ``count`` and the ``next`` link."""
-    if version == "v1":
-        if not isinstance(payload, list):
-            raise PayloadError(f"expected a JSON array (v1 list), got {type(payload).__name__}")
-        return payload, None, None
-    if not isinstance(payload, dict) or not isinstance(payload.get("results"), list):
-        raise PayloadError("expected an object with a 'results' array (v2 list)")
-    count = payload.get("count")
-    if count is not None and (isinstance(count, bool) or not isinstance(count, int)):
-        raise PayloadError(f"'count' is not an integer: {count!r}")
-    next_link = payload.get("next")
-    return payload["results"], count, next_link if isinstance(next_link, str) and next_link else None
-
-
-def parse_record(resource: ContificoResource, record: Mapping[str, Any]) -> ParsedRecord:
+def parse_record(resource: CatalogEntry, record: Mapping[str, Any]) -> ParsedRecord:
     """The typed row and the child rows of one record; raises :class:`RecordError`."""
     row = typed_row(resource, record)
-    children = {}
-    for child in resource.children:
-        try:
-            children[child.name] = line_rows(child, row["id"], record)
-        except RecordError as error:
-            raise RecordError(f"record {row['id']}: {error}") from None
+    children = {child.name: line_rows(child, row["id"], record) for child in resource.children}
     return ParsedRecord(row, record, children)
 
 
-def parse_page(resource: ContificoResource, records: Sequence[Any]) -> list[ParsedRecord]:
-    """Every record of a page, typed; one bad record rejects the whole page."""
-    parsed = []
+def parse_page(resource: CatalogEntry, records: Sequence[Any]) -> ParsedPage:
+    """Every record of a page, typed; a record that cannot be typed becomes a :class:`Reject`.
+
+    A page with a record that is not an object, has no id or repeats an id is not the list we
+    expect: :class:`PayloadError` (the resource fails, with URL, page and snippet).
+    """
+    page = ParsedPage()
     seen: set[str] = set()
+    known = resource.known_fields
     for position, record in enumerate(records, start=1):
+        try:
+            record_id = validate_id(record)
+        except RecordError as error:
+            raise PayloadError(f"record {position} of the page: {error}") from None
+        if record_id in seen:
+            raise PayloadError(f"record {position} of the page repeats id {record_id!r}")
+        seen.add(record_id)
+        if not known.issuperset(record):
+            for name in record.keys() - known:
+                page.unknown_fields.setdefault(name, record[name])
         try:
             item = parse_record(resource, record)
         except RecordError as error:
-            raise PayloadError(f"record {position} of the page: {error}") from None
-        if item.row["id"] in seen:
-            raise PayloadError(f"record {position} of the page repeats id {item.row['id']!r}")
-        seen.add(item.row["id"])
-        parsed.append(item)
-    return parsed
-
-
-def error_message(body: bytes | str) -> str:
-    """Contifico's error text (``mensaje``, ``error`` or ``detail``), else a snippet of the body."""
-    try:
-        payload = json.loads(body)
-    except (ValueError, TypeError):
-        return snippet(body)
-    if isinstance(payload, dict):
-        for key in ("mensaje", "error", "detail"):
-            if payload.get(key):
-                return str(payload[key])
-    return snippet(body)
-
-
-def is_page_out_of_range(status: int, body: bytes | str) -> bool:
-    """Contifico's "Pagina fuera del rango" 400: past the last page, i.e. the end of the data."""
-    if status not in (400, 404):
-        return False
-    message = error_message(body).lower()
-    return "fuera del rango" in message or "invalid page" in message or "página inválida" in message
+            page.rejects.append(Reject(record_id, error.field or "", error.value, error.reason, record))
+            continue
+        if resource.updated_field and item.row["source_updated_at"] is None:
+            page.without_modified += 1
+        page.records.append(item)
+    return page

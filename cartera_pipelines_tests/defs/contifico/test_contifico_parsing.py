@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 
 import pytest
@@ -11,19 +12,21 @@ from hypothesis import strategies as st
 
 from cartera_pipelines.defs.contifico.catalog import CATALOG, RESOURCES
 from cartera_pipelines.defs.contifico.parsing import (
-    PayloadError,
     RecordError,
     content_hash,
-    error_message,
-    is_page_out_of_range,
-    page_records,
     parse_date,
     parse_datetime,
     parse_decimal,
     parse_page,
     typed_row,
 )
-from cartera_pipelines.defs.contifico.plan import plan_sync
+from cartera_pipelines.defs.contifico.plan import deletion_skip_reason, plan_sync
+from cartera_pipelines.resources.contifico import (
+    PayloadError,
+    error_message,
+    is_page_out_of_range,
+    page_records,
+)
 
 
 def test_catalog_has_the_17_resources_of_the_design() -> None:
@@ -57,21 +60,68 @@ def test_catalog_has_the_17_resources_of_the_design() -> None:
         ("", None),
         (None, None),
         ("05/06/2025 10:11:12", dt.date(2025, 6, 5)),
+        ("2025-02-01", dt.date(2025, 2, 1)),
+        ("2026-02-18T11:12:08", dt.date(2026, 2, 18)),
+        ("2026-02-18T11:12:08.123Z", dt.date(2026, 2, 18)),
     ],
 )
 def test_parse_date(text: str | None, expected: dt.date | None) -> None:
     assert parse_date(text) == expected
 
 
-@pytest.mark.parametrize("text", ["2025-02-01", "32/01/2025", "1/2", 20250201])
-def test_parse_date_rejects_other_formats(text: object) -> None:
-    with pytest.raises(RecordError, match="dd/mm/yyyy"):
+@pytest.mark.parametrize("text", ["32/01/2025", "1/2", 20250201, "2025-13-01", "ayer", "2025/02/01"])
+def test_parse_date_rejects_what_is_not_a_date(text: object) -> None:
+    with pytest.raises(RecordError, match="date"):
         parse_date(text)
 
 
-def test_parse_datetime_keeps_the_time() -> None:
-    assert parse_datetime("05/06/2025 10:11:12") == dt.datetime(2025, 6, 5, 10, 11, 12)
-    assert parse_datetime("05/06/2025") == dt.datetime(2025, 6, 5)
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # every spelling the API sent (DESIGN §3, "Payloads are hostile")
+        ("05/06/2025", dt.datetime(2025, 6, 5)),
+        ("05/06/2025 10:11", dt.datetime(2025, 6, 5, 10, 11)),
+        ("05/06/2025 10:11:12", dt.datetime(2025, 6, 5, 10, 11, 12)),
+        ("05/06/2025 10:11:12.345", dt.datetime(2025, 6, 5, 10, 11, 12, 345000)),
+        ("2026-02-18", dt.datetime(2026, 2, 18)),
+        ("2026-02-18T11:12:08", dt.datetime(2026, 2, 18, 11, 12, 8)),
+        ("2026-02-18 11:12:08", dt.datetime(2026, 2, 18, 11, 12, 8)),
+        ("2026-02-18T11:12:08.123456", dt.datetime(2026, 2, 18, 11, 12, 8, 123456)),
+        # with an offset: converted to Contifico's local time (UTC-5)
+        ("2026-02-18T16:12:08Z", dt.datetime(2026, 2, 18, 11, 12, 8)),
+        ("2026-02-18T11:12:08-05:00", dt.datetime(2026, 2, 18, 11, 12, 8)),
+        ("2026-02-18T17:12:08.5+01:00", dt.datetime(2026, 2, 18, 11, 12, 8, 500000)),
+    ],
+)
+def test_parse_datetime_accepts_every_spelling(text: str, expected: dt.datetime) -> None:
+    assert parse_datetime(text) == expected
+
+
+@given(
+    st.datetimes(min_value=dt.datetime(1990, 1, 1), max_value=dt.datetime(2090, 12, 31)),
+    st.sampled_from(
+        [
+            "%d/%m/%Y",
+            "%d/%m/%Y %H:%M:%S",
+            "%d/%m/%Y %H:%M:%S.%f",
+            "%Y-%m-%d",
+            "%Y-%m-%dT%H:%M:%S",
+            "%Y-%m-%dT%H:%M:%S.%f",
+            "%Y-%m-%d %H:%M:%S",
+            "%Y-%m-%dT%H:%M:%S-05:00",
+            "%Y-%m-%dT%H:%M:%S.%f-05:00",
+        ]
+    ),
+)
+def test_any_date_spelling_reads_back_the_same_moment(moment: dt.datetime, spelling: str) -> None:
+    text = moment.strftime(spelling)
+    parsed = parse_datetime(text)
+    assert parsed is not None
+    kept = moment.replace(microsecond=0) if "%f" not in spelling else moment
+    if "%H" not in spelling:
+        kept = kept.replace(hour=0, minute=0, second=0, microsecond=0)
+    assert parsed == kept  # -05:00 is Guayaquil's own offset: the local time is what was written
+    assert parse_date(text) == moment.date()
 
 
 @pytest.mark.parametrize(
@@ -81,6 +131,9 @@ def test_parse_datetime_keeps_the_time() -> None:
         ("-3", Decimal(-3)),
         (" 0.000001 ", Decimal("0.000001")),
         (7, Decimal(7)),
+        (12.5, Decimal("12.5")),
+        (0.1, Decimal("0.1")),
+        (-3.75, Decimal("-3.75")),
         ("", None),
         (None, None),
     ],
@@ -89,15 +142,19 @@ def test_parse_decimal(text: object, expected: Decimal | None) -> None:
     assert parse_decimal(text) == expected
 
 
-@pytest.mark.parametrize("value", ["12,50", "abc", "NaN", "Infinity", 1.5, True, [1]])
-def test_parse_decimal_rejects_non_decimals_and_floats(value: object) -> None:
+@pytest.mark.parametrize("value", ["12,50", "abc", "NaN", "Infinity", float("nan"), float("inf"), True, [1]])
+def test_parse_decimal_rejects_what_is_not_an_amount(value: object) -> None:
     with pytest.raises(RecordError):
         parse_decimal(value)
 
 
 @given(st.decimals(allow_nan=False, allow_infinity=False, places=6, min_value=-(10**12), max_value=10**12))
-def test_decimal_strings_round_trip_exactly(value: Decimal) -> None:
+def test_amounts_as_strings_or_json_numbers_read_the_same(value: Decimal) -> None:
+    """An amount is the same whether the API wrote it as a string or as a JSON number."""
     assert parse_decimal(str(value)) == value
+    as_number = json.loads(json.dumps({"v": float(value)}))["v"]  # what a JSON number decodes to
+    assert parse_decimal(as_number) == Decimal(repr(float(value)))
+    assert abs(parse_decimal(as_number) - value) <= abs(value) * Decimal("1e-15") + Decimal("1e-15")
 
 
 @given(
@@ -139,10 +196,57 @@ def test_typed_row_of_a_sale() -> None:
     assert len(row["content_hash"]) == 64
 
 
-def test_a_bad_field_names_record_and_field() -> None:
+def test_a_bad_field_names_the_field_and_value() -> None:
     record = {"id": "X" * 16, "codigo": "P1", "pvp1": "doce"}
-    with pytest.raises(RecordError, match=r"record XXXXXXXXXXXXXXXX: field 'pvp1'"):
+    with pytest.raises(RecordError) as error:
         typed_row(RESOURCES["products"], record)
+    assert (error.value.field, error.value.value) == ("pvp1", "doce")
+
+
+def test_bookkeeping_dates_never_fail_a_record() -> None:
+    """The bug of issue #14: an ISO fecha_modificacion failed persons forever; an unreadable one too."""
+    person = {"id": "Pe" * 8, "tipo": "N", "razon_social": "Ana", "fecha_modificacion": "2026-02-18T11:12:08"}
+    assert typed_row(RESOURCES["persons"], person)["source_updated_at"] == dt.datetime(2026, 2, 18, 11, 12, 8)
+    odd = typed_row(RESOURCES["persons"], person | {"fecha_modificacion": "hace un rato"})
+    assert odd["source_updated_at"] is None
+    product = {"id": "Pr" * 8, "codigo": "A1", "fecha_creacion": "ayer", "fecha_modificacion": "18/02/2026"}
+    assert typed_row(RESOURCES["products"], product)["created_date"] is None
+
+
+def test_a_page_with_a_bad_record_writes_the_rest_and_rejects_it() -> None:
+    good = {"id": "G" * 16, "codigo": "A1", "pvp1": 12.5, "fecha_modificacion": "2026-02-18T11:12:08.250"}
+    bad = {"id": "B" * 16, "codigo": "A2", "pvp1": "doce", "fecha_modificacion": "18/02/2026"}
+    blind = {"id": "N" * 16, "codigo": "A3", "nuevo_campo": {"x": 1}}
+    page = parse_page(RESOURCES["products"], [good, bad, blind])
+    assert [item.row["id"] for item in page.records] == ["G" * 16, "N" * 16]
+    assert page.records[0].row["price_1"] == Decimal("12.5")
+    [reject] = page.rejects
+    assert (reject.id, reject.field, reject.value, reject.raw) == ("B" * 16, "pvp1", "doce", bad)
+    assert page.without_modified == 1  # the record without fecha_modificacion is counted
+    assert page.unknown_fields == {"nuevo_campo": {"x": 1}}
+    assert page.ids == ["G" * 16, "N" * 16, "B" * 16]
+
+
+def test_a_bad_line_rejects_its_document_naming_the_line() -> None:
+    sale = {
+        "id": "S" * 16,
+        "tipo_registro": "CLI",
+        "detalles": [{"cantidad": "1", "precio": "2"}, {"cantidad": "x"}],
+    }
+    [reject] = parse_page(RESOURCES["sales"], [sale]).rejects
+    assert reject.field == "detalles[2].cantidad" and reject.value == "x"
+
+
+def test_long_texts_are_kept_whole() -> None:
+    entry = {
+        "id": "J" * 16,
+        "glosa": "x" * 450,
+        "fecha": "2026-02-18",
+        "total_debe": 1.5,
+        "total_haber": "1.5",
+    }
+    row = typed_row(RESOURCES["journal_entries"], entry)
+    assert row["description"] == "x" * 450 and row["document_date"] == dt.date(2026, 2, 18)
 
 
 @pytest.mark.parametrize(
@@ -190,9 +294,23 @@ def test_plan_first_sync_is_full_then_incremental_with_overlap() -> None:
     # 03:00 UTC is 22:00 the day before in Guayaquil; minus the 2 h overlap, still that day.
     plan = plan_sync(products, cursor_at=dt.datetime(2025, 6, 10, 3, 0, tzinfo=dt.UTC))
     assert not plan.full_scan
-    assert plan.params == {"fecha_modificacion": "09/06/2025"}
+    assert plan.params == {"fecha_modificacion__gte": "2025-06-09T20:00:00"}
     naive = plan_sync(products, cursor_at=dt.datetime(2025, 6, 10, 6, 30))  # SQLite gives naive UTC
-    assert naive.params == {"fecha_modificacion": "09/06/2025"}
+    assert naive.params == {"fecha_modificacion__gte": "2025-06-09T23:30:00"}
+
+
+def test_plan_uses_each_endpoints_change_filter() -> None:
+    cursor = dt.datetime(2025, 6, 10, 12, tzinfo=dt.UTC)
+    assert plan_sync(RESOURCES["documents"], cursor_at=cursor).params == {
+        "fecha_emision__gte": "2025-06-10T05:00:00"
+    }
+
+
+def test_deletions_are_trusted_only_when_the_ids_match_the_count() -> None:
+    assert deletion_skip_reason(10, []) is None  # v1: no count
+    assert deletion_skip_reason(10, [10, 10]) is None
+    assert "differ from the API's count" in deletion_skip_reason(9, [10, 10])
+    assert "changed during the scan" in deletion_skip_reason(10, [11, 10])
 
 
 def test_plan_overrides() -> None:
@@ -200,4 +318,4 @@ def test_plan_overrides() -> None:
     cursor = dt.datetime(2025, 6, 10, tzinfo=dt.UTC)
     assert plan_sync(sales, cursor_at=cursor, full_refresh=True).params == {"tipo_registro": "CLI"}
     since = plan_sync(sales, cursor_at=cursor, since=dt.date(2025, 1, 2))
-    assert since.params == {"tipo_registro": "CLI", "fecha_modificacion": "02/01/2025"}
+    assert since.params == {"tipo_registro": "CLI", "fecha_modificacion__gte": "2025-01-02T00:00:00"}

@@ -58,6 +58,30 @@ def _result(
     )
 
 
+def _report(context, paths: CarteraPaths, rows: list, names: dict, as_of: dt.date, top: int) -> dict:
+    """Write the Excel report and draw the at-risk plot; their metadata (a chart never fails the asset)."""
+    path = paths.reports_dir / "contifico" / f"reorder_suggestions_{as_of.isoformat()}.xlsx"
+    sheets = report.write_workbook(path, rows, names, as_of.isoformat())
+    most_urgent = reorder.at_risk(rows, tables.ALL_WAREHOUSES, top)
+    chart, problem = report.try_at_risk_chart(most_urgent)
+    if problem:
+        context.log.warning(problem)
+    columns = [
+        "urgency_rank",
+        "product_id",
+        "stock",
+        "days_to_stockout",
+        "lead_time_days",
+        "suggested_quantity",
+    ]
+    return {
+        "report": dg.MetadataValue.path(str(path)),
+        "sheets": dg.MetadataValue.md(markdown_table([{"sheet": k, "rows": v} for k, v in sheets.items()])),
+        "most_urgent": preview(most_urgent, columns),
+        **({"at_risk_chart": dg.MetadataValue.md(chart)} if chart else {}),
+    }
+
+
 @dg.asset(
     key=["warehouse", "contifico_sales_velocity"],
     deps=[_synced("sales"), _synced("inventory_movements")],
@@ -163,22 +187,9 @@ def contifico_reorder_suggestions(
         count = sql.write_reorder_suggestions(
             conn, as_of, [{"as_of": as_of, **r, "computed_at": computed_at} for r in rows]
         )
-    path = paths.reports_dir / "contifico" / f"reorder_suggestions_{as_of.isoformat()}.xlsx"
-    sheets = report.write_workbook(path, rows, names, as_of.isoformat())
-    top = reorder.at_risk(rows, tables.ALL_WAREHOUSES, config.top_at_risk)
-    chart, problem = report.try_at_risk_chart(top)
-    if problem:
-        context.log.warning(problem)
+    report_metadata = _report(context, paths, rows, names, as_of, config.top_at_risk)
     to_order = [
         r for r in rows if r["urgency_rank"] is not None and r["warehouse_id"] == tables.ALL_WAREHOUSES
-    ]
-    columns = [
-        "urgency_rank",
-        "product_id",
-        "stock",
-        "days_to_stockout",
-        "lead_time_days",
-        "suggested_quantity",
     ]
     return dg.MaterializeResult(
         metadata={
@@ -186,11 +197,6 @@ def contifico_reorder_suggestions(
             "as_of": as_of.isoformat(),
             "products_to_order": len(to_order),
             "suggested_value": str(sum((r["suggested_value"] for r in to_order), start=0)),
-            "report": dg.MetadataValue.path(str(path)),
-            "sheets": dg.MetadataValue.md(
-                markdown_table([{"sheet": k, "rows": v} for k, v in sheets.items()])
-            ),
-            "most_urgent": preview(top, columns),
-            **({"at_risk_chart": dg.MetadataValue.md(chart)} if chart else {}),
+            **report_metadata,
         }
     )
