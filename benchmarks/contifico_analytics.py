@@ -69,7 +69,7 @@ def load(url: str, records: int) -> dict[str, int]:
             for name, batch in grouped.items():
                 resource = by_name[name]
                 children = {c.name: CHILD_TABLES[c.name] for c in resource.children}
-                upsert_page(conn, RESOURCE_TABLES[name], parse_page(resource, batch), now, children)
+                upsert_page(conn, RESOURCE_TABLES[name], parse_page(resource, batch).records, now, children)
                 counts[name] = counts.get(name, 0) + len(batch)
     engine.dispose()
     return counts

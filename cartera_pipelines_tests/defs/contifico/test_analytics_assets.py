@@ -169,3 +169,16 @@ def test_the_checks_catch_what_they_guard(warehouse_url: str, tmp_path) -> None:
         "lead_times_within_data_range": 2,
     }
     engine.dispose()
+
+
+def test_sources_without_statistics_are_analyzed_once(postgres_url: str) -> None:
+    """Right after a sync PostgreSQL has no statistics on the synced tables (and plans nested loops over
+    them): the measure analyzes them first, and not again while they are fresh."""
+    engine = create_store_engine(postgres_url)
+    load(engine, small_dataset())
+    names = ("contifico_sales", "contifico_sales_lines")
+    with engine.begin() as conn:
+        assert sorted(sql.refresh_statistics(conn, names)) == sorted(names)
+    with engine.begin() as conn:
+        assert sql.refresh_statistics(conn, names) == []
+    engine.dispose()
