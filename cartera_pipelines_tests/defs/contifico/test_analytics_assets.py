@@ -156,6 +156,7 @@ def test_the_checks_catch_what_they_guard(warehouse_url: str, tmp_path) -> None:
             sp.update().where(sp.c.product_id == "P1", sp.c.warehouse_id == "*").values(days_coverage=1)
         )
         conn.execute(sp.delete().where(sp.c.product_id == "P3"))
+        conn.execute(sp.delete().where(sp.c.product_id == "P1", sp.c.warehouse_id == "W2"))
         conn.execute(v.update().where(v.c.product_id == "P5").values(velocity_30=-1))
         conn.execute(lt.update().where(lt.c.product_id == "P1").values(max_days=9999))
     # run alone (no partition), each check looks at the latest slice: the one just corrupted
@@ -164,7 +165,7 @@ def test_the_checks_catch_what_they_guard(warehouse_url: str, tmp_path) -> None:
     failed = {name: r.metadata["offenders"].value for name, r in results.items() if not r.passed}
     assert failed == {
         "coverage_consistent": 1,
-        "every_stocked_product_once_per_warehouse": 1,
+        "every_stocked_product_once_per_warehouse": 2,
         "velocities_not_negative": 2,
         "lead_times_within_data_range": 2,
     }

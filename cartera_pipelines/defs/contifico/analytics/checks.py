@@ -59,8 +59,8 @@ def coverage_consistent(
 
 @dg.asset_check(
     asset=assets.contifico_stock_position,
-    description="Every live product with stock has its all-warehouses row, and no product appears twice "
-    "in a warehouse.",
+    description="Every live product with stock has its all-warehouses row, every warehouse where its ledger "
+    "holds stock has its row, and no product appears twice in a warehouse.",
 )
 def every_stocked_product_once_per_warehouse(
     context: dg.AssetCheckExecutionContext, warehouse_db: SqlDatabase

@@ -418,22 +418,45 @@ def position_facts(conn: sa.Connection, as_of: dt.date) -> dict[str, Any]:
 
 
 def missing_or_repeated_positions(as_of: dt.date) -> sa.Select[Any]:
-    """Live, stocked products (``stock`` ≠ 0, not services) without a ``*`` row on ``as_of``, and
-    (product, warehouse) pairs present more than once."""
+    """Live, stocked products (``stock`` ≠ 0, not services) without a ``*`` row on ``as_of``; (product,
+    warehouse) pairs whose movement ledger holds stock but have no row; pairs present more than once."""
     sp, products = tables.stock_position, RESOURCE_TABLES["products"]
-    has_row = sa.exists().where(
-        sp.c.as_of == as_of, sp.c.product_id == products.c.id, sp.c.warehouse_id == tables.ALL_WAREHOUSES
-    )
-    missing = sa.select(products.c.id.label("product_id"), sa.literal("missing").label("problem")).where(
+    moves, lines = RESOURCE_TABLES["inventory_movements"], tables.movement_lines
+    live = sa.and_(
         products.c.deleted_at.is_(None),
         sa.or_(products.c.product_type.is_(None), products.c.product_type != "SER"),
-        sa.func.coalesce(products.c.stock, 0) != 0,
-        ~has_row,
     )
+    has_total = sa.exists().where(
+        sp.c.as_of == as_of, sp.c.product_id == products.c.id, sp.c.warehouse_id == tables.ALL_WAREHOUSES
+    )
+    missing = sa.select(
+        products.c.id.label("product_id"), sa.literal(tables.ALL_WAREHOUSES).label("warehouse_id")
+    ).where(live, sa.func.coalesce(products.c.stock, 0) != 0, ~has_total)
+    signed = sa.case((moves.c.document_type == "ING", lines.c.quantity), else_=-lines.c.quantity)
+    ledger = (
+        sa.select(lines.c.product_id, moves.c.warehouse_id)
+        .join(moves, moves.c.id == lines.c.parent_id)
+        .join(products, sa.and_(products.c.id == lines.c.product_id, live))
+        .where(
+            moves.c.deleted_at.is_(None),
+            moves.c.document_type.in_(("ING", "EGR")),
+            moves.c.warehouse_id.is_not(None),
+            moves.c.document_date <= as_of,
+        )
+        .group_by(lines.c.product_id, moves.c.warehouse_id)
+        .having(sa.func.sum(signed) != 0)
+        .subquery()
+    )
+    has_row = sa.exists().where(
+        sp.c.as_of == as_of,
+        sp.c.product_id == ledger.c.product_id,
+        sp.c.warehouse_id == ledger.c.warehouse_id,
+    )
+    missing_in_warehouse = sa.select(ledger.c.product_id, ledger.c.warehouse_id).where(~has_row)
     repeated = (
-        sa.select(sp.c.product_id, sa.literal("repeated").label("problem"))
+        sa.select(sp.c.product_id, sp.c.warehouse_id)
         .where(sp.c.as_of == as_of)
         .group_by(sp.c.product_id, sp.c.warehouse_id)
         .having(sa.func.count() > 1)
     )
-    return sa.select(sa.union_all(missing, repeated).subquery())
+    return sa.select(sa.union_all(missing, missing_in_warehouse, repeated).subquery())
