@@ -70,7 +70,11 @@ def _report(db: SqlDatabase, table: sa.Table, facts: dict[str, object]) -> dg.Ma
 
 
 def build_resource_asset(resource: CatalogEntry) -> dg.AssetsDefinition:
-    @dg.multi_asset(name=f"warehouse__{resource.table_name}", specs=_specs(resource), pool=POOL)
+    # Subsettable: selecting only the resource (or only a child table) still runs the one sync, which
+    # writes parent and lines together; only the selected tables are reported.
+    @dg.multi_asset(
+        name=f"warehouse__{resource.table_name}", specs=_specs(resource), pool=POOL, can_subset=True
+    )
     def _sync(
         context: dg.AssetExecutionContext,
         config: ContificoSyncConfig,
@@ -94,9 +98,13 @@ def build_resource_asset(resource: CatalogEntry) -> dg.AssetsDefinition:
             "records_per_second": round(stats.fetched / stats.seconds, 1) if stats.seconds else 0.0,
             "drift": preview(drift, ["field", "first_seen_at", "example"], limit=50),
         }
-        yield _report(warehouse_db, RESOURCE_TABLES[resource.name], facts)
+        selected = context.selected_asset_keys
+        table = RESOURCE_TABLES[resource.name]
+        if dg.AssetKey(["warehouse", table.name]) in selected:
+            yield _report(warehouse_db, table, facts)
         for child in resource.children:
-            yield _report(warehouse_db, CHILD_TABLES[child.name], {"lines_written": stats.lines})
+            if dg.AssetKey(["warehouse", child.table_name]) in selected:
+                yield _report(warehouse_db, CHILD_TABLES[child.name], {"lines_written": stats.lines})
 
     return _sync
 

@@ -18,7 +18,7 @@ from dataclasses import field as dataclass_field
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
-from cartera_pipelines.defs.contifico.catalog import CatalogEntry, ChildTable, TypedField
+from cartera_pipelines.defs.contifico.catalog import CatalogEntry, ChildTable
 from cartera_pipelines.defs.contifico.plan import CONTIFICO_TZ
 from cartera_pipelines.resources.contifico import PayloadError, snippet
 
@@ -114,6 +114,14 @@ def parse_decimal(value: Any) -> Decimal | None:
     A JSON number arrives as a Python float: it becomes the Decimal of its shortest repr (``12.5`` →
     ``Decimal("12.5")``), which is the text the API wrote.
     """
+    if type(value) is str and value:  # the common case first: this runs for every amount of every record
+        try:
+            number = Decimal(value)  # surrounding whitespace is accepted by Decimal itself
+        except InvalidOperation:
+            raise RecordError(f"expected an amount, got {value!r}", value=value) from None
+        if number.is_finite() and "_" not in value:  # "1_000": Python reads it, PostgreSQL would not
+            return number
+        raise RecordError(f"expected a finite amount without separators, got {value!r}", value=value)
     if value is None or value == "":
         return None
     if isinstance(value, bool):
@@ -160,8 +168,8 @@ def parse_int(value: Any) -> int | None:
 
 
 def parse_text(value: Any) -> str | None:
-    if value is None:
-        return None
+    if type(value) is str or value is None:
+        return value
     if isinstance(value, (dict, list)):
         raise RecordError(f"expected a scalar, got {type(value).__name__}", value=value)
     return str(value)
@@ -188,9 +196,13 @@ def lookup(record: Mapping[str, Any], path: str) -> Any:
     return value
 
 
+# One encoder for every record: json.dumps with options builds a new encoder per call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+
+
 def canonical_json(record: Mapping[str, Any]) -> str:
     """The record as JSON with sorted keys and no spaces: equal records give equal text."""
-    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL(record)
 
 
 def content_hash(record: Mapping[str, Any]) -> str:
@@ -199,7 +211,7 @@ def content_hash(record: Mapping[str, Any]) -> str:
 
 
 def canonical_and_hash(record: Mapping[str, Any]) -> tuple[str, str]:
-    text = canonical_json(record)
+    text = _CANONICAL(record)
     return text, hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -237,6 +249,25 @@ def _line_value(item: Mapping[str, Any], key: str, parse: Any) -> Any:
 
 def line_row(child: ChildTable, parent_id: str, number: int, item: Any) -> dict[str, Any]:
     """One item of a nested array → the typed row of its child table (``tables.child_table``)."""
+    if child.kind == "document" and type(item) is dict:
+        try:  # the common case in one go (hundreds of thousands of lines); errors are located below
+            discount = item.get("porcentaje_descuento")
+            return {
+                "parent_id": parent_id,
+                "line_number": number,
+                "raw": item,
+                "product_id": _short_id(item.get("producto_id")),
+                "quantity": _required(item.get("cantidad")),
+                "price": _required(item.get("precio")),
+                "discount": parse_decimal(item.get("descuento") if discount is None else discount),
+                "tax": parse_decimal(item.get("porcentaje_iva")),
+            }
+        except RecordError:
+            pass
+    return _located_line_row(child, parent_id, number, item)
+
+
+def _located_line_row(child: ChildTable, parent_id: str, number: int, item: Any) -> dict[str, Any]:
     row: dict[str, Any] = {"parent_id": parent_id, "line_number": number, "raw": item}
     if child.kind == "variant_value":
         value = item.get("valor", item.get("nombre")) if isinstance(item, dict) else item
@@ -318,6 +349,31 @@ class ParsedPage:
         return [item.row["id"] for item in self.records] + [reject.id for reject in self.rejects]
 
 
+_PLANS: dict[str, tuple[tuple[str, str, bool, Any, str], ...]] = {}
+
+
+def _field_plan(resource: CatalogEntry) -> tuple[tuple[str, str, bool, Any, str], ...]:
+    """Per typed field, once per entry: column, path, nested?, parser, and the kind when bookkeeping.
+    (Kept by name: hashing the frozen entry for every record cost more than the lookup saved.)"""
+    plan = _PLANS.get(resource.name)
+    if plan is None:
+        plan = _PLANS[resource.name] = _build_plan(resource)
+    return plan
+
+
+def _build_plan(resource: CatalogEntry) -> tuple[tuple[str, str, bool, Any, str], ...]:
+    return tuple(
+        (
+            field.column,
+            field.path,
+            "." in field.path,
+            _PARSERS[field.kind],
+            field.kind if field.path in BOOKKEEPING_FIELDS else "",
+        )
+        for field in resource.fields
+    )
+
+
 def _bookkeeping(value: Any) -> Any:
     """A bookkeeping date never fails a record: unreadable is unknown."""
     try:
@@ -330,17 +386,16 @@ def typed_row(resource: CatalogEntry, record: Mapping[str, Any]) -> dict[str, An
     """The natural key, typed analyst columns, ``source_updated_at``, hash and canonical JSON
     (``raw_json``, the text the hash covers) of one record. Raises :class:`RecordError` with the field."""
     row: dict[str, Any] = {"id": validate_id(record)}
-    field: TypedField
-    for field in resource.fields:
-        value = lookup(record, field.path)
-        if field.path in BOOKKEEPING_FIELDS:
+    for column, path, nested, parse, bookkeeping_kind in _field_plan(resource):
+        value = lookup(record, path) if nested else record.get(path)
+        if bookkeeping_kind:
             parsed = _bookkeeping(value)
-            row[field.column] = parsed.date() if parsed is not None and field.kind == "date" else parsed
+            row[column] = parsed.date() if parsed is not None and bookkeeping_kind == "date" else parsed
             continue
         try:
-            row[field.column] = _PARSERS[field.kind](value)
+            row[column] = parse(value)
         except RecordError as error:
-            raise error.at(field.path) from None
+            raise error.at(path) from None
     updated = record.get(resource.updated_field) if resource.updated_field else None
     row["source_updated_at"] = _bookkeeping(updated) if updated not in (None, "") else None
     row["raw_json"], row["content_hash"] = canonical_and_hash(record)

@@ -121,3 +121,66 @@ def test_lines_are_synced_and_replaced_with_their_parent(
     assert _lines(warehouse, "sales_lines") == _expected(
         simulator, "v2/registro/documento/", "detalles", tipo_registro="CLI"
     )
+
+
+def test_selecting_only_the_documents_still_writes_their_lines(
+    simulator: SimulatorServer, api: ContificoApi, warehouse: SqlDatabase
+) -> None:
+    import dagster as dg
+
+    from cartera_pipelines.defs.contifico import assets
+
+    result = dg.materialize(
+        assets.contifico_resource_assets,
+        selection=[dg.AssetKey(["warehouse", "contifico_sales"])],
+        resources={"contifico": api, "warehouse_db": warehouse},
+    )
+    assert [e.asset_key.path[-1] for e in result.get_asset_materialization_events()] == ["contifico_sales"]
+    assert _lines(warehouse, "sales_lines") == _expected(
+        simulator, "v2/registro/documento/", "detalles", tipo_registro="CLI"
+    )
+
+
+def test_postgresql_types_lines_exactly_as_the_parser_does(
+    simulator: SimulatorServer, api: ContificoApi, tmp_path, postgres_url: str
+) -> None:
+    """PostgreSQL types the lines from the stored JSONB (the bulk path); SQLite gets the parser's rows.
+    Odd but valid spellings must give the same rows on both."""
+    from cartera_pipelines.sandbox.contifico_simulator import Quirks
+
+    conn = simulator.sim.db()
+    sale_id = simulator.sim.ids("v2/registro/documento/", tipo_registro="CLI")[2]
+    body = json.loads(conn.execute("SELECT body FROM records WHERE id = ?", (sale_id,)).fetchone()[0])
+    body["detalles"] = [
+        {"producto_id": "Qa1Ws2Ed3Rf4Tg5Y", "cantidad": 2.5, "precio": " 10.00 ", "descuento": "5"},
+        {"producto_id": None, "cantidad": "1", "precio": "1", "porcentaje_descuento": None, "descuento": 3},
+        {
+            "cantidad": "1e2",
+            "precio": "2",
+            "porcentaje_descuento": "",
+            "descuento": "9",
+            "porcentaje_iva": 12,
+        },
+        {"producto_id": 12345, "cantidad": "+1.1234567", "precio": "-0.5", "porcentaje_iva": "15.00"},
+    ]
+    conn.execute("UPDATE records SET body = ? WHERE id = ?", (json.dumps(body), sale_id))
+    conn.commit()
+    simulator.sim.quirks = Quirks(number_amounts=True)
+    found = []
+    for url in (f"sqlite:///{tmp_path / 'lines.db'}", postgres_url):
+        db = SqlDatabase(url=url, store="warehouse")
+        ensure_tables(db)
+        sync_resource(api, db, RESOURCES["sales"])
+        table = CHILD_TABLES["sales_lines"]
+        with db.connect() as c:
+            columns = [col for col in table.columns if col.name != "raw"]
+            found.append(sorted(tuple(r) for r in c.execute(sa.select(*columns))))
+        db.dispose()
+    assert found[0] == found[1]
+    mine = [r for r in found[1] if r[0] == sale_id]
+    assert [r[2:] for r in mine] == [
+        ("Qa1Ws2Ed3Rf4Tg5Y", Decimal("2.5"), Decimal("10"), Decimal("5"), None),
+        (None, Decimal(1), Decimal(1), Decimal(3), None),
+        (None, Decimal(100), Decimal(2), None, Decimal(12)),
+        ("12345", Decimal("1.123457"), Decimal("-0.5"), None, Decimal(15)),
+    ]
