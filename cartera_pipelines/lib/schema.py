@@ -54,10 +54,19 @@ def alembic_config(connection: sa.Connection | None = None) -> Any:
 
 
 def code_heads() -> set[str]:
-    """The newest revision of every family's branch, as the code has them."""
+    """The newest revision of every family's branch, as the code has them.
+
+    A head another branch depends on (``depends_on``) is left out: alembic's version table does not list a
+    revision it already implies, so neither do we.
+    """
     from alembic.script import ScriptDirectory
 
-    return set(ScriptDirectory.from_config(alembic_config()).get_heads())
+    script = ScriptDirectory.from_config(alembic_config())
+    implied = set()
+    for revision in script.walk_revisions():
+        dependencies = revision.dependencies or ()
+        implied.update((dependencies,) if isinstance(dependencies, str) else dependencies)
+    return set(script.get_heads()) - implied
 
 
 def database_heads(conn: sa.Connection) -> set[str]:
@@ -134,9 +143,12 @@ def replace_slice(
     conn: sa.Connection,
     table: sa.Table,
     where: sa.ColumnElement[bool] | Mapping[str, Any],
-    rows: Iterable[Mapping[str, Any]],
+    rows: Iterable[Mapping[str, Any]] | sa.Select[Any] | sa.TextualSelect,
 ) -> tuple[int, int]:
     """Delete the slice ``where`` selects and insert ``rows``, inside the caller's transaction.
+
+    ``rows`` may also be a query whose columns are the table's, in order: then the rows never leave the
+    database (one ``INSERT … SELECT``).
 
     ``where`` is a SQL condition or a mapping of column → value (``{"nit": "900123456"}``). Returns
     ``(deleted, inserted)``. A failure anywhere rolls back with the caller's transaction, so the previous
@@ -145,5 +157,8 @@ def replace_slice(
     if isinstance(where, Mapping):
         where = sa.and_(*(table.c[name] == value for name, value in where.items()))
     deleted = conn.execute(table.delete().where(where)).rowcount
-    inserted = insert_rows(conn, table, rows)
+    if isinstance(rows, sa.Select | sa.TextualSelect):
+        inserted = conn.execute(table.insert().from_select(list(table.columns), rows)).rowcount
+    else:
+        inserted = insert_rows(conn, table, rows)
     return max(deleted, 0), inserted

@@ -12,6 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from cartera_pipelines.defs.contifico import tables as contifico
+from cartera_pipelines.defs.contifico.analytics import tables as contifico_analytics
 from cartera_pipelines.defs.factoring import tables as factoring
 from cartera_pipelines.defs.forecasting import tables as forecasting
 from cartera_pipelines.defs.tns import tables as tns
@@ -20,10 +21,14 @@ from cartera_pipelines.resources.database import create_store_engine
 
 FAMILY_METADATA = {
     "contifico": contifico.metadata,
+    "contifico_analytics": contifico_analytics.metadata,
     "tns": tns.warehouse,
     "forecasting": forecasting.warehouse,
     "factoring": factoring.warehouse,
 }
+
+# Branches born after migrations existed: a legacy warehouse never had their tables.
+NEWER_BRANCHES = {"contifico_analytics"}
 
 
 def _differences(engine: sa.Engine) -> list:
@@ -46,9 +51,14 @@ def warehouse_url(request: pytest.FixtureRequest, tmp_path) -> str:
 
 
 def test_every_family_has_a_branch_and_one_head_each() -> None:
-    heads = schema.code_heads()
-    assert {head.split("_")[0] for head in heads} == set(FAMILY_METADATA)
-    assert len(heads) == len(FAMILY_METADATA)
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(schema.alembic_config())
+    labels = {label for revision in script.walk_revisions() for label in revision.branch_labels}
+    assert labels == set(FAMILY_METADATA)
+    assert len(script.get_heads()) == len(FAMILY_METADATA)
+    # contifico_analytics depends on contifico's line tables: the version table lists only the dependent
+    assert "contifico_0002" not in schema.code_heads()
 
 
 def test_migrations_create_what_the_tables_declare(warehouse_url: str) -> None:
@@ -65,7 +75,8 @@ def test_a_warehouse_created_before_migrations_upgrades_in_place(warehouse_url: 
     ``alembic_version``, rows in it) upgrades to the newest revisions and keeps its rows."""
     engine = create_store_engine(warehouse_url)
     for family in FAMILY_METADATA:
-        schema.upgrade(engine, f"{family}_0001")
+        if family not in NEWER_BRANCHES:
+            schema.upgrade(engine, f"{family}_0001")
     with engine.begin() as conn:
         conn.execute(sa.text("DROP TABLE alembic_version"))
         conn.execute(
