@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import dagster as dg
 
+# The module for the asset list: the defs loader collects every definition a module holds at its top level.
+from cartera_pipelines.defs.contifico import assets
 from cartera_pipelines.defs.contifico.assets import REPORT_KEYS, SYNCED_KEYS
-from cartera_pipelines.defs.contifico.catalog import CATALOG
+from cartera_pipelines.defs.contifico.config import ContificoSyncConfig
 from cartera_pipelines.lib.automation import automation_sensor
 from cartera_pipelines.lib.k8s import k8s_resources
 
@@ -25,14 +27,13 @@ contifico_sync_job = dg.define_asset_job(
 )
 
 
-def full_refresh_run_config() -> dict[str, object]:
-    """Run config asking every resource asset for a full scan."""
-    return {
-        "ops": {
-            f"warehouse__contifico_{resource.name}": {"config": {"full_refresh": True}}
-            for resource in CATALOG
+def full_refresh_run_config() -> dg.RunConfig:
+    """Run config asking every resource asset for a full scan (op names from the assets themselves)."""
+    return dg.RunConfig(
+        ops={
+            sync.op.name: ContificoSyncConfig(full_refresh=True) for sync in assets.contifico_resource_assets
         }
-    }
+    )
 
 
 contifico_hourly_schedule = dg.ScheduleDefinition(

@@ -61,7 +61,7 @@ def test_weekly_full_refresh_config_is_valid_for_the_job(cartera_env: object) ->
             automation.contifico_weekly_full_refresh_schedule.evaluate_tick(context).run_requests or []
         )
     ops = request.run_config["ops"]
-    assert len(ops) == 17 and all(v == {"config": {"full_refresh": True}} for v in ops.values())
+    assert len(ops) == 17 and all(v["config"]["full_refresh"] is True for v in ops.values())
     assert dg.validate_run_config(job, request.run_config)
 
 
