@@ -67,10 +67,11 @@ def geometric_mean_ratio(ours: np.ndarray, reference: np.ndarray) -> float:
 
 
 def pooled_ratio(ours: np.ndarray, reference: np.ndarray) -> float:
-    """Mean of ``ours`` over mean of ``reference`` (scaled errors), over the articles where both exist."""
+    """Root of Σ ours² over Σ reference² (scaled errors such as RMSSE), over the articles where both exist:
+    the pooled mean squared error ratio, in which a zero forecast pays for the demand it misses."""
     keep = np.isfinite(ours) & np.isfinite(reference)
-    total = float(np.sum(reference[keep]))
-    return float(np.sum(ours[keep]) / total) if keep.any() and total > 0 else float("nan")
+    total = float(np.sum(reference[keep] ** 2))
+    return float(np.sqrt(np.sum(ours[keep] ** 2) / total)) if keep.any() and total > 0 else float("nan")
 
 
 def finite_mean(values: np.ndarray) -> float:

@@ -72,7 +72,7 @@ class DemandForecaster:
         from cartera_pipelines.defs.forecasting.demand import add_months
 
         articles, calendar, demand = history_frame_to_panel(model_input)
-        predictions = stat.forecast(demand, self.horizon, n_jobs=1)
+        predictions = stat._forecast(demand, self.horizon)
         mean = stat.recent_mean(demand, demand.shape[1])
         predictions[stat.MEAN_12] = np.where(
             np.isnan(predictions[stat.MEAN_12]), mean[:, None], predictions[stat.MEAN_12]

@@ -1,14 +1,18 @@
 """The statistical models of every article, through statsforecast: rolling-origin backtests and forecasts.
 
 All models run on every article in one vectorised call per history length (statsforecast needs every
-series of a call to fit the windows), spread over ``n_jobs`` processes. Time is the panel's column
-index (``freq=1``), so no calendar arithmetic happens here. A model that cannot forecast a series
-(too short for it) gives NaN there, and is then simply not a candidate for that article.
+series of a call to fit the windows). Parallelism is ours: the articles are split into ``n_jobs``
+chunks, one worker process each, started once per training (statsforecast's own ``n_jobs`` would
+start new processes — and compile its numba code again — for every call). Memory stays bounded by a
+chunk. Time is the panel's column index (``freq=1``), so no calendar arithmetic happens here. A model
+that cannot forecast a series (too short for it) gives NaN there, and is then not a candidate.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import warnings
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -95,13 +99,13 @@ def _frame(demand: np.ndarray, rows: np.ndarray, stop: int):
     return pd.DataFrame({"unique_id": rows[article], "ds": month, "y": block[present]})
 
 
-def _forecaster(n_jobs: int):
+def _forecaster(n_jobs: int = 1):
     from statsforecast import StatsForecast
 
     return StatsForecast(models=_models(), freq=1, n_jobs=n_jobs)
 
 
-def backtest(demand: np.ndarray, windows: Windows, n_jobs: int = 1) -> dict[str, np.ndarray]:
+def _backtest(demand: np.ndarray, windows: Windows) -> dict[str, np.ndarray]:
     """model -> (articles, origins, horizon) predictions at every origin of ``windows.all`` (NaN where
     the article's history before the origin is shorter than ``MIN_TRAIN``)."""
     origins = windows.all
@@ -116,7 +120,7 @@ def backtest(demand: np.ndarray, windows: Windows, n_jobs: int = 1) -> dict[str,
         frame = _frame(demand, rows, T)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            cv = _forecaster(n_jobs).cross_validation(
+            cv = _forecaster().cross_validation(
                 df=frame, h=windows.horizon, step_size=windows.step, n_windows=k, refit=True
             )
         ids = cv["unique_id"].to_numpy().astype(int)
@@ -130,7 +134,7 @@ def backtest(demand: np.ndarray, windows: Windows, n_jobs: int = 1) -> dict[str,
     return out
 
 
-def forecast(demand: np.ndarray, horizon: int, n_jobs: int = 1) -> dict[str, np.ndarray]:
+def _forecast(demand: np.ndarray, horizon: int) -> dict[str, np.ndarray]:
     """model -> (articles, horizon) forecasts after the last month (NaN for articles shorter than
     ``MIN_TRAIN``)."""
     n = demand.shape[0]
@@ -139,7 +143,7 @@ def forecast(demand: np.ndarray, horizon: int, n_jobs: int = 1) -> dict[str, np.
     if len(rows):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            result = _forecaster(n_jobs).forecast(df=_frame(demand, rows, demand.shape[1]), h=horizon)
+            result = _forecaster().forecast(df=_frame(demand, rows, demand.shape[1]), h=horizon)
         ids = result["unique_id"].to_numpy().astype(int)
         step = result["ds"].to_numpy().astype(int) - demand.shape[1]
         for model in SF_MODELS:
@@ -155,3 +159,33 @@ def recent_mean(demand: np.ndarray, stop: int, months: int = 12) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return np.nanmean(block, axis=1)
+
+
+PARALLEL_MIN_ARTICLES = 400
+"""Below this, starting worker processes costs more than it saves."""
+
+
+def _chunk(demand: np.ndarray, windows: Windows) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    return _backtest(demand, windows), _forecast(demand, windows.horizon)
+
+
+def run(
+    demand: np.ndarray, windows: Windows, n_jobs: int = 1
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """(backtest, final forecasts) of every model: model -> (articles, origins, horizon) predictions at
+    every origin of ``windows.all``, and model -> (articles, horizon) forecasts after the last month."""
+    n = demand.shape[0]
+    if n_jobs <= 1 or n < PARALLEL_MIN_ARTICLES:
+        return _chunk(demand, windows)
+    bounds = np.linspace(0, n, n_jobs + 1).astype(int)
+    # spawn, not fork: the parent may be a multi-threaded Dagster step
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=n_jobs, mp_context=context) as pool:
+        parts = list(
+            pool.map(
+                _chunk, [demand[a:b] for a, b in zip(bounds, bounds[1:], strict=False)], [windows] * n_jobs
+            )
+        )
+    backtests = {m: np.concatenate([p[0][m] for p in parts]) for m in STAT_MODELS}
+    forecasts = {m: np.concatenate([p[1][m] for p in parts]) for m in STAT_MODELS}
+    return backtests, forecasts

@@ -160,7 +160,7 @@ def train(
     ho_index = origins.index(windows.holdout)
 
     t0 = time.perf_counter()
-    predictions = stat.backtest(demand, windows, settings.n_jobs)
+    predictions, final = stat.run(demand, windows, settings.n_jobs)
     timings["statistical_backtest_seconds"] = time.perf_counter() - t0
     say(
         f"statistical models, {len(origins)} origins: {panel.n_articles} articles in {timings['statistical_backtest_seconds']:.1f}s"
@@ -207,7 +207,6 @@ def train(
     scores = _scores(holdout_actual, holdout, demand[:, : windows.holdout])
 
     t0 = time.perf_counter()
-    final = stat.forecast(demand, H, settings.n_jobs)
     if xgb_final is not None:
         final[XGBOOST] = forecast_xgboost(xgb_final, demand, panel.price, panel.months)
     _fill_mean(final, demand, T)

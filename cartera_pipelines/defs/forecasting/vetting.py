@@ -6,8 +6,9 @@ A training may be published when, on the holdout it never saw:
   error over seasonal naive's is below 1 — each article on the error its choice was judged by (MAE; RMSE
   for intermittent and lumpy articles, where an absolute error rewards forecasting zero);
 - and, on intermittent and lumpy articles, they do not lose to the 12-month mean: mean RMSSE of the
-  chosen models over the 12-month mean's at most 1 (the mean itself is a candidate, so a tie is
-  allowed). Pooled, not per-article ratios: six sparse months are often all zero, and a per-article
+  chosen models over the 12-month mean's, pooled as mean squares, at most ``SPARSE_TOLERANCE`` (the mean itself is a candidate,
+  so it is mostly a tie; the few articles where CV evidence picked another model must not tip six noisy
+  holdout months into a block). Pooled, not per-article ratios: six sparse months are often all zero, and a per-article
   ratio would then reward forecasting zero without limit.
 
 Scale-free figures: no article's volume weighs more than another's, and one article moves a geometric
@@ -26,6 +27,8 @@ import numpy as np
 from cartera_pipelines.defs.forecasting.evaluation import geometric_mean_ratio, pooled_ratio
 from cartera_pipelines.defs.forecasting.segments import SPARSE
 from cartera_pipelines.defs.forecasting.statistical import MEAN_12, SEASONAL_NAIVE
+
+SPARSE_TOLERANCE = 1.02
 
 
 @dataclass(frozen=True)
@@ -74,8 +77,11 @@ def verdict(rows: Iterable[Mapping[str, Any]]) -> Verdict:
         passed, reason = False, "no article has a holdout error for its chosen model and seasonal naive"
     elif overall >= 1:
         passed, reason = False, f"the chosen models do not beat seasonal naive ({overall:.3f} >= 1)"
-    elif np.isfinite(sparse_ratio) and sparse_ratio > 1 + 1e-9:
-        passed, reason = False, f"intermittent articles lose to the 12-month mean ({sparse_ratio:.3f} > 1)"
+    elif np.isfinite(sparse_ratio) and sparse_ratio > SPARSE_TOLERANCE:
+        passed, reason = (
+            False,
+            (f"intermittent articles lose to the 12-month mean ({sparse_ratio:.3f} > {SPARSE_TOLERANCE})"),
+        )
     else:
         passed, reason = True, "beats seasonal naive overall and the 12-month mean on intermittent articles"
     return Verdict(passed, overall, sparse_ratio, len(ours), len(sparse_ours), reason)
