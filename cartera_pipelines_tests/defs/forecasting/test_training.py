@@ -228,3 +228,22 @@ def test_forecast_rows_are_decimals_from_numpy_floats(mixed_result):
 def test_too_short_a_nit_is_refused():
     with pytest.raises(NotEnoughHistory, match="at least"):
         train(panel_of(seasonal_demand(3, 20, seed=1)), FAST)
+
+
+def test_the_registered_model_forecasts_from_history_alone(mixed_result):
+    """The pyfunc's logic carries its scalers and choices: known and unknown articles both get forecasts."""
+    import pandas as pd
+
+    from cartera_pipelines.defs.forecasting.pyfunc import forecaster_of
+
+    model = forecaster_of(mixed_result)
+    rows = [
+        {"article_code": code, "month": month.isoformat(), "demand_qty": float(value)}
+        for code, series in (("A000", mixed_result.panel.demand[0]), ("UNSEEN", np.arange(36.0) % 7))
+        for month, value in zip(MONTHS, series, strict=True)
+    ]
+    out = model.predict(pd.DataFrame(rows))
+    assert len(out) == 12 and set(out["article_code"]) == {"A000", "UNSEEN"}
+    assert (out["lower"] <= out["forecast"]).all() and (out["forecast"] <= out["upper"]).all()
+    known = out[out["article_code"] == "A000"]["forecast"].to_numpy()
+    np.testing.assert_allclose(known, mixed_result.forecast[0], rtol=0.05, atol=1.0)
