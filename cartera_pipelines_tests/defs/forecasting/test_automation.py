@@ -73,10 +73,12 @@ def test_job_covers_the_family():
 
 
 def test_monthly_accuracy_schedule_requests_one_run_per_nit():
-    with dg.instance_for_test() as instance:
-        context = dg.build_schedule_context(
+    with (
+        dg.instance_for_test() as instance,
+        dg.build_schedule_context(
             instance=instance, scheduled_execution_time=dt.datetime(2026, 12, 2, 6)
-        )
+        ) as context,
+    ):
         assert isinstance(forecasting_accuracy_schedule(context), dg.SkipReason)
         instance.add_dynamic_partitions("tns_nits", ["900123456"])
         (request,) = forecasting_accuracy_schedule(context)
