@@ -1,1 +1,2 @@
-"""forecasting: per-NIT demand models (Prophet, XGBoost, seasonal naive) and purchase recommendations."""
+"""forecasting: per-NIT demand models (statsforecast, harmonic regression, a global XGBoost) chosen on
+rolling-origin CV, published only when vetted, purchase recommendations and forecast accuracy."""

@@ -1,17 +1,22 @@
-"""When the forecasting family runs: after a NIT's movements change, and a weekly retrain of every NIT."""
+"""When the forecasting family runs: after a NIT's movements change, a weekly retrain of every NIT, and a
+monthly scoring of past forecasts. The per-NIT chain after ``models/demand_models`` carries an
+``AutomationCondition`` (it follows its parents), evaluated by ``forecasting_automation_sensor``."""
 
 import dagster as dg
 
-from cartera_pipelines.defs.forecasting.assets import MOVEMENTS
+from cartera_pipelines.defs.forecasting.assets import FORECAST_ACCURACY, MOVEMENTS
 from cartera_pipelines.defs.tns.partitions import nit_partitions, split_company_year_key
+from cartera_pipelines.lib.automation import automation_sensor
 from cartera_pipelines.lib.k8s import k8s_resources
+
+forecasting_automation_sensor = automation_sensor("forecasting")
 
 forecasting_train_job = dg.define_asset_job(
     "forecasting_train_job",
-    selection=dg.AssetSelection.groups("forecasting"),
+    selection=dg.AssetSelection.groups("forecasting") - dg.AssetSelection.keys(FORECAST_ACCURACY),
     partitions_def=nit_partitions,
     description="Demand, models, backtest, forecasts and purchase recommendations of one NIT.",
-    # Prophet fits run in parallel processes: give the run pod two cores (docs/production.md)
+    # the statistical models run in parallel processes: give the run pod two cores (docs/production.md)
     tags=k8s_resources(cpu="2", memory="3Gi", memory_limit="6Gi"),
 )
 
@@ -36,6 +41,33 @@ def forecasting_weekly_schedule(context: dg.ScheduleEvaluationContext) -> dg.Ski
         context.scheduled_execution_time.strftime("%G-W%V") if context.scheduled_execution_time else "manual"
     )
     return [dg.RunRequest(run_key=f"{nit}:{week}", partition_key=nit, tags=_tags(nit)) for nit in nits]
+
+
+forecasting_accuracy_job = dg.define_asset_job(
+    "forecasting_accuracy_job",
+    selection=dg.AssetSelection.keys(FORECAST_ACCURACY),
+    partitions_def=nit_partitions,
+    description="Score every published forecast of one NIT against the demand that happened.",
+)
+
+
+@dg.schedule(
+    job=forecasting_accuracy_job,
+    cron_schedule="0 6 2 * *",
+    execution_timezone="America/Bogota",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Monthly, the 2nd at 06:00 Bogotá (the month just closed is in demand_monthly): every NIT.",
+)
+def forecasting_accuracy_schedule(
+    context: dg.ScheduleEvaluationContext,
+) -> dg.SkipReason | list[dg.RunRequest]:
+    nits = sorted(context.instance.get_dynamic_partitions(nit_partitions.name))
+    if not nits:
+        return dg.SkipReason("no NIT partitions yet: the TNS discovery registers them")
+    month = (
+        context.scheduled_execution_time.strftime("%Y-%m") if context.scheduled_execution_time else "manual"
+    )
+    return [dg.RunRequest(run_key=f"accuracy:{nit}:{month}", partition_key=nit) for nit in nits]
 
 
 def nits_from_company_years(keys: list[str | None], known: set[str]) -> tuple[list[str], list[str]]:

@@ -1,66 +1,100 @@
-"""Checks of the forecasting assets (per NIT partition). The baseline check blocks the forecasts."""
+"""Checks of the forecasting assets (per NIT partition). The baselines check blocks and promotes."""
 
 from collections import defaultdict
+from typing import Any
 
 import dagster as dg
 import sqlalchemy as sa
 
+from cartera_pipelines.defs.forecasting import model_files as files
 from cartera_pipelines.defs.forecasting import tables as t
 from cartera_pipelines.defs.forecasting.assets import (
     DEMAND_BACKTEST,
     DEMAND_FORECASTS,
+    DEMAND_MODELS,
     DEMAND_MONTHLY,
     PURCHASE_RECOMMENDATIONS,
 )
 from cartera_pipelines.defs.forecasting.demand import add_months
-from cartera_pipelines.defs.forecasting.evaluation import aggregate_mase
-from cartera_pipelines.defs.forecasting.store import slice_rows
+from cartera_pipelines.defs.forecasting.sql import slice_rows
+from cartera_pipelines.defs.forecasting.tracking import promote
+from cartera_pipelines.defs.forecasting.vetting import verdict
 from cartera_pipelines.defs.tns.partitions import nit_partitions
 from cartera_pipelines.lib.metadata import markdown_table
 from cartera_pipelines.resources.database import SqlDatabase
+from cartera_pipelines.resources.mlflow import MlflowTracking
+from cartera_pipelines.resources.paths import CarteraPaths
+
+COVERAGE_RANGE = (0.70, 0.90)
+"""Nominal 80 % bounds must cover between 70 % and 90 % of the holdout months."""
 
 
 def _nit(context: dg.AssetCheckExecutionContext) -> str:
     return context.partition_key
 
 
-def beats_baseline(rows: list[dict]) -> tuple[bool, dict[str, float | int]]:
-    """Mean holdout MASE of the chosen models vs the seasonal-naive one, over the articles where both
-    are defined. Passes only when the chosen models are strictly better."""
-    by_article: dict[str, dict[str, float]] = defaultdict(dict)
-    chosen: dict[str, str] = {}
-    for row in rows:
-        if row["mase"] is not None:
-            by_article[row["article_code"]][row["model"]] = row["mase"]
-        if row["chosen"]:
-            chosen[row["article_code"]] = row["model"]
-    pairs = [
-        (scores[chosen[a]], scores["seasonal_naive"])
-        for a, scores in by_article.items()
-        if a in chosen and chosen[a] in scores and "seasonal_naive" in scores
-    ]
-    ours = aggregate_mase([p[0] for p in pairs]) if pairs else float("nan")
-    naive = aggregate_mase([p[1] for p in pairs]) if pairs else float("nan")
-    passed = bool(pairs) and ours < naive
-    return passed, {"articles_compared": len(pairs), "mase_chosen": ours, "mase_seasonal_naive": naive}
+def _publish(
+    paths: CarteraPaths, mlflow: MlflowTracking, nit: str, rows: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Promote the staged training these backtest rows come from; register its model as champion."""
+    staged = files.staging_dir(paths.models_dir, nit)
+    summary = files.read_summary(staged)
+    trained = {r["trained_at"].replace(tzinfo=None) for r in rows}
+    if trained != {summary["trained_at"].replace(tzinfo=None)}:
+        raise dg.Failure(f"demand_backtest of NIT {nit} is not from the staged training: re-run the chain")
+    version = promote(mlflow, nit, summary["mlflow_model_uri"]) if summary.get("mlflow_model_uri") else ""
+    files.promote(paths.models_dir, nit)
+    return {"published_training": summary["trained_at"].isoformat(), "model_version": version}
 
 
 @dg.asset_check(
     asset=DEMAND_BACKTEST,
     blocking=True,
     partitions_def=nit_partitions,
-    description="The chosen models beat seasonal naive on the holdout (mean MASE); blocks the forecasts.",
+    description=(
+        "The staged training beats seasonal naive overall and the 12-month mean on intermittent articles "
+        "(holdout, scale-free); when it passes, it promotes the training (files and MLflow champion)."
+    ),
 )
-def chosen_models_beat_seasonal_naive(
-    context: dg.AssetCheckExecutionContext, warehouse_db: SqlDatabase
+def training_beats_baselines(
+    context: dg.AssetCheckExecutionContext,
+    warehouse_db: SqlDatabase,
+    paths: CarteraPaths,
+    mlflow: MlflowTracking,
 ) -> dg.AssetCheckResult:
+    nit = _nit(context)
     with warehouse_db.connect() as conn:
-        rows = slice_rows(conn, t.demand_backtest, _nit(context))
-    passed, figures = beats_baseline(rows)
-    metadata = {k: (round(v, 4) if isinstance(v, float) and v == v else v) for k, v in figures.items()}
-    if not figures["articles_compared"]:
-        metadata["reason"] = "no article has a holdout MASE for both its chosen model and the baseline"
-    return dg.AssetCheckResult(passed=passed, metadata=metadata)
+        rows = slice_rows(conn, t.demand_backtest, nit)
+    found = verdict(rows)
+    metadata = found.metadata()
+    if found.passed:
+        metadata.update(_publish(paths, mlflow, nit, rows))
+    return dg.AssetCheckResult(passed=found.passed, metadata=metadata)
+
+
+@dg.asset_check(
+    asset=DEMAND_MODELS,
+    partitions_def=nit_partitions,
+    description="Nominal 80 % bounds cover 70–90 % of the holdout months (the backtest), per horizon in metadata.",
+)
+def bounds_cover_nominal_on_backtest(
+    context: dg.AssetCheckExecutionContext, paths: CarteraPaths
+) -> dg.AssetCheckResult:
+    nit = _nit(context)
+    staged = files.staging_dir(paths.models_dir, nit)
+    # the blocking check may already have promoted the staged training
+    summary = files.read_summary(staged if staged.exists() else files.published_dir(paths.models_dir, nit))
+    coverage = summary["aggregate"].get("coverage")
+    low, high = COVERAGE_RANGE
+    return dg.AssetCheckResult(
+        passed=coverage is not None and low <= coverage <= high,
+        metadata={
+            "coverage": coverage,
+            "coverage_smooth": summary["aggregate"].get("coverage_smooth"),
+            "coverage_per_horizon": summary["per_horizon"]["coverage"],
+            "range": f"{low:.0%}–{high:.0%}",
+        },
+    )
 
 
 @dg.asset_check(

@@ -33,18 +33,18 @@ def forecast_plot_png(result: TrainingResult, count: int = 4, dpi: int = 64) -> 
     months = np.array(panel.months, dtype="datetime64[D]")
     horizon = result.forecast.shape[1]
     future = np.array([add_months(panel.months[-1], h + 1) for h in range(horizon)], dtype="datetime64[D]")
-    cut = result.holdout.cutoff
+    cut = result.windows.holdout
     for ax, i in zip(axes.flat, chosen, strict=False):
         model = result.chosen[i]
         ax.plot(months[: cut + 1], panel.demand[i, : cut + 1], color="#555555", lw=1.2, label="history")
         ax.plot(months[cut:], panel.demand[i, cut:], "o-", color="black", ms=3, lw=1, label="holdout actual")
         ax.plot(
             months[cut:],
-            result.holdout.by_model[model][i],
+            result.holdout["chosen"][i],
             "--",
             color="#d95f02",
             lw=1.2,
-            label=f"{model} on holdout",
+            label=f"{result.eval_chosen[i]} on holdout",
         )
         ax.fill_between(
             future, result.lower[i], result.upper[i], color="#1b9e77", alpha=0.25, label="forecast band"
@@ -67,3 +67,38 @@ def forecast_plot_png(result: TrainingResult, count: int = 4, dpi: int = 64) -> 
 def markdown_image(png: bytes, alt: str = "forecast plot") -> str:
     """A Markdown image with the PNG inline (data URI), which the Dagster UI renders in metadata."""
     return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode('ascii')})"
+
+
+def accuracy_plot_png(rows: list[dict], dpi: int = 64) -> bytes:
+    """MAE of the published forecasts and of seasonal naive per horizon (all segments), one line per
+    training date."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in rows if r["segment"] == "all"]
+    if not rows:
+        return b""
+    fig, ax = plt.subplots(figsize=(7, 3))
+    for trained_at in sorted({r["trained_at"] for r in rows})[-6:]:
+        mine = sorted((r for r in rows if r["trained_at"] == trained_at), key=lambda r: r["horizon"])
+        label = f"{trained_at:%Y-%m-%d}"
+        ax.plot(
+            [r["horizon"] for r in mine], [r["mae"] for r in mine], "o-", lw=1.2, label=f"published {label}"
+        )
+        ax.plot(
+            [r["horizon"] for r in mine],
+            [r["mae_seasonal_naive"] if r["mae_seasonal_naive"] is not None else np.nan for r in mine],
+            "x--",
+            lw=1,
+            label=f"seasonal naive {label}",
+        )
+    ax.set_xlabel("horizon (months)")
+    ax.set_ylabel("MAE (units)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    plt.close(fig)
+    return buffer.getvalue()

@@ -1,4 +1,4 @@
-"""Purchase recommendation rows of one NIT from its demand history, forecasts and holdout errors."""
+"""Purchase recommendation rows of one NIT from its demand history and published forecasts (with bounds)."""
 
 from __future__ import annotations
 
@@ -14,24 +14,59 @@ from cartera_pipelines.defs.forecasting.policy import (
     abc_classes,
     coefficient_of_variation,
     lead_time_demand,
+    protection_sigma,
     reorder_point,
     safety_stock,
+    sigma_from_bounds,
     xyz_class,
 )
 
 CENTS = Decimal("0.01")
 
 
+def _article_rows(
+    nit: str,
+    article: str,
+    months: list[Mapping[str, Any]],
+    demand: list[float],
+    settings: PolicySettings,
+) -> dict[str, Any]:
+    path = [Decimal(r["forecast_qty"]) for r in months]
+    sigmas = [
+        sigma_from_bounds(Decimal(r["forecast_qty"]), Decimal(r["upper_qty"]), settings.interval_width)
+        for r in months
+    ]
+    protection = settings.lead_time_months + settings.review_period_months
+    sigma = protection_sigma(sigmas, protection)
+    lead = lead_time_demand(path, protection)
+    safety = safety_stock(sigma, settings.service_level, 1.0)
+    cv = coefficient_of_variation(demand)
+    return {
+        "nit": nit,
+        "article_code": article,
+        "xyz_class": xyz_class(cv, settings.x_cv, settings.y_cv, months=len(demand)),
+        "cv": round(cv, 6) if cv is not None else None,
+        "mean_monthly_demand": (sum(path, Decimal("0")) / len(path)).quantize(QTY, rounding=ROUND_HALF_UP),
+        # the monthly σ of the first month (the one the bounds give directly)
+        "demand_std": sigmas[0],
+        "lead_time_demand": lead,
+        "safety_stock": safety,
+        "reorder_point": reorder_point(lead, safety),
+        "order_qty": (lead - lead_time_demand(path, settings.lead_time_months)).quantize(QTY),
+        "model": months[0]["model"],
+        "segment": months[0].get("segment"),
+    }
+
+
 def recommendations(
     nit: str,
     history: Iterable[Mapping[str, Any]],
     forecasts: Iterable[Mapping[str, Any]],
-    backtest: Iterable[Mapping[str, Any]],
     settings: PolicySettings,
     computed_at: dt.datetime,
+    as_of: dt.date,
 ) -> list[dict[str, Any]]:
-    """``history``: demand_monthly rows of the last 12 observed months; ``forecasts``: demand_forecasts
-    rows; ``backtest``: demand_backtest rows (the chosen model's RMSE is the forecast error)."""
+    """``history``: demand_monthly rows of the last 12 observed months; ``forecasts``: demand_forecasts rows."""
     demand: dict[str, list[float]] = defaultdict(list)
     value: dict[str, Decimal] = defaultdict(lambda: Decimal("0"))
     names: dict[str, str | None] = {}
@@ -43,51 +78,26 @@ def recommendations(
     by_article: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for row in forecasts:
         by_article[row["article_code"]].append(row)
-    error = {r["article_code"]: r["rmse"] for r in backtest if r["chosen"]}
-
     articles = sorted(by_article)
     classes = abc_classes([float(value[a]) for a in articles], settings.a_share, settings.b_share)
+    fixed = {
+        "service_level": Decimal(str(settings.service_level)).quantize(Decimal("0.0001")),
+        "lead_time_months": Decimal(str(settings.lead_time_months)).quantize(CENTS, rounding=ROUND_HALF_UP),
+        "review_period_months": Decimal(str(settings.review_period_months)).quantize(
+            CENTS, rounding=ROUND_HALF_UP
+        ),
+        "computed_at": computed_at,
+        "as_of": as_of,
+    }
     rows = []
     for article, abc in zip(articles, classes, strict=True):
         months = sorted(by_article[article], key=lambda r: r["horizon"])
-        path = [Decimal(r["forecast_qty"]) for r in months]
-        std = _error_std(article, error, path, months)
-        cv = coefficient_of_variation(demand.get(article, []))
-        lead = lead_time_demand(path, settings.lead_time_months)
-        safety = safety_stock(std, settings.service_level, settings.lead_time_months)
-        rows.append(
-            {
-                "nit": nit,
-                "article_code": article,
-                "article_name": names.get(article),
-                "abc_class": abc,
-                "xyz_class": xyz_class(cv, settings.x_cv, settings.y_cv),
-                "sales_value_12m": value[article].quantize(CENTS, rounding=ROUND_HALF_UP),
-                "cv": round(cv, 6) if cv is not None else None,
-                "mean_monthly_demand": (sum(path, Decimal("0")) / len(path)).quantize(
-                    QTY, rounding=ROUND_HALF_UP
-                ),
-                "demand_std": std,
-                "service_level": Decimal(str(settings.service_level)).quantize(Decimal("0.0001")),
-                "lead_time_months": Decimal(str(settings.lead_time_months)).quantize(
-                    CENTS, rounding=ROUND_HALF_UP
-                ),
-                "lead_time_demand": lead,
-                "safety_stock": safety,
-                "reorder_point": reorder_point(lead, safety),
-                "model": months[0]["model"],
-                "computed_at": computed_at,
-            }
+        row = _article_rows(nit, article, months, demand.get(article, []), settings)
+        row.update(
+            fixed,
+            article_name=names.get(article),
+            abc_class=abc,
+            sales_value_12m=value[article].quantize(CENTS, rounding=ROUND_HALF_UP),
         )
+        rows.append(row)
     return rows
-
-
-def _error_std(
-    article: str, error: Mapping[str, float], path: list[Decimal], months: list[Mapping[str, Any]]
-) -> Decimal:
-    """The chosen model's holdout RMSE; for articles without a holdout, the forecast band's half-width
-    (upper - forecast of the first month) — the same error the bounds were built from, in bound units."""
-    if article in error and error[article] is not None:
-        return Decimal(repr(float(error[article]))).quantize(QTY, rounding=ROUND_HALF_UP)
-    first = months[0]
-    return max(Decimal(first["upper_qty"]) - Decimal(first["forecast_qty"]), Decimal("0")).quantize(QTY)

@@ -1,322 +1,303 @@
-"""One training of a NIT: validation-based model choice, holdout scoring, final forecasts.
+"""One training of a NIT: rolling-origin backtests, a choice per article, a scored holdout, forecasts.
 
-Windows over the NIT's ``T`` months (``H`` = holdout months, the validation window has the same length):
+Origins over the NIT's ``T`` months (``H`` = horizon, 6 by default; see ``statistical.windows_for``):
 
-- validation: fit on months ``[0, T-2H)``, predict ``[T-2H, T-H)`` → choose each article's model;
-- holdout: fit on ``[0, T-H)``, predict ``[T-H, T)`` → MAE, RMSE, MASE per article and model;
-- final: fit on ``[0, T)``, forecast the next ``horizon`` months with the chosen model.
+- cross-validation: ≥ 3 origins whose ``H``-month windows end before the holdout; every model forecasts
+  from each origin with only the months before it. The choice per article and the bounds' calibration
+  come from these windows only.
+- holdout: the last ``H`` months, forecast from ``T − H``: it only scores (per horizon, per segment,
+  against seasonal naive and the 12-month mean) and measures the bounds' coverage.
+- final: every model refit on all ``T`` months; each article's chosen model forecasts the next ``H``.
 
-Each fit only ever receives the columns before its cutoff. Pure: no Dagster, no database, no files.
+Pure: no Dagster, no database, no files.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 
-from cartera_pipelines.defs.forecasting.baseline import seasonal_naive_panel
-from cartera_pipelines.defs.forecasting.evaluation import aggregate_mase, mae, mase, mase_scale, rmse
+from cartera_pipelines.defs.forecasting import evaluation as ev
+from cartera_pipelines.defs.forecasting import statistical as stat
+from cartera_pipelines.defs.forecasting.conformal import Calibration, calibrate, noise_scale
 from cartera_pipelines.defs.forecasting.panel import Panel
-from cartera_pipelines.defs.forecasting.prophet_model import ProgressLog, ProphetTask, fit_many, prophet_pool
-from cartera_pipelines.defs.forecasting.selection import MODELS, choose_models
+from cartera_pipelines.defs.forecasting.segments import NEW, SMOOTH, SPARSE, segments
+from cartera_pipelines.defs.forecasting.selection import XGBOOST, choose, window_errors
 from cartera_pipelines.defs.forecasting.xgboost_model import XgbFit, fit_xgboost, forecast_xgboost
+
+MODELS = (*stat.STAT_MODELS, XGBOOST)
 
 
 class NotEnoughHistory(ValueError):
-    """The NIT's months cannot hold a validation window, a holdout and something to train on."""
+    """The NIT's months cannot hold a cross-validation window, a holdout and something to train on."""
 
 
 @dataclass(frozen=True)
 class TrainingSettings:
-    holdout_months: int = 6
     horizon_months: int = 6
-    min_history_months: int = 24
-    """Articles with fewer months (from their first movement) get no Prophet model."""
+    cv_origins: int = 3
+    cv_step_months: int = 3
     interval_width: float = 0.8
     n_jobs: int = 2
-    """Processes for the Prophet fits."""
+    """Processes for the statistical models."""
+    xgboost: bool = True
     xgboost_threads: int = 1
-    """XGBoost threads: on a busy 2-core machine OpenMP threads spin against each other (30x slower
-    measured here), and the global model is small, so one thread is the safe default."""
-    prophet_params: dict[str, Any] = field(default_factory=dict)
+    """On a busy 2-core machine OpenMP threads spin against each other; the global model is small."""
+    xgboost_max_rows: int = 150_000
+    """Training rows of the global model are sampled down to this (memory and time stay bounded)."""
     xgboost_params: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
 
     @property
     def min_nit_months(self) -> int:
-        return 2 * self.holdout_months + 2
-
-
-@dataclass
-class WindowPredictions:
-    """Predictions of every model for one window: model -> (articles, months), NaN = not available."""
-
-    cutoff: int
-    length: int
-    by_model: dict[str, np.ndarray]
+        return 2 * self.horizon_months + stat.MIN_TRAIN
 
 
 @dataclass
 class TrainingResult:
     panel: Panel
     settings: TrainingSettings
-    validation: WindowPredictions
-    holdout: WindowPredictions
-    chosen: list[str]
+    windows: stat.Windows
+    eval_segments: np.ndarray
+    """Segments from the months before the holdout (they decide the holdout's choice)."""
+    segments: np.ndarray
+    """Segments from the whole history (they decide the published choice)."""
+    eval_chosen: np.ndarray
+    chosen: np.ndarray
+    holdout: dict[str, np.ndarray]
+    """model (and ``chosen``) -> (articles, H) forecasts of the holdout months."""
+    holdout_lower: np.ndarray
+    holdout_upper: np.ndarray
     scores: dict[str, dict[str, np.ndarray]]
-    """model -> metric (mae, rmse, mase) -> per-article array (NaN = not scored)."""
+    """model -> metric (mae, rmse, mase, rmsse) -> per article, on the holdout."""
     forecast: np.ndarray
     lower: np.ndarray
     upper: np.ndarray
-    xgboost_final: XgbFit
-    prophet_models: dict[str, str]
-    """Article -> serialized final Prophet model (articles whose chosen model is Prophet)."""
-    prophet_errors: list[str]
+    calibration: Calibration
+    xgboost_final: XgbFit | None
+    aggregate: dict[str, float]
+    per_horizon: dict[str, list[float]]
     timings: dict[str, float]
     counts: dict[str, int]
 
     @property
-    def scored(self) -> np.ndarray:
-        """Articles with a holdout score (history before the holdout)."""
-        return np.isfinite(self.scores["seasonal_naive"]["mae"])
-
-    def chosen_scores(self, metric: str) -> np.ndarray:
-        return np.array([self.scores[m][metric][i] for i, m in enumerate(self.chosen)])
-
-    def aggregate(self) -> dict[str, float]:
-        """Mean holdout MASE of the chosen models, of each model and of the baseline (same articles)."""
-        comparable = np.isfinite(self.scores["seasonal_naive"]["mase"])
-        out = {
-            "mase_chosen": aggregate_mase(self.chosen_scores("mase")[comparable]),
-            "mase_seasonal_naive": aggregate_mase(self.scores["seasonal_naive"]["mase"][comparable]),
-            "mae_chosen": float(np.nanmean(self.chosen_scores("mae"))) if self.scored.any() else float("nan"),
-            "mae_seasonal_naive": float(np.nanmean(self.scores["seasonal_naive"]["mae"]))
-            if self.scored.any()
-            else float("nan"),
-        }
-        for model in ("xgboost", "prophet", "ensemble"):
-            out[f"mase_{model}"] = aggregate_mase(self.scores[model]["mase"][comparable])
-        return out
+    def holdout_actual(self) -> np.ndarray:
+        return self.panel.demand[:, self.windows.holdout :]
 
 
-def _progress(log: Callable[[str], None] | None, what: str) -> Callable[[int, int], None] | None:
-    return ProgressLog(log, what) if log else None
-
-
-def _prophet_window(
-    panel: Panel,
-    eligible: np.ndarray,
-    cutoffs: dict[str, int],
-    length: int,
-    settings: TrainingSettings,
-    pool: ProcessPoolExecutor | None,
-    log: Callable[[str], None] | None,
-    keep_models: bool = False,
-) -> tuple[dict[str, np.ndarray], dict[int, str], list[str]]:
-    tasks = []
-    starts = panel.starts()
-    for stage, cutoff in cutoffs.items():
-        for i in np.flatnonzero(eligible):
-            history = panel.demand[i, starts[i] : cutoff]
-            if len(history) < 2:
-                continue
-            tasks.append(
-                ProphetTask(
-                    (int(i), stage),
-                    tuple(float(v) for v in history),
-                    panel.months[starts[i]],
-                    length,
-                    keep_models,
-                )
-            )
-    what = "Prophet final fits" if keep_models else "Prophet validation and holdout fits"
-    outcomes = fit_many(tasks, settings.prophet_params, pool, _progress(log, what))
-    predictions = {stage: np.full((panel.n_articles, length), np.nan) for stage in cutoffs}
-    models: dict[int, str] = {}
-    errors = []
-    for outcome in outcomes:
-        i, stage = outcome.key
-        if outcome.forecast is None:
-            errors.append(f"{panel.articles[i]} ({stage}): {outcome.error}")
-            continue
-        predictions[stage][i] = outcome.forecast
-        if outcome.model_json:
-            models[i] = outcome.model_json
-    return predictions, models, errors
-
-
-def _baseline_and_xgboost(
-    panel: Panel, cutoff: int, length: int, settings: TrainingSettings
-) -> tuple[dict[str, np.ndarray], XgbFit]:
-    observed = panel.demand[:, :cutoff]
-    naive = seasonal_naive_panel(observed, length)
-    xgb = fit_xgboost(
+def _fit(panel: Panel, cutoff: int, horizon: int, settings: TrainingSettings) -> XgbFit:
+    return fit_xgboost(
         panel.demand,
         panel.price,
         panel.months,
         cutoff,
-        length,
+        horizon,
         settings.xgboost_params,
         settings.xgboost_threads,
         settings.seed,
+        max_rows=settings.xgboost_max_rows,
     )
-    predictions = {
-        "seasonal_naive": naive,
-        "xgboost": forecast_xgboost(xgb, panel.demand, panel.price, panel.months),
-    }
-    # An article with no month before the cutoff has nothing to be predicted from.
-    unseen = np.isnan(observed).all(axis=1)
-    for values in predictions.values():
-        values[unseen] = np.nan
-    return predictions, xgb
+
+
+def _xgboost_origins(
+    panel: Panel, origins: tuple[int, ...], used: list[int], horizon: int, settings: TrainingSettings
+) -> np.ndarray:
+    """Forecasts of the global model from the used origins (one fit each, on the months before it)."""
+    out = np.full((panel.n_articles, len(origins), horizon), np.nan)
+    for k in used:
+        fit = _fit(panel, origins[k], horizon, settings)
+        out[:, k] = forecast_xgboost(fit, panel.demand, panel.price, panel.months)
+    return out
+
+
+def _pick(predictions: dict[str, np.ndarray], chosen: np.ndarray) -> np.ndarray:
+    out = np.full(predictions[stat.MEAN_12].shape, np.nan)
+    for model in set(chosen.tolist()):
+        rows = chosen == model
+        out[rows] = predictions[model][rows]
+    return out
+
+
+def _fill_mean(predictions: dict[str, np.ndarray], demand: np.ndarray, stop: int) -> None:
+    """Articles too short for the statistical fits still get the 12-month mean (of what they have)."""
+    mean = predictions[stat.MEAN_12]
+    missing = np.isnan(mean).all(axis=1)
+    mean[missing] = stat.recent_mean(demand, stop)[missing, None]
+
+
+def _scores(actual: np.ndarray, holdout: dict[str, np.ndarray], history: np.ndarray) -> dict:
+    mae_scale, rmse_scale = ev.naive_scales(history)
+    out = {}
+    with np.errstate(all="ignore"):
+        for model, predicted in holdout.items():
+            mae, rmse = ev.mae(actual, predicted), ev.rmse(actual, predicted)
+            out[model] = {"mae": mae, "rmse": rmse, "mase": mae / mae_scale, "rmsse": rmse / rmse_scale}
+    return out
 
 
 def train(
     panel: Panel, settings: TrainingSettings, log: Callable[[str], None] | None = None
 ) -> TrainingResult:
-    """Choose, score and forecast every article of ``panel``."""
-    pool = prophet_pool(settings.n_jobs) if settings.n_jobs > 1 and panel.n_articles > 8 else None
-    try:
-        return _train(panel, settings, pool, log)
-    finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
-
-
-def _train(
-    panel: Panel,
-    settings: TrainingSettings,
-    pool: ProcessPoolExecutor | None,
-    log: Callable[[str], None] | None,
-) -> TrainingResult:
+    """Backtest, choose, score and forecast every article of ``panel``."""
+    say = log or (lambda _message: None)
     started = time.perf_counter()
-    T, H, F = panel.n_months, settings.holdout_months, settings.horizon_months
+    T, H = panel.n_months, settings.horizon_months
     if panel.n_articles == 0:
         raise NotEnoughHistory(f"NIT {panel.nit} has no sales or returns to learn from")
     if settings.min_nit_months > T:
         raise NotEnoughHistory(
-            f"NIT {panel.nit} has {T} months of demand; a validation window and a holdout of "
-            f"{H} months need at least {settings.min_nit_months}"
+            f"NIT {panel.nit} has {T} months of demand; cross-validation and a holdout of {H} months "
+            f"need at least {settings.min_nit_months}"
         )
-    validation_cut, holdout_cut = T - 2 * H, T - H
-    history = panel.history_months()
-    eligible = history >= settings.min_history_months
-    timings: dict[str, float] = {}
+    windows = stat.windows_for(T, H, settings.cv_origins, settings.cv_step_months)
+    demand, timings = panel.demand, {}
+    origins = windows.all
+    cv_index = [origins.index(o) for o in windows.cv]
+    ho_index = origins.index(windows.holdout)
 
     t0 = time.perf_counter()
-    validation, _ = _baseline_and_xgboost(panel, validation_cut, H, settings)
-    holdout, _ = _baseline_and_xgboost(panel, holdout_cut, H, settings)
-    xgb_final = fit_xgboost(
-        panel.demand,
-        panel.price,
-        panel.months,
-        T,
-        F,
-        settings.xgboost_params,
-        settings.xgboost_threads,
-        settings.seed,
+    predictions, final = stat.run(demand, windows, settings.n_jobs)
+    timings["statistical_backtest_seconds"] = time.perf_counter() - t0
+    say(
+        f"statistical models, {len(origins)} origins: {panel.n_articles} articles in {timings['statistical_backtest_seconds']:.1f}s"
     )
-    final = {
-        "xgboost": forecast_xgboost(xgb_final, panel.demand, panel.price, panel.months),
-        "seasonal_naive": seasonal_naive_panel(panel.demand, F),
-    }
+
+    t0 = time.perf_counter()
+    xgb_final = None
+    if settings.xgboost:
+        predictions[XGBOOST] = _xgboost_origins(panel, origins, [*cv_index, ho_index], H, settings)
+        xgb_final = _fit(panel, T, H, settings)
     timings["xgboost_seconds"] = time.perf_counter() - t0
-    if log:
-        log(f"XGBoost and seasonal naive: {panel.n_articles} articles in {timings['xgboost_seconds']:.1f}s")
+    say(f"global XGBoost, {len(cv_index) + 2} fits in {timings['xgboost_seconds']:.1f}s")
+
+    actual = np.stack([demand[:, o : o + H] for o in origins], axis=1)
+    reference = predictions[stat.MEAN_12][:, cv_index]
+    mae, rmse = {}, {}
+    for model, values in predictions.items():
+        mae[model], rmse[model] = window_errors(actual[:, cv_index], values[:, cv_index], reference)
+    eval_segments = segments(demand[:, : windows.holdout])
+    final_segments = segments(demand)
+    eval_chosen = choose(eval_segments, mae, rmse)
+    chosen = choose(final_segments, mae, rmse)
+
+    # Calibration: scaled CV residuals of the models the holdout choice picked.
+    scales = np.stack([noise_scale(demand, o) for o in windows.cv], axis=1)
+    cv_chosen = _pick({m: v[:, cv_index] for m, v in predictions.items()}, eval_chosen)
+    residuals = (actual[:, cv_index] - cv_chosen) / scales[:, :, None]
+    mean_residuals = (actual[:, cv_index] - predictions[stat.MEAN_12][:, cv_index]) / scales[:, :, None]
+    calibration = calibrate(residuals, eval_segments, settings.interval_width)
+    newcomers = calibrate(
+        mean_residuals, np.full(panel.n_articles, NEW, dtype=object), settings.interval_width
+    )
+    calibration.quantiles[NEW] = (
+        newcomers.quantiles[NEW] if NEW in newcomers.quantiles else calibration.quantiles["all"]
+    )
+
+    holdout = {m: v[:, ho_index].copy() for m, v in predictions.items()}
+    _fill_mean(holdout, demand, windows.holdout)
+    holdout["chosen"] = _pick(holdout, eval_chosen)
+    holdout_actual = demand[:, windows.holdout :]
+    holdout_lower, holdout_upper = calibration.bounds(
+        np.clip(holdout["chosen"], 0, None), noise_scale(demand, windows.holdout), eval_segments
+    )
+    scores = _scores(holdout_actual, holdout, demand[:, : windows.holdout])
 
     t0 = time.perf_counter()
-    prophet_windows, _, errors = _prophet_window(
-        panel, eligible, {"validation": validation_cut, "holdout": holdout_cut}, H, settings, pool, log
-    )
-    validation["prophet"] = prophet_windows["validation"]
-    holdout["prophet"] = prophet_windows["holdout"]
-    for window in (validation, holdout):
-        window["ensemble"] = (window["prophet"] + window["xgboost"]) / 2  # NaN where Prophet is absent
-
-    validation_mase = {}
-    scales = np.array([mase_scale(panel.demand[i, :validation_cut]) for i in range(panel.n_articles)])
-    for model in MODELS:
-        errors_abs = np.abs(validation[model] - panel.demand[:, validation_cut:holdout_cut])
-        with np.errstate(all="ignore"):
-            mae_v = np.where(np.isnan(errors_abs).any(axis=1), np.nan, errors_abs.mean(axis=1))
-            # articles without a MASE scale (flat history) are judged on plain MAE
-            validation_mase[model] = np.where(np.isfinite(scales), mae_v / scales, mae_v)
-    chosen = choose_models(validation_mase)
-
-    chosen_prophet = np.array([m in ("prophet", "ensemble") for m in chosen])
-    final_prophet, prophet_json, final_errors = _prophet_window(
-        panel, chosen_prophet, {"final": T}, F, settings, pool, log, keep_models=True
-    )
-    errors += final_errors
-    for i in np.flatnonzero(chosen_prophet):
-        if np.isnan(final_prophet["final"][i]).any():
-            chosen[i] = "xgboost"  # the final fit failed (listed in prophet_errors): fall back
-    final["prophet"] = final_prophet["final"]
-    final["ensemble"] = (final["prophet"] + final["xgboost"]) / 2
-    timings["prophet_seconds"] = time.perf_counter() - t0
-
-    actual = panel.demand[:, holdout_cut:]
-    scores: dict[str, dict[str, np.ndarray]] = {
-        m: {k: np.full(panel.n_articles, np.nan) for k in ("mae", "rmse", "mase")} for m in MODELS
-    }
-    for i in range(panel.n_articles):
-        if np.isnan(actual[i]).any() or np.isnan(holdout["seasonal_naive"][i]).any():
-            continue
-        scale = mase_scale(panel.demand[i, :holdout_cut])
-        for model in MODELS:
-            predicted = holdout[model][i]
-            if np.isnan(predicted).any():
-                continue
-            scores[model]["mae"][i] = mae(actual[i], predicted)
-            scores[model]["rmse"][i] = rmse(actual[i], predicted)
-            scores[model]["mase"][i] = mase(actual[i], predicted, scale)
-
-    forecast = np.vstack([final[m][i] for i, m in enumerate(chosen)]) if chosen else np.zeros((0, F))
-    forecast = np.clip(forecast, 0, None)
-    z = NormalDist().inv_cdf(0.5 + settings.interval_width / 2)
-    spread = np.array([_error_scale(scores[m]["rmse"][i], panel.demand[i]) for i, m in enumerate(chosen)])
-    lower = np.clip(forecast - z * spread[:, None], 0, None)
-    upper = forecast + z * spread[:, None]
-
+    if xgb_final is not None:
+        final[XGBOOST] = forecast_xgboost(xgb_final, demand, panel.price, panel.months)
+    _fill_mean(final, demand, T)
+    forecast = _pick(final, chosen)
+    fallback = np.isnan(forecast).any(axis=1)
+    forecast[fallback] = final[stat.MEAN_12][fallback]
+    chosen[fallback] = stat.MEAN_12
+    forecast = np.clip(np.nan_to_num(forecast), 0, None)
+    lower, upper = calibration.bounds(forecast, noise_scale(demand, T), final_segments)
+    timings["final_seconds"] = time.perf_counter() - t0
     timings["total_seconds"] = time.perf_counter() - started
+
+    aggregate, per_horizon = summarize(
+        holdout_actual,
+        holdout,
+        scores,
+        eval_segments,
+        holdout_lower,
+        holdout_upper,
+        demand[:, : windows.holdout],
+    )
     counts = {
         "articles": panel.n_articles,
         "months": T,
-        "prophet_eligible": int(eligible.sum()),
-        "scored": int(np.isfinite(scores["seasonal_naive"]["mae"]).sum()),
-        **{f"chosen_{m}": chosen.count(m) for m in MODELS},
-        "prophet_errors": len(errors),
+        "cv_origins": len(windows.cv),
+        "scored": int(np.isfinite(scores["chosen"]["mae"]).sum()),
+        **{f"segment_{s}": int((final_segments == s).sum()) for s in sorted(set(final_segments.tolist()))},
+        **{f"chosen_{m}": int((chosen == m).sum()) for m in sorted(set(chosen.tolist()))},
     }
     return TrainingResult(
         panel=panel,
         settings=settings,
-        validation=WindowPredictions(validation_cut, H, validation),
-        holdout=WindowPredictions(holdout_cut, H, holdout),
+        windows=windows,
+        eval_segments=eval_segments,
+        segments=final_segments,
+        eval_chosen=eval_chosen,
         chosen=chosen,
+        holdout=holdout,
+        holdout_lower=holdout_lower,
+        holdout_upper=holdout_upper,
         scores=scores,
         forecast=forecast,
         lower=lower,
         upper=upper,
+        calibration=calibration,
         xgboost_final=xgb_final,
-        prophet_models={
-            panel.articles[i]: s for i, s in prophet_json.items() if chosen[i] in ("prophet", "ensemble")
-        },
-        prophet_errors=errors,
+        aggregate=aggregate,
+        per_horizon=per_horizon,
         timings=timings,
         counts=counts,
     )
 
 
-def _error_scale(holdout_rmse: float, series: np.ndarray) -> float:
-    """The monthly error used for bounds: the holdout RMSE of the chosen model, or (for articles too new
-    to have a holdout) the standard deviation of their demand."""
-    if np.isfinite(holdout_rmse):
-        return float(holdout_rmse)
-    values = series[~np.isnan(series)]
-    return float(np.std(values)) if len(values) > 1 else float(abs(values[-1])) if len(values) else 0.0
+def summarize(
+    actual: np.ndarray,
+    holdout: dict[str, np.ndarray],
+    scores: dict[str, dict[str, np.ndarray]],
+    segments_: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    history: np.ndarray,
+) -> tuple[dict[str, float], dict[str, list[float]]]:
+    """Scale-free NIT figures of the holdout (see ``evaluation``) and their values per horizon."""
+    chosen, naive, mean12 = scores["chosen"], scores[stat.SEASONAL_NAIVE], scores[stat.MEAN_12]
+    sparse = np.isin(segments_, SPARSE)
+    smooth = segments_ == SMOOTH
+    mae_scale, _ = ev.naive_scales(history)
+    # each article judged by the error its choice was made on: MAE, or RMSE for sparse demand
+    ours = np.where(sparse, chosen["rmse"], chosen["mae"])
+    reference = np.where(sparse, naive["rmse"], naive["mae"])
+    aggregate = {
+        "relative_error_vs_seasonal_naive": ev.geometric_mean_ratio(ours, reference),
+        "relative_mae_vs_seasonal_naive": ev.geometric_mean_ratio(chosen["mae"], naive["mae"]),
+        "relative_rmsse_vs_mean_12_sparse": ev.pooled_ratio(chosen["rmsse"][sparse], mean12["rmsse"][sparse]),
+        "mase_chosen": ev.finite_mean(chosen["mase"]),
+        "mase_seasonal_naive": ev.finite_mean(naive["mase"]),
+        "mase_chosen_smooth": ev.finite_mean(chosen["mase"][smooth]),
+        "rmsse_chosen": ev.finite_mean(chosen["rmsse"]),
+        "rmsse_seasonal_naive": ev.finite_mean(naive["rmsse"]),
+        "bias_chosen": ev.bias(actual, holdout["chosen"]),
+        "articles_scored": float(np.isfinite(chosen["mae"]).sum()),
+        "articles_sparse_scored": float((np.isfinite(chosen["rmse"]) & sparse).sum()),
+    }
+    coverage = ev.coverage(actual, lower, upper)
+    coverage_smooth = ev.coverage(actual[smooth], lower[smooth], upper[smooth])
+    aggregate["coverage"] = ev.finite_mean(np.array(coverage))
+    aggregate["coverage_smooth"] = ev.finite_mean(np.array(coverage_smooth))
+    per_horizon = {
+        "mase_chosen": ev.mase_per_horizon(actual, holdout["chosen"], mae_scale),
+        "mase_seasonal_naive": ev.mase_per_horizon(actual, holdout[stat.SEASONAL_NAIVE], mae_scale),
+        "coverage": coverage,
+        "coverage_smooth": coverage_smooth,
+    }
+    return aggregate, per_horizon

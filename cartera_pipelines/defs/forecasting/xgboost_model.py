@@ -89,6 +89,7 @@ def fit_xgboost(
     params: dict[str, Any] | None = None,
     n_jobs: int = 1,
     seed: int = 0,
+    max_rows: int | None = None,
 ) -> XgbFit:
     """Fit on columns ``< cutoff`` only, for horizons 1..``horizon``."""
     from xgboost import XGBRegressor
@@ -120,6 +121,9 @@ def fit_xgboost(
     seasonal = np.isfinite(x[:, _BASELINE_FEATURES[0]])
     if seasonal.sum() >= 200:
         x, y = x[seasonal], y[seasonal]
+    if max_rows is not None and len(y) > max_rows:
+        keep = np.sort(np.random.default_rng(seed).choice(len(y), max_rows, replace=False))
+        x, y = x[keep], y[keep]
     model.fit(x, y, base_margin=baseline_margin(x))
     return XgbFit(
         model=model, cutoff=cutoff, horizon=horizon, scale=scale, price_ref=ref, training_rows=len(y)

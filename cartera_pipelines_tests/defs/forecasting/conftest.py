@@ -25,9 +25,11 @@ ASSETS = [
     assets.demand_backtest,
     assets.demand_forecasts,
     assets.purchase_recommendations,
+    assets.forecast_accuracy,
 ]
 CHECKS = [
-    checks.chosen_models_beat_seasonal_naive,
+    checks.training_beats_baselines,
+    checks.bounds_cover_nominal_on_backtest,
     checks.one_chosen_model_per_article,
     checks.months_contiguous_and_balanced,
     checks.bounds_ordered_and_non_negative,

@@ -6,6 +6,8 @@ import dagster as dg
 
 from cartera_pipelines.defs.forecasting.assets import MOVEMENTS
 from cartera_pipelines.defs.forecasting.automation import (
+    forecasting_accuracy_schedule,
+    forecasting_automation_sensor,
     forecasting_train_job,
     forecasting_weekly_schedule,
     nits_from_company_years,
@@ -68,3 +70,25 @@ def test_job_covers_the_family():
         "warehouse/demand_forecasts",
         "warehouse/purchase_recommendations",
     }
+
+
+def test_monthly_accuracy_schedule_requests_one_run_per_nit():
+    with (
+        dg.instance_for_test() as instance,
+        dg.build_schedule_context(
+            instance=instance, scheduled_execution_time=dt.datetime(2026, 12, 2, 6)
+        ) as context,
+    ):
+        assert isinstance(forecasting_accuracy_schedule(context), dg.SkipReason)
+        instance.add_dynamic_partitions("tns_nits", ["900123456"])
+        (request,) = forecasting_accuracy_schedule(context)
+        assert request.partition_key == "900123456" and request.run_key == "accuracy:900123456:2026-12"
+
+
+def test_the_chain_after_the_models_follows_its_parents():
+    from cartera_pipelines.defs.forecasting import assets
+
+    assert forecasting_automation_sensor.name == "forecasting_automation_sensor"
+    for asset in (assets.demand_backtest, assets.demand_forecasts, assets.purchase_recommendations):
+        assert asset.automation_conditions_by_key[asset.key] is not None
+    assert assets.demand_models.automation_conditions_by_key.get(assets.demand_models.key) is None

@@ -1,66 +1,24 @@
-"""Evaluation metrics, the seasonal-naive baseline and the inventory policy."""
+"""The inventory policy: ABC/XYZ (N for new articles), σ from the bounds, protection period, orders."""
 
+import datetime as dt
 from decimal import Decimal
 
-import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cartera_pipelines.defs.forecasting.baseline import seasonal_naive
-from cartera_pipelines.defs.forecasting.evaluation import aggregate_mase, mae, mase, mase_scale, rmse
 from cartera_pipelines.defs.forecasting.policy import (
     PolicySettings,
     abc_classes,
     coefficient_of_variation,
     lead_time_demand,
+    protection_sigma,
     reorder_point,
     safety_stock,
+    sigma_from_bounds,
     xyz_class,
 )
-from cartera_pipelines.defs.forecasting.selection import choose_models
-
-
-def test_metrics():
-    actual, predicted = np.array([1.0, 2.0, 3.0]), np.array([2.0, 2.0, 5.0])
-    assert mae(actual, predicted) == pytest.approx(1.0)
-    assert rmse(actual, predicted) == pytest.approx(np.sqrt(5 / 3))
-    assert mase(actual, predicted, 2.0) == pytest.approx(0.5)
-    assert np.isnan(mase(actual, predicted, float("nan")))
-
-
-def test_mase_scale_is_the_in_sample_seasonal_naive_error():
-    history = np.concatenate([[np.nan, np.nan], np.arange(24.0)])
-    assert mase_scale(history) == pytest.approx(12.0)  # y[t] - y[t-12] = 12 everywhere
-    assert mase_scale(np.array([1.0, 3.0, 6.0])) == pytest.approx(2.5)  # short: one-step naive
-    assert np.isnan(mase_scale(np.tile([1.0, 2.0, 3.0], 8)[:24] * 0 + 5))  # constant: undefined
-    assert aggregate_mase(np.array([1.0, np.nan, 3.0])) == pytest.approx(2.0)
-
-
-def test_seasonal_naive_repeats_last_year():
-    history = np.concatenate([[np.nan], np.arange(1.0, 25.0)])
-    assert list(seasonal_naive(history, 6)) == [13.0, 14.0, 15.0, 16.0, 17.0, 18.0]
-    assert list(seasonal_naive(np.array([np.nan, 4.0, 7.0]), 3)) == [7.0, 7.0, 7.0]
-    assert list(seasonal_naive(np.array([np.nan]), 2)) == [0.0, 0.0]
-
-
-def test_selection_on_own_evidence_takes_the_lowest_error_and_prefers_simpler_on_ties():
-    chosen = choose_models(
-        {
-            "seasonal_naive": np.array([3.0, 1.0, 2.0, np.nan]),
-            "xgboost": np.array([2.0, 1.0, 2.5, np.nan]),
-            "prophet": np.array([1.0, 1.0, np.nan, np.nan]),
-        },
-        own_weight=1.0,
-    )
-    assert chosen == ["prophet", "seasonal_naive", "seasonal_naive", "xgboost"]
-
-
-def test_selection_shrinks_towards_the_overall_best_model():
-    scores = {"seasonal_naive": np.array([1.0, 1.0, 1.0, 0.9]), "xgboost": np.array([0.5, 0.5, 0.5, 1.0])}
-    assert choose_models(scores, own_weight=1.0)[3] == "seasonal_naive"
-    # article 3 is only slightly better with naive; overall xgboost wins by far
-    assert choose_models(scores, own_weight=0.25) == ["xgboost"] * 4
+from cartera_pipelines.defs.forecasting.recommend import recommendations
 
 
 def test_abc_by_cumulative_value():
@@ -107,3 +65,53 @@ def test_reorder_point_properties(std, low, lead, forecast):
     assert Decimal(0) <= safety_low <= safety_high
     point = reorder_point(lead_demand, safety_low)
     assert point == lead_demand + safety_low >= lead_demand >= 0
+
+
+def test_new_articles_are_class_n_not_stable():
+    assert xyz_class(coefficient_of_variation([10, 10, 10]), months=3) == "N"
+    assert xyz_class(coefficient_of_variation([10] * 12), months=12) == "X"
+
+
+def test_sigma_is_the_one_the_bounds_were_built_with():
+    # 80 % band: upper = forecast + 1.281552 sigma
+    assert sigma_from_bounds(Decimal("100"), Decimal("112.81552")) == Decimal("10.0000")
+    # over 2 months of equal sigma: sqrt(2) sigma; a fractional month counts pro rata
+    assert protection_sigma([Decimal("10"), Decimal("10")], 2) == Decimal("14.1421")
+    assert protection_sigma([Decimal("10"), Decimal("10")], 1.5) == Decimal("12.2474")
+
+
+def test_recommendations_cover_lead_time_plus_review_period():
+    forecasts = [
+        {
+            "article_code": "A",
+            "horizon": h,
+            "month": dt.date(2025, h, 1),
+            "forecast_qty": Decimal("100"),
+            "lower_qty": Decimal("87.1845"),
+            "upper_qty": Decimal("112.8155"),
+            "model": "harmonic",
+            "segment": "smooth",
+        }
+        for h in range(1, 7)
+    ]
+    history = [
+        {
+            "article_code": "A",
+            "demand_qty": Decimal(100),
+            "sales_value": Decimal(1000),
+            "returns_value": Decimal(0),
+            "article_name": "a",
+        }
+        for _ in range(5)
+    ]
+    settings = PolicySettings(service_level=0.95, lead_time_months=1, review_period_months=1)
+    (row,) = recommendations(
+        "900", history, forecasts, settings, dt.datetime(2025, 1, 1, tzinfo=dt.UTC), dt.date(2025, 1, 1)
+    )
+    assert row["xyz_class"] == "N"  # five months of history
+    assert row["lead_time_demand"] == Decimal("200.0000")  # lead time + review period
+    assert row["order_qty"] == Decimal("100.0000")  # one review period
+    # z(0.95) x sqrt(2) x sigma(10) = 23.2617; not inflated by z twice
+    assert row["safety_stock"] == Decimal("23.2617")
+    assert row["reorder_point"] == row["lead_time_demand"] + row["safety_stock"]
+    assert row["as_of"] == dt.date(2025, 1, 1) and row["review_period_months"] == Decimal("1.00")

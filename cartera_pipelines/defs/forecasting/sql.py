@@ -1,4 +1,4 @@
-"""SQL of the forecasting family: read the movements and our tables, replace a NIT's slice."""
+"""SQL of the forecasting family: read the movements and our tables, replace a NIT's slice, keep history."""
 
 from __future__ import annotations
 
@@ -74,6 +74,29 @@ def demand_rows(conn: sa.Connection, nit: str, since: dt.date | None = None) -> 
 
 def slice_rows(conn: sa.Connection, table: sa.Table, nit: str) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in conn.execute(sa.select(table).where(table.c.nit == nit))]
+
+
+def actual_demand(conn: sa.Connection, nit: str) -> dict[tuple[str, dt.date], float]:
+    """(article, month) -> demand of every month in ``demand_monthly`` for the NIT."""
+    table = t.demand_monthly
+    query = sa.select(table.c.article_code, table.c.month, table.c.demand_qty).where(table.c.nit == nit)
+    return {(code, month): float(qty) for code, month, qty in conn.execute(query)}
+
+
+def forecast_history(conn: sa.Connection, nit: str) -> list[dict[str, Any]]:
+    """Every forecast ever published for the NIT (the table is created when missing: none yet)."""
+    ensure_schema(conn.engine)
+    return slice_rows(conn, t.demand_forecast_history, nit)
+
+
+def replace_history(
+    conn: sa.Connection, nit: str, trained_at: dt.datetime, rows: Iterable[Mapping[str, Any]]
+) -> int:
+    """Keep one training's published forecasts (replacing only that training's rows: idempotent)."""
+    ensure_schema(conn.engine)
+    table = t.demand_forecast_history
+    where = sa.and_(table.c.nit == nit, table.c.trained_at == trained_at)
+    return schema.replace_slice(conn, table, where, rows)[1]
 
 
 def replace_slice(conn: sa.Connection, table: sa.Table, nit: str, rows: Iterable[Mapping[str, Any]]) -> int:
