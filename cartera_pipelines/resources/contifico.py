@@ -280,7 +280,7 @@ class ContificoApi(FromSettings):
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
         backoff = tenacity.wait_exponential_jitter(
-            initial=self.backoff_initial_seconds,
+            multiplier=self.backoff_initial_seconds,
             max=self.backoff_max_seconds,
             jitter=self.backoff_initial_seconds,
         )(state)
