@@ -124,3 +124,22 @@ def count_rows(conn: sa.Connection, table: sa.Table, where: sa.ColumnElement[boo
     if where is not None:
         query = query.where(where)
     return int(conn.execute(query).scalar_one())
+
+
+def markdown_image(png: bytes, alt: str) -> str:
+    """A Markdown image with the PNG inline (data URI), which the Dagster UI renders in metadata."""
+    import base64
+
+    return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode('ascii')})"
+
+
+def figure_markdown(fig: Any, alt: str, dpi: int | None = None) -> str:
+    """A matplotlib figure as an inline Markdown image; the figure is closed (no leak across runs)."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    plt.close(fig)
+    return markdown_image(buffer.getvalue(), alt)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import base64
-import io
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from cartera_pipelines.lib.metadata import figure_markdown
 
 
 def exposure_chart_markdown(rows: Sequence[Mapping[str, Any]], top: int = 15) -> str:
@@ -28,11 +28,7 @@ def exposure_chart_markdown(rows: Sequence[Mapping[str, Any]], top: int = 15) ->
     ax.legend(loc="lower right", fontsize=8)
     ax.tick_params(axis="y", labelsize=7)
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    encoded = base64.b64encode(buffer.getvalue()).decode()
-    return f"![exposure by client](data:image/png;base64,{encoded})"
+    return figure_markdown(fig, "exposure by client")
 
 
 def try_exposure_chart(rows: Sequence[Mapping[str, Any]]) -> tuple[str | None, str | None]:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import base64
 import io
 
 import numpy as np
 
 from cartera_pipelines.defs.forecasting.demand import add_months
 from cartera_pipelines.defs.forecasting.training import TrainingResult
+from cartera_pipelines.lib.metadata import markdown_image as lib_markdown_image
 
 
 def top_articles(result: TrainingResult, count: int) -> list[int]:
@@ -65,8 +65,8 @@ def forecast_plot_png(result: TrainingResult, count: int = 4, dpi: int = 64) -> 
 
 
 def markdown_image(png: bytes, alt: str = "forecast plot") -> str:
-    """A Markdown image with the PNG inline (data URI), which the Dagster UI renders in metadata."""
-    return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode('ascii')})"
+    """A Markdown image with the PNG inline (``lib.metadata.markdown_image``)."""
+    return lib_markdown_image(png, alt)
 
 
 def accuracy_plot_png(rows: list[dict], dpi: int = 64) -> bytes:

@@ -3,14 +3,13 @@ items most at risk, as a Markdown data-URI image for asset metadata."""
 
 from __future__ import annotations
 
-import base64
-import io
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from cartera_pipelines.defs.contifico.analytics.tables import ALL_WAREHOUSES, NO_WAREHOUSE
+from cartera_pipelines.lib.metadata import figure_markdown
 
 COLUMNS = (
     ("urgency_rank", "Urgencia", "0"),
@@ -100,11 +99,7 @@ def at_risk_chart_markdown(items: Sequence[Mapping[str, Any]]) -> str:
     ax.legend(loc="lower right", fontsize=8)
     ax.tick_params(axis="y", labelsize=7)
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    encoded = base64.b64encode(buffer.getvalue()).decode()
-    return f"![items at risk](data:image/png;base64,{encoded})"
+    return figure_markdown(fig, "items at risk")
 
 
 def try_at_risk_chart(items: Sequence[Mapping[str, Any]]) -> tuple[str | None, str | None]:
