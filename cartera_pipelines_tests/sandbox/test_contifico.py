@@ -88,13 +88,21 @@ def test_v1_shape_and_paging(server: SimulatorServer) -> None:
 
 
 def test_v2_shape_paging_and_out_of_range(server: SimulatorServer) -> None:
-    body = get(server, "v2/documento/", page=2, page_size=100).json()
-    assert set(body) == {"count", "next", "previous", "results"} and body["count"] == 450
+    body = get(server, "v2/registro/documento/", page=2, page_size=100).json()
+    assert set(body) == {"count", "next", "previous", "results"} and body["count"] == 600
     assert "page=3" in body["next"] and "page=1" in body["previous"]
-    last = get(server, "v2/documento/", page=5, page_size=100).json()
-    assert last["next"] is None and len(last["results"]) == 50
-    beyond = get(server, "v2/documento/", page=6, page_size=100)
+    last = get(server, "v2/registro/documento/", page=6, page_size=100).json()
+    assert last["next"] is None and len(last["results"]) == 100
+    beyond = get(server, "v2/registro/documento/", page=7, page_size=100)
     assert beyond.status_code == 400 and beyond.json() == {"code": "400", "error": "Pagina fuera del rango"}
+
+
+def test_documents_page_only_with_result_page_as_the_real_api_does(server: SimulatorServer) -> None:
+    ignored = get(server, "v2/documento/", page=2, page_size=100).json()
+    assert ignored["count"] == 450 and len(ignored["results"]) == 450 and ignored["next"] is None
+    paged = get(server, "v2/documento/", result_page=2, result_size=100).json()
+    assert len(paged["results"]) == 100 and "result_page=3" in paged["next"]
+    assert get(server, "v2/documento/", result_page=6, result_size=100).status_code == 400
 
 
 def test_filters(server: SimulatorServer) -> None:
@@ -114,7 +122,9 @@ def test_filters(server: SimulatorServer) -> None:
         for r in recent
     )
     assert 0 < len(recent) < 300
-    bad = get(server, "v2/documento/", fecha_inicial="2025-03-01")
+    iso = get(server, "v2/documento/", page_size=1000, fecha_inicial="2025-03-01", fecha_final="2025-03-31")
+    assert iso.json()["count"] == window["count"]  # the real API also takes ISO dates
+    bad = get(server, "v2/documento/", fecha_inicial="1 de marzo de 2025")
     assert bad.status_code == 400 and "mensaje" in bad.json()
 
 
