@@ -4,7 +4,7 @@ monthly scoring of past forecasts. The per-NIT chain after ``models/demand_model
 
 import dagster as dg
 
-from cartera_pipelines.defs.forecasting.assets import FORECAST_ACCURACY, MOVEMENTS
+from cartera_pipelines.defs.forecasting.assets import DEMAND_MONTHLY, FORECAST_ACCURACY, MOVEMENTS
 from cartera_pipelines.defs.tns.partitions import nit_partitions, split_company_year_key
 from cartera_pipelines.lib.automation import automation_sensor
 from cartera_pipelines.lib.k8s import k8s_resources
@@ -13,8 +13,7 @@ forecasting_automation_sensor = automation_sensor("forecasting")
 
 forecasting_train_job = dg.define_asset_job(
     "forecasting_train_job",
-    selection=dg.AssetSelection.groups("forecasting") - dg.AssetSelection.keys(FORECAST_ACCURACY),
-    partitions_def=nit_partitions,
+    selection=dg.AssetSelection.groups("forecasting") - dg.AssetSelection.assets(FORECAST_ACCURACY),
     description="Demand, models, backtest, forecasts and purchase recommendations of one NIT.",
     # the statistical models run in parallel processes: give the run pod two cores (docs/production.md)
     tags=k8s_resources(cpu="2", memory="3Gi", memory_limit="6Gi"),
@@ -45,8 +44,7 @@ def forecasting_weekly_schedule(context: dg.ScheduleEvaluationContext) -> dg.Ski
 
 forecasting_accuracy_job = dg.define_asset_job(
     "forecasting_accuracy_job",
-    selection=dg.AssetSelection.keys(FORECAST_ACCURACY),
-    partitions_def=nit_partitions,
+    selection=dg.AssetSelection.assets(FORECAST_ACCURACY),
     description="Score every published forecast of one NIT against the demand that happened.",
 )
 
@@ -108,9 +106,25 @@ def tns_movements_updated_sensor(context: dg.SensorEvaluationContext) -> dg.Sens
         context.log.info(
             f"company-years whose NIT is not a forecasting partition (yet): {', '.join(unknown[:10])}"
         )
+    newest_movement: dict[str, int] = {}
+    for record in records:
+        if record.partition_key in unknown or record.partition_key is None:
+            continue
+        nit, _ = split_company_year_key(record.partition_key)
+        newest_movement[nit] = max(newest_movement.get(nit, 0), record.storage_id)
+    due = [nit for nit in nits if not _trained_after(context.instance, nit, newest_movement[nit])]
     return dg.SensorResult(
         run_requests=[
-            dg.RunRequest(run_key=f"{nit}:{latest}", partition_key=nit, tags=_tags(nit)) for nit in nits
+            dg.RunRequest(run_key=f"{nit}:{latest}", partition_key=nit, tags=_tags(nit)) for nit in due
         ],
         cursor=str(latest),
     )
+
+
+def _trained_after(instance: dg.DagsterInstance, nit: str, storage_id: int) -> bool:
+    """Whether the NIT's training chain (its ``demand_monthly``) ran after the given movements event (the
+    demo, a backfill or the weekly schedule may already have retrained it: no second run)."""
+    trained = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=DEMAND_MONTHLY, asset_partitions=[nit]), limit=1, ascending=False
+    ).records
+    return bool(trained) and trained[0].storage_id > storage_id

@@ -4,7 +4,7 @@ import datetime as dt
 
 import dagster as dg
 
-from cartera_pipelines.defs.forecasting.assets import MOVEMENTS
+from cartera_pipelines.defs.forecasting.assets import DEMAND_MONTHLY, MOVEMENTS
 from cartera_pipelines.defs.forecasting.automation import (
     forecasting_accuracy_schedule,
     forecasting_automation_sensor,
@@ -49,6 +49,26 @@ def test_sensor_requests_the_nits_whose_movements_changed():
     # nothing new since the cursor: no runs
     again = tns_movements_updated_sensor(dg.build_sensor_context(instance=instance, cursor=result.cursor))
     assert isinstance(again, dg.SkipReason)
+
+
+def test_first_tick_after_the_demo_requests_nothing_for_nits_trained_since_their_movements():
+    """The demo extracts movements and then trains every NIT: the sensor's first tick must not train
+    them again (a calm UI after `make demo`), but a NIT whose movements came after its training is due."""
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("tns_nits", ["900123456", "800999111"])
+    instance.add_dynamic_partitions("tns_company_years", ["900123456_2024", "800999111_2024"])
+    for key in ("900123456_2024", "800999111_2024"):
+        instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=MOVEMENTS, partition=key))
+    for nit in ("900123456", "800999111"):
+        instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=DEMAND_MONTHLY, partition=nit))
+    first = tns_movements_updated_sensor(dg.build_sensor_context(instance=instance))
+    assert isinstance(first, dg.SensorResult) and first.run_requests == [] and first.cursor
+
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(asset_key=MOVEMENTS, partition="800999111_2024")
+    )
+    later = tns_movements_updated_sensor(dg.build_sensor_context(instance=instance, cursor=first.cursor))
+    assert [r.partition_key for r in later.run_requests] == ["800999111"]
 
 
 def test_nits_from_company_years():
