@@ -166,7 +166,7 @@ class WebhookSender(FromSettings):
 
     def _wait(self, state: RetryCallState) -> float:
         backoff = wait_exponential_jitter(
-            initial=self.backoff_initial_seconds,
+            multiplier=self.backoff_initial_seconds,
             max=self.backoff_max_seconds,
             jitter=self.backoff_initial_seconds,
         )(state)
