@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from cartera_pipelines.defs.collections import normalize
 from cartera_pipelines.defs.collections.assignment import AssignmentPlan
 from cartera_pipelines.defs.collections.sql import FixedManagement, WriteCounts
 from cartera_pipelines.lib.metadata import markdown_table
+from cartera_pipelines.lib.xlsx import write_workbook
 
 EXCEL_NAME = "reporte_fijos_efect.xlsx"
 PLOT_NAME = "balance_casas.png"
@@ -183,38 +185,38 @@ def _cell(value: object) -> object:
 def _write_excel(
     plan: AssignmentPlan, path: Path, fixed_dates: Mapping[int, object], facts: Mapping[str, object]
 ) -> None:
-    from openpyxl import Workbook
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("Contratos Fijos")
-    sheet.append(["contract_id", "house_user_id", "days_overdue", "action", "management_date"])
-    for f in plan.fixed:
-        sheet.append(
-            [f.contract_id, f.user_id, f.days_overdue, f.action, _cell(fixed_dates.get(f.contract_id))]
-        )
-    summary = workbook.create_sheet("Resumen")
-    summary.append(list(SUMMARY_COLUMNS))
-    for row in summary_rows(plan):
-        summary.append([row[c] for c in SUMMARY_COLUMNS])
-    meta = workbook.create_sheet("Metadata")
-    meta.append(["key", "value"])
-    for key, value in facts.items():
-        meta.append([key, _cell(value)])
-    for note in plan.notes:
-        meta.append(["note", note])
-    tmp = path.with_suffix(".xlsx.tmp")
-    workbook.save(tmp)
-    tmp.replace(path)
+    fixed_rows = (
+        (f.contract_id, f.user_id, f.days_overdue, f.action, _cell(fixed_dates.get(f.contract_id)))
+        for f in plan.fixed
+    )
+    summary = [[row[c] for c in SUMMARY_COLUMNS] for row in summary_rows(plan)]
+    meta = [[key, _cell(value)] for key, value in facts.items()] + [["note", note] for note in plan.notes]
+    write_workbook(
+        path,
+        [
+            (
+                "Contratos Fijos",
+                chain(
+                    [("contract_id", "house_user_id", "days_overdue", "action", "management_date")],
+                    fixed_rows,
+                ),
+            ),
+            ("Resumen", [list(SUMMARY_COLUMNS), *summary]),
+            ("Metadata", [["key", "value"], *meta]),
+        ],
+    )
 
 
 def _write_plot(plan: AssignmentPlan, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # A bare Figure on the Agg canvas: importing pyplot (its backends and state machine) cost more than
+    # drawing the plot, and a report needs no window.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     labels = [str(s.user_id) for s in plan.summary]
-    fig, ax = plt.subplots(figsize=(5, 3), dpi=100)
+    fig = Figure(figsize=(5, 3), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
     kept = [s.kept for s in plan.summary]
     added = [s.added for s in plan.summary]
     ax.bar(labels, kept, label="kept")
@@ -234,7 +236,6 @@ def _write_plot(plan: AssignmentPlan, path: Path) -> Path:
     ax.legend(loc="lower right", fontsize="small")
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
     return path
 
 
