@@ -122,7 +122,11 @@ class WebhookSender(FromSettings):
         description="Failed delivery attempts (one per run, however many requests each took) after which an "
         "event is parked",
     )
-    concurrency: int = Field(default=16, description="Events in flight at once")
+    concurrency: int = Field(
+        default=32,
+        description="Events in flight at once (threads; a retry sleeps in place, so a fifth of failing requests "
+        "holds many of them)",
+    )
 
     _local: threading.local = PrivateAttr(default_factory=threading.local)
     _opened: list[http.client.HTTPConnection] = PrivateAttr(default_factory=list)
