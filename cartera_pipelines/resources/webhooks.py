@@ -166,6 +166,9 @@ class WebhookSender(FromSettings):
     def _drop(self, parts: SplitResult, connection: http.client.HTTPConnection) -> None:
         connection.close()
         self._local.__dict__.get("connections", {}).pop((parts.scheme, parts.netloc), None)
+        with self._lock:
+            if connection in self._opened:
+                self._opened.remove(connection)
 
     def close(self) -> None:
         """Close every connection any thread opened (threads still running reopen theirs if needed)."""
