@@ -5,7 +5,7 @@ receiver (signature verification, 503 for a deterministic 20% of requests) runs 
 it does not share the delivering process's GIL, as a real endpoint would not: by default a minimal ASGI
 app on uvicorn + httptools (``--receiver http.server`` uses the sandbox's ThreadingHTTPServer receiver,
 which costs about three times the CPU per request on this machine). ``operations/outbox_deliveries``
-runs through ``dg.materialize`` with the default sender settings (16 in flight, 8 tries per attempt). One
+runs through ``dg.materialize`` with the default sender settings (32 in flight, 8 tries per attempt). One
 event in the middle is typed ``operación.aprobada`` (its header goes out percent-encoded). Besides wall
 time the figures give the CPU the delivery loop used (``delivery_cpu_seconds``, all threads): on a shared
 machine the wall time follows the load, the CPU much less.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from cartera_pipelines.defs.collections import normalize
 from cartera_pipelines.defs.collections.assignment import AssignmentPlan
 from cartera_pipelines.defs.collections.sql import FixedManagement, WriteCounts
 from cartera_pipelines.lib.metadata import markdown_table
+from cartera_pipelines.lib.xlsx import write_workbook
 
 EXCEL_NAME = "reporte_fijos_efect.xlsx"
 PLOT_NAME = "balance_casas.png"
@@ -183,58 +185,67 @@ def _cell(value: object) -> object:
 def _write_excel(
     plan: AssignmentPlan, path: Path, fixed_dates: Mapping[int, object], facts: Mapping[str, object]
 ) -> None:
-    from openpyxl import Workbook
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("Contratos Fijos")
-    sheet.append(["contract_id", "house_user_id", "days_overdue", "action", "management_date"])
-    for f in plan.fixed:
-        sheet.append(
-            [f.contract_id, f.user_id, f.days_overdue, f.action, _cell(fixed_dates.get(f.contract_id))]
-        )
-    summary = workbook.create_sheet("Resumen")
-    summary.append(list(SUMMARY_COLUMNS))
-    for row in summary_rows(plan):
-        summary.append([row[c] for c in SUMMARY_COLUMNS])
-    meta = workbook.create_sheet("Metadata")
-    meta.append(["key", "value"])
-    for key, value in facts.items():
-        meta.append([key, _cell(value)])
-    for note in plan.notes:
-        meta.append(["note", note])
-    tmp = path.with_suffix(".xlsx.tmp")
-    workbook.save(tmp)
-    tmp.replace(path)
+    fixed_rows = (
+        (f.contract_id, f.user_id, f.days_overdue, f.action, _cell(fixed_dates.get(f.contract_id)))
+        for f in plan.fixed
+    )
+    summary = [[row[c] for c in SUMMARY_COLUMNS] for row in summary_rows(plan)]
+    meta = [[key, _cell(value)] for key, value in facts.items()] + [["note", note] for note in plan.notes]
+    write_workbook(
+        path,
+        [
+            (
+                "Contratos Fijos",
+                chain(
+                    [("contract_id", "house_user_id", "days_overdue", "action", "management_date")],
+                    fixed_rows,
+                ),
+            ),
+            ("Resumen", [list(SUMMARY_COLUMNS), *summary]),
+            ("Metadata", [["key", "value"], *meta]),
+        ],
+    )
 
 
 def _write_plot(plan: AssignmentPlan, path: Path) -> Path:
-    import matplotlib
+    """Stacked bars per house (kept, added) with the weighted target as a black tick, as a PNG.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Drawn with Pillow: importing matplotlib alone took longer (1.5 s quiet, 4 s on a loaded machine) than
+    the rest of the reports for two bars and a tick."""
+    from PIL import Image, ImageDraw, ImageFont
 
-    labels = [str(s.user_id) for s in plan.summary]
-    fig, ax = plt.subplots(figsize=(5, 3), dpi=100)
-    kept = [s.kept for s in plan.summary]
-    added = [s.added for s in plan.summary]
-    ax.bar(labels, kept, label="kept")
-    ax.bar(labels, added, bottom=kept, label="added")
-    ax.scatter(
-        labels,
-        [float(s.target) for s in plan.summary],
-        color="black",
-        marker="_",
-        s=400,
-        label="target",
-        zorder=3,
-    )
-    ax.set_xlabel("house user")
-    ax.set_ylabel("contracts")
-    ax.set_title(f"Assignment {plan.as_of.isoformat()}")
-    ax.legend(loc="lower right", fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    width, height, left, right, top, bottom = 500, 300, 70, 20, 30, 45
+    image = Image.new("RGB", (width, height), "white")
+    draw, font = ImageDraw.Draw(image), ImageFont.load_default()
+    houses = plan.summary
+    top_value = max([max(s.total, float(s.target)) for s in houses] + [1]) * 1.1
+    plot_h = height - top - bottom
+
+    def y(value: float) -> float:
+        return height - bottom - plot_h * value / top_value
+
+    draw.line([(left, top), (left, height - bottom), (width - right, height - bottom)], fill="black")
+    for tick in range(5):
+        value = top_value * tick / 4
+        draw.line([(left - 4, y(value)), (left, y(value))], fill="black")
+        draw.text((left - 6, y(value)), f"{value:,.0f}", fill="black", font=font, anchor="rm")
+    slot = (width - left - right) / max(len(houses), 1)
+    for i, s in enumerate(houses):
+        x0, x1 = left + slot * (i + 0.2), left + slot * (i + 0.8)
+        draw.rectangle([x0, y(s.kept), x1, y(0)], fill="#1f77b4")
+        draw.rectangle([x0, y(s.kept + s.added), x1, y(s.kept)], fill="#ff7f0e")
+        draw.line([(x0 - 6, y(float(s.target))), (x1 + 6, y(float(s.target)))], fill="black", width=3)
+        draw.text(((x0 + x1) / 2, height - bottom + 6), str(s.user_id), fill="black", font=font, anchor="mt")
+    draw.text((width / 2, 8), f"Assignment {plan.as_of.isoformat()}", fill="black", font=font, anchor="mt")
+    draw.text(((width + left) / 2, height - 14), "house user", fill="black", font=font, anchor="mm")
+    draw.text((6, top - 14), "contracts", fill="black", font=font)
+    for n, (label, colour) in enumerate((("kept", "#1f77b4"), ("added", "#ff7f0e"), ("target", "black"))):
+        lx = 8 + n * 60  # the legend in the bottom-left corner, under the axis, clear of the bars
+        draw.rectangle([lx, height - 18, lx + 10, height - 10], fill=colour)
+        draw.text((lx + 14, height - 14), label, fill="black", font=font, anchor="lm")
+    tmp = path.with_suffix(".png.tmp")
+    image.save(tmp, format="PNG")
+    tmp.replace(path)
     return path
 
 

@@ -31,7 +31,7 @@ from cartera_pipelines.defs.collections.tables import (
     contract_status,
     managements,
 )
-from cartera_pipelines.lib.bulk import insert_rows
+from cartera_pipelines.lib.bulk import copy_stream, insert_rows
 from cartera_pipelines.lib.progress import Progress
 
 ACTIVE_STATUS = "ACTIVO"
@@ -128,28 +128,53 @@ def arrears_query(amortization: Source, status: Source, as_of: dt.date) -> sa.Se
     )
 
 
+def _days_in_sql(amortization: Source, status: Source) -> bool:
+    """MySQL/MariaDB, a DATE due date and integer ids: the server counts the days (``DATEDIFF``) and the
+    rows arrive as two ints, the column types guaranteeing what normalising each value would check."""
+    return (
+        amortization.dialect == "mysql"
+        and amortization.kinds["payment_date"] == Kind.DATE
+        and amortization.kinds["contract_id"] == Kind.INTEGER
+        and status.kinds["contract_id"] == Kind.INTEGER
+    )
+
+
 def read_arrears(conn: sa.Connection, as_of: dt.date, progress: Progress | None = None) -> dict[int, int]:
     """Days overdue as of ``as_of`` of every ``ACTIVO`` contract with an overdue unpaid installment.
 
     An unreadable due date stops the run (before anything is written): guessing a contract's arrears
     could take it from its house.
     """
-    amortization = source(conn, contract_amortization)
-    query = arrears_query(amortization, source(conn, contract_status), as_of)
-    as_of_ordinal = as_of.toordinal()
-    to_date, to_int = normalize.to_date, normalize.to_int
+    amortization, status = source(conn, contract_amortization), source(conn, contract_status)
+    query = arrears_query(amortization, status, as_of)
     arrears: dict[int, int] = {}
-    for partition in conn.execute(query, execution_options=STREAMED).partitions():
-        for contract_id, oldest in partition:
-            day = oldest if type(oldest) is dt.date else to_date(oldest)
-            if day is None:
-                raise SourceValueError(
-                    f"{amortization.where('payment_date')}: expected a date, found {oldest!r} "
-                    f"(contract {contract_id})"
-                )
-            arrears[to_int(contract_id)] = as_of_ordinal - day.toordinal()
-        if progress is not None:
-            progress.update(len(arrears))
+    if _days_in_sql(amortization, status):
+        oldest = query.selected_columns.oldest_unpaid
+        days = sa.func.datediff(sa.literal(as_of, sa.Date()), oldest.element).label("days")
+        query = query.with_only_columns(query.selected_columns.contract_id, days)
+        for partition in conn.execute(query, execution_options=STREAMED).partitions():
+            arrears.update(partition)  # type: ignore[arg-type]  # rows of (int, int): no loop in Python
+            if progress is not None:
+                progress.update(len(arrears))
+        if None in arrears.values():  # a zero or invalid DATE (MariaDB without strict mode): DATEDIFF is NULL
+            contract = next(c for c, d in arrears.items() if d is None)
+            raise SourceValueError(
+                f"{amortization.where('payment_date')}: expected a date, found an invalid DATE (contract {contract})"
+            )
+    else:
+        as_of_ordinal = as_of.toordinal()
+        to_date, to_int = normalize.to_date, normalize.to_int
+        for partition in conn.execute(query, execution_options=STREAMED).partitions():
+            for contract_id, oldest in partition:
+                day = oldest if type(oldest) is dt.date else to_date(oldest)
+                if day is None:
+                    raise SourceValueError(
+                        f"{amortization.where('payment_date')}: expected a date, found {oldest!r} "
+                        f"(contract {contract_id})"
+                    )
+                arrears[to_int(contract_id)] = as_of_ordinal - day.toordinal()
+            if progress is not None:
+                progress.update(len(arrears))
     if progress is not None:
         progress.finish()
     return arrears
@@ -245,6 +270,15 @@ def _delete_assignments(conn: sa.Connection, advisors: Source, plan: AssignmentP
 
 def _insert_assignments(conn: sa.Connection, advisors: Source, plan: AssignmentPlan) -> int:
     assigned = normalize.day_value(advisors.kinds["assigned_date"], advisors.dialect, plan.as_of)
+    if advisors.dialect == "postgresql":
+        # The rows are ours (ints, one day for all): COPY text straight from them, no per-value encoders.
+        day = assigned.isoformat()
+        pieces = (
+            "".join([f"{c.contract_id}\t{c.user_id}\t{day}\n" for c in plan.additions[i : i + IN_CHUNK]])
+            for i in range(0, len(plan.additions), IN_CHUNK)
+        )
+        copy_stream(conn, advisors.table.name, ("contract_id", "user_id", "assigned_date"), pieces)
+        return len(plan.additions)
     rows = (
         {"contract_id": c.contract_id, "user_id": c.user_id, "assigned_date": assigned}
         for c in plan.additions

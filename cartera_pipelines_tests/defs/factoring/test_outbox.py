@@ -274,16 +274,65 @@ def test_body_and_signature_are_stable() -> None:
 
 @pytest.mark.parametrize("status, retried", [(503, True), (429, True), (400, False), (404, False)])
 def test_which_answers_are_retried(status: int, retried: bool) -> None:
-    import httpx
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    calls = []
+    calls: list[str] = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        calls.append(request)
-        return httpx.Response(status if len(calls) == 1 else 200)
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as the sender's connections are
 
-    sender = _sender("http://receiver.test/hook")
-    sender._client = httpx.Client(transport=httpx.MockTransport(handler))
-    outcome = sender.deliver("evt_9", "x", b"{}")
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            calls.append(self.path)
+            self.send_response(status if len(calls) == 1 else 200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    sender = _sender(f"http://127.0.0.1:{server.server_address[1]}/hook")
+    try:
+        outcome = sender.deliver("evt_9", "x", b"{}")
+    finally:
+        sender.close()
+        server.shutdown()
+        server.server_close()
     assert outcome.delivered is retried
     assert len(calls) == (2 if retried else 1)
+
+
+def test_a_kept_connection_the_server_closed_is_reopened_without_a_failed_request() -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    calls: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            calls.append(self.headers["Idempotency-Key"])
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            self.close_connection = True  # closes after answering, without saying so (an idle timeout)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    sender = _sender(f"http://127.0.0.1:{server.server_address[1]}/hook")
+    try:
+        outcomes = [sender.deliver(f"evt_{i}", "x", b"{}") for i in range(3)]
+    finally:
+        sender.close()
+        server.shutdown()
+        server.server_close()
+    assert [(o.delivered, o.requests, o.error) for o in outcomes] == [(True, 1, None)] * 3
+    assert calls == ["evt_0", "evt_1", "evt_2"]
