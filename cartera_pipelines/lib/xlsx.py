@@ -9,6 +9,7 @@ zipped once. The files read back with openpyxl (dates as ``datetime``) and open 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import zipfile
 from collections.abc import Iterable, Sequence
@@ -25,6 +26,7 @@ _ROWS_PER_WRITE = 2_000
 _HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 # Characters XML 1.0 cannot hold (openpyxl refuses them); dropped from text cells.
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_CARRIAGE_RETURN = {"\r": "&#13;"}
 # Style 1: a moment, style 2: a day (the formats openpyxl uses for datetime and date).
 _STYLES = (
     f'{_HEAD}<styleSheet xmlns="{_NS}">'
@@ -67,10 +69,11 @@ def column_letter(index: int) -> str:
 
 def _cell(ref: str, value: object) -> str:
     kind = type(value)
-    if kind is int or kind is float:
+    if kind is int or (kind is float and math.isfinite(value)):  # type: ignore[arg-type]
         return f'<c r="{ref}"><v>{value!r}</v></c>'
     if kind is str:
-        text = escape(_ILLEGAL.sub("", value))  # type: ignore[arg-type]
+        # a carriage return as a character reference: a parser turns a literal one into a line feed
+        text = escape(_ILLEGAL.sub("", value), _CARRIAGE_RETURN)  # type: ignore[arg-type]
         return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>'
     if value is None:  # an empty cell, written (as openpyxl does) so every row keeps its width
         return f'<c r="{ref}"/>'
@@ -82,6 +85,8 @@ def _cell(ref: str, value: object) -> str:
         return f'<c r="{ref}" s="1"><v>{to_excel(value)!r}</v></c>'
     if isinstance(value, dt.date):
         return f'<c r="{ref}" s="2"><v>{to_excel(value)!r}</v></c>'
+    if kind is float:  # NaN and infinities have no cell value: their text
+        return _cell(ref, str(value))
     if isinstance(value, (int, float)):  # subclasses (IntEnum, numpy scalars …)
         return _cell(ref, float(value) if isinstance(value, float) else int(value))  # type: ignore[call-overload]
     return _cell(ref, str(value))

@@ -221,6 +221,10 @@ class WebhookSender(FromSettings):
         parts = urlsplit(url)
         try:
             status, response, data = self._exchange(parts, body, headers)
+        except ssl.SSLCertVerificationError as exc:  # retrying cannot help: a configuration to fix
+            raise DeliveryError(
+                f"TLS certificate of {parts.hostname} not trusted: {exc.verify_message}"
+            ) from exc
         except (OSError, http.client.HTTPException) as exc:  # timeouts, refused connections, resets
             raise RetryableDeliveryError(f"{type(exc).__name__} posting to {url}") from exc
         if 200 <= status < 300:

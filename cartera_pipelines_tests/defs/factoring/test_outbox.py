@@ -336,3 +336,91 @@ def test_a_kept_connection_the_server_closed_is_reopened_without_a_failed_reques
         server.server_close()
     assert [(o.delivered, o.requests, o.error) for o in outcomes] == [(True, 1, None)] * 3
     assert calls == ["evt_0", "evt_1", "evt_2"]
+
+
+def _self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 signed by itself, and its key (PEM files)."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "receptor de webhooks ñ")])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "receiver.pem", directory / "receiver.key"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_file, key_file
+
+
+def test_https_endpoints_verify_the_certificate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Production receivers are HTTPS: an untrusted certificate fails the attempt at once with one line (no
+    retries against it); trusted (here through SSL_CERT_FILE), the event is delivered and signed."""
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    bodies: list[bytes] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
+            assert verify(SECRET, bodies[-1], self.headers["X-Cartera-Signature"])
+            self.send_response(204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    cert_file, key_file = _self_signed(tmp_path)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert_file, key_file)
+    server.socket = tls.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"https://127.0.0.1:{server.server_address[1]}/hook"
+    try:
+        untrusted = _sender(url)
+        try:
+            refused = untrusted.deliver("evt_tls_1", "operación.aprobada", b'{"a":1}')
+        finally:
+            untrusted.close()
+        assert not refused.delivered and refused.requests == 1 and not bodies
+        assert refused.error and "certificate" in refused.error and "127.0.0.1" in refused.error
+
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))
+        trusted = _sender(url)
+        try:
+            outcomes = [trusted.deliver(f"evt_tls_{i}", "operación.aprobada", b'{"a":1}') for i in (2, 3)]
+        finally:
+            trusted.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [(o.delivered, o.requests) for o in outcomes] == [(True, 1), (True, 1)]
+    assert bodies == [b'{"a":1}', b'{"a":1}']
