@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -33,6 +34,7 @@ from urllib.parse import urljoin
 
 import dagster as dg
 import httpx
+import orjson
 import tenacity
 from pydantic import PrivateAttr
 
@@ -149,6 +151,24 @@ def page_records(version: str, payload: Any) -> tuple[list[Any], int | None, str
         raise PayloadError(f"'count' is not an integer: {count!r}")
     next_link = payload.get("next")
     return payload["results"], count, next_link if isinstance(next_link, str) and next_link else None
+
+
+_LONG_INTEGER = re.compile(rb"[:,\[]\s*-?\d{19}")
+
+
+def decode_json(body: bytes) -> Any:
+    """``json.loads`` of a body, through orjson when it can (several times faster, the same values).
+
+    What orjson refuses but Python reads (``NaN``, ``1e400``, lone surrogate escapes, a BOM) goes through
+    ``json.loads``, so a body decodes to what it always did and broken JSON still raises ``ValueError``;
+    so does a body with an integer of 19 digits or more, which orjson would read as a float.
+    """
+    if _LONG_INTEGER.search(body) is None:
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(body)
 
 
 def error_message(body: bytes | str) -> str:
@@ -272,7 +292,7 @@ class ContificoApi(FromSettings):
         payload = None
         if expect_json and status == 200:
             try:
-                payload = json.loads(response.content)
+                payload = decode_json(response.content)
             except ValueError as error:
                 # A 200 cut short (a proxy dropping the connection) reads as broken JSON: ask again.
                 raise _Retryable(f"the page is not valid JSON ({error})", body=response.content) from None
