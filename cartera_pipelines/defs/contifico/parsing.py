@@ -9,6 +9,7 @@ the list we expect raises ``PayloadError`` (the page envelope is the client's: `
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import re
@@ -92,8 +93,23 @@ def _checked(value: Any, *parts: str | None) -> tuple[int, ...]:
 
 def parse_datetime(value: Any) -> dt.datetime | None:
     """Any date spelling → naive datetime in Contifico's local time (an offset is converted); empty → None."""
+    if type(value) is str and value:
+        return _cached_datetime(value)
     if value is None or value == "":
         return None
+    return _datetime(value)
+
+
+def parse_date(value: Any) -> dt.date | None:
+    """Any date spelling → the calendar day written (a time, if any, is dropped); empty → None."""
+    if type(value) is str and value:
+        return _cached_date(value)
+    if value is None or value == "":
+        return None
+    return _date(value)
+
+
+def _datetime(value: Any) -> dt.datetime:
     *numbers, offset = _date_parts(value)
     moment = dt.datetime(*numbers)
     if offset is not None:
@@ -102,12 +118,15 @@ def parse_datetime(value: Any) -> dt.datetime | None:
     return moment
 
 
-def parse_date(value: Any) -> dt.date | None:
-    """Any date spelling → the calendar day written (a time, if any, is dropped); empty → None."""
-    if value is None or value == "":
-        return None
+def _date(value: Any) -> dt.date:
     year, month, day = _date_parts(value)[:3]
     return dt.date(year, month, day)
+
+
+# The same spellings come back record after record (emission dates, catalog dates): a bounded cache
+# of the immutable results skips the regexes for them. Errors are not cached (they raise again).
+_cached_date = functools.lru_cache(maxsize=8192)(_date)
+_cached_datetime = functools.lru_cache(maxsize=8192)(_datetime)
 
 
 def parse_decimal(value: Any) -> Decimal | None:
