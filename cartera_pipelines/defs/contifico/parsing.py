@@ -219,38 +219,42 @@ def lookup(record: Mapping[str, Any], path: str) -> Any:
 
 # One encoder for every record: json.dumps with options builds a new encoder per call.
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
-# orjson writes the same text as ``_CANONICAL`` (sorted keys, no spaces, UTF-8, the same escapes) several
-# times faster, except for floats Python writes in exponent form (``1e-05``, ``1e+16``: orjson writes
-# ``0.00001`` or ``1e16``). Such a number, or anything orjson refuses (ints beyond 64 bits, lone
-# surrogates, non-JSON types), goes through ``_CANONICAL``: the text, and so the stored hashes, stay
-# what they were. A string that merely looks like such a number only takes the slow path.
-_SLOW_NUMBER = re.compile(rb"[:,\[]-?(?:\d+(?:\.\d+)?[eE]|0\.0000|\d{17})")
+# orjson writes the same text as ``_CANONICAL`` (sorted keys, no spaces, UTF-8, the same escapes and
+# float digits) several times faster, except for floats below 1e-4: Python writes ``1e-05``/``1e-07``,
+# orjson ``0.00001``/``1e-7``. Output holding ``e-`` or ``0.0000`` (such a float, or a string that
+# merely looks like one) goes through ``_CANONICAL``, as does anything orjson refuses (ints beyond
+# 64 bits, lone surrogates, non-JSON types): the text, and so the stored hashes, stay what they were.
+# NaN and ±Infinity (JSON has none; only ``json.loads`` reads them) become null: the stdlib's NaN was
+# refused by PostgreSQL's jsonb, so no such record was ever stored.
+# (Two literal searches: a regex over every record cost more than orjson's encoding itself.)
 _SORT_KEYS = orjson.OPT_SORT_KEYS
 
 
-def canonical_bytes(record: Mapping[str, Any]) -> bytes:
-    """The record as UTF-8 JSON with sorted keys and no spaces: equal records give equal bytes."""
+def _fast_canonical(record: Mapping[str, Any]) -> bytes | None:
+    """orjson's text when it is the stdlib's, else None."""
     try:
         data = orjson.dumps(record, option=_SORT_KEYS)
     except TypeError:  # orjson.JSONEncodeError
-        return _CANONICAL(record).encode("utf-8")
-    if _SLOW_NUMBER.search(data) is None:
-        return data
-    return _CANONICAL(record).encode("utf-8")
+        return None
+    return data if b"e-" not in data and b"0.0000" not in data else None
 
 
 def canonical_json(record: Mapping[str, Any]) -> str:
     """The record as JSON with sorted keys and no spaces: equal records give equal text."""
-    return canonical_bytes(record).decode("utf-8")
+    data = _fast_canonical(record)
+    return _CANONICAL(record) if data is None else data.decode("utf-8")
 
 
 def content_hash(record: Mapping[str, Any]) -> str:
     """SHA-256 of the canonical JSON: the change detector of the upsert."""
-    return hashlib.sha256(canonical_bytes(record)).hexdigest()
+    return canonical_and_hash(record)[1]
 
 
 def canonical_and_hash(record: Mapping[str, Any]) -> tuple[str, str]:
-    data = canonical_bytes(record)
+    data = _fast_canonical(record)
+    if data is None:
+        text = _CANONICAL(record)
+        return text, hashlib.sha256(text.encode("utf-8")).hexdigest()
     return data.decode("utf-8"), hashlib.sha256(data).hexdigest()
 
 
