@@ -25,7 +25,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from cartera_pipelines.defs.contifico.catalog import CHILDREN, ChildTable
 from cartera_pipelines.defs.contifico.parsing import ParsedRecord, Reject
-from cartera_pipelines.lib.bulk import column_encoder, copy_stream, copy_text, csv_pieces, text_encoder
+from cartera_pipelines.lib.bulk import NULL, column_encoder, copy_stream, copy_text, csv_pieces, text_encoder
 
 _LOOKUP_BATCH = 5_000
 
@@ -117,15 +117,28 @@ def _copy_text(table: sa.Table, rows: Sequence[Mapping[str, Any]], now: dt.datet
     values = itemgetter(*names)
     stamp = now.isoformat()
     tail = f"\t{stamp}\t{stamp}\n"
-    text = "".join(
-        [
-            "\t".join([encode(v) for encode, v in zip(encoders, values(row))])
-            + "\t"
-            + _json_field(row["raw_json"])
-            + tail
-            for row in rows
-        ]
-    )
+    tabs = len(names) - 1
+    lines = []
+    for row in rows:
+        row_values = values(row)
+        # Strings as they are, None as \N, the rest through its column's encoder; then one look at the
+        # whole line: a tab, backslash (beyond the NULL markers), newline or CR in a value sends the row
+        # through the escaping encoders.
+        line = "\t".join(
+            [
+                v if v.__class__ is str else NULL if v is None else encode(v)
+                for encode, v in zip(encoders, row_values)
+            ]
+        )
+        if (
+            line.count("\t") != tabs
+            or line.count("\\") != row_values.count(None)
+            or "\n" in line
+            or "\r" in line
+        ):
+            line = "\t".join([encode(v) for encode, v in zip(encoders, row_values)])
+        lines.append(line + "\t" + _json_field(row["raw_json"]) + tail)
+    text = "".join(lines)
     return [*names, "raw", "first_seen_at", "fetched_at"], text
 
 
