@@ -7,8 +7,10 @@ The COPY path is a stream: :func:`copy_stream` hands psycopg2 a file that produc
 asks for it (64 KB at a time), so the database inserts one chunk while Python encodes the next and memory
 stays bounded whatever the number of rows. Rows become text through per-column encoders chosen once per
 column (:func:`column_encoder`), or through ``csv.writer`` (in C) for hot paths that already hold plain
-values (:func:`csv_pieces`). The format is always CSV with a tab delimiter; the NULL marker is ``\\N``
-unless a hot path writes ``None`` as the empty field (``null=""``).
+values (:func:`csv_pieces`). The format is CSV with a tab delimiter; the NULL marker is ``\\N``
+unless a hot path writes ``None`` as the empty field (``null=""``). A caller that builds a whole batch
+itself can write COPY's text format instead (:func:`text_field`, :func:`text_encoder`,
+:func:`copy_text`): only backslash, tab, newline and CR are escaped, so JSON goes almost as it is.
 """
 
 from __future__ import annotations

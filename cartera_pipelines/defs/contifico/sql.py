@@ -4,9 +4,10 @@ sync state.
 Each function runs on the caller's connection, inside the caller's transaction. The upsert compares
 the page's content hashes with the stored ones for just those ids (a primary-key lookup), then
 writes only new or changed rows with ``INSERT … ON CONFLICT`` (PostgreSQL through a ``COPY`` into a
-session-temporary staging table, SQLite/MySQL with a multi-row insert). The child tables' lines of
-every written record are replaced in the same transaction: the changed parents' lines deleted, the
-new lines inserted (PostgreSQL: one ``COPY`` straight into the child table).
+session-temporary staging table, or straight into the table when none of the page's ids is stored;
+SQLite/MySQL with a multi-row insert). The child tables' lines of every written record are replaced
+in the same transaction: the changed parents' lines deleted, the new lines inserted (PostgreSQL:
+typed in SQL from the JSONB just stored).
 """
 
 from __future__ import annotations
