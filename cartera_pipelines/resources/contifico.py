@@ -32,7 +32,9 @@ from typing import Any, Literal
 from urllib.parse import urljoin
 
 import dagster as dg
+import httpcore  # noqa: F401  httpx imports it on the first Client: with the module, not in the first sync
 import httpx
+import orjson
 import tenacity
 from pydantic import PrivateAttr
 
@@ -149,6 +151,37 @@ def page_records(version: str, payload: Any) -> tuple[list[Any], int | None, str
         raise PayloadError(f"'count' is not an integer: {count!r}")
     next_link = payload.get("next")
     return payload["results"], count, next_link if isinstance(next_link, str) and next_link else None
+
+
+# Digits → "0", the characters that may precede a number → ":", whitespace deleted: an integer of 19
+# digits or more then reads ":000…" (a string holding such digits only costs the slow path). Two
+# literal searches after one translate: a regex over a 500 KB body cost more than decoding it.
+_NUMBER_SHAPE = bytes(
+    ord("0") if c in b"0123456789" else ord(":") if c in b":,[" else c if c == ord("-") else ord("x")
+    for c in range(256)
+)
+_DIGITS_19 = b"0" * 19
+
+
+def _long_integer(body: bytes) -> bool:
+    """Whether the JSON body may hold an integer of 19 digits or more (orjson would read a float)."""
+    shape = body.translate(_NUMBER_SHAPE, b" \t\n\r")
+    return b":" + _DIGITS_19 in shape or b":-" + _DIGITS_19 in shape
+
+
+def decode_json(body: bytes) -> Any:
+    """``json.loads`` of a body, through orjson when it can (several times faster, the same values).
+
+    What orjson refuses but Python reads (``NaN``, ``1e400``, lone surrogate escapes, a BOM) goes through
+    ``json.loads``, so a body decodes to what it always did and broken JSON still raises ``ValueError``;
+    so does a body with an integer of 19 digits or more, which orjson would read as a float.
+    """
+    if not _long_integer(body):
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(body)
 
 
 def error_message(body: bytes | str) -> str:
@@ -272,7 +305,7 @@ class ContificoApi(FromSettings):
         payload = None
         if expect_json and status == 200:
             try:
-                payload = json.loads(response.content)
+                payload = decode_json(response.content)
             except ValueError as error:
                 # A 200 cut short (a proxy dropping the connection) reads as broken JSON: ask again.
                 raise _Retryable(f"the page is not valid JSON ({error})", body=response.content) from None

@@ -364,6 +364,7 @@ CREATE TABLE records (
 );
 CREATE UNIQUE INDEX records_id ON records (coll, id);
 CREATE INDEX records_modified ON records (coll, modified);
+CREATE INDEX records_emitted ON records (coll, emitted);
 """
 
 

@@ -207,6 +207,9 @@ class Simulator:
         if conn is None:
             conn = sqlite3.connect(self.data_file, timeout=30, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
+            # documento/ filters by emission date, as the real API does with an index; data files
+            # written before this index existed get it here (a no-op afterwards).
+            conn.execute("CREATE INDEX IF NOT EXISTS records_emitted ON records (coll, emitted)")
             self._local.conn = conn
         return conn
 

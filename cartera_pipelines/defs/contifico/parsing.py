@@ -9,6 +9,7 @@ the list we expect raises ``PayloadError`` (the page envelope is the client's: `
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import re
@@ -17,6 +18,8 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
+
+import orjson
 
 from cartera_pipelines.defs.contifico.catalog import CatalogEntry, ChildTable
 from cartera_pipelines.defs.contifico.plan import CONTIFICO_TZ
@@ -90,8 +93,23 @@ def _checked(value: Any, *parts: str | None) -> tuple[int, ...]:
 
 def parse_datetime(value: Any) -> dt.datetime | None:
     """Any date spelling → naive datetime in Contifico's local time (an offset is converted); empty → None."""
+    if type(value) is str and value:
+        return _cached_datetime(value)
     if value is None or value == "":
         return None
+    return _datetime(value)
+
+
+def parse_date(value: Any) -> dt.date | None:
+    """Any date spelling → the calendar day written (a time, if any, is dropped); empty → None."""
+    if type(value) is str and value:
+        return _cached_date(value)
+    if value is None or value == "":
+        return None
+    return _date(value)
+
+
+def _datetime(value: Any) -> dt.datetime:
     *numbers, offset = _date_parts(value)
     moment = dt.datetime(*numbers)
     if offset is not None:
@@ -100,12 +118,15 @@ def parse_datetime(value: Any) -> dt.datetime | None:
     return moment
 
 
-def parse_date(value: Any) -> dt.date | None:
-    """Any date spelling → the calendar day written (a time, if any, is dropped); empty → None."""
-    if value is None or value == "":
-        return None
+def _date(value: Any) -> dt.date:
     year, month, day = _date_parts(value)[:3]
     return dt.date(year, month, day)
+
+
+# The same spellings come back record after record (emission dates, catalog dates): a bounded cache
+# of the immutable results skips the regexes for them. Errors are not cached (they raise again).
+_cached_date = functools.lru_cache(maxsize=8192)(_date)
+_cached_datetime = functools.lru_cache(maxsize=8192)(_datetime)
 
 
 def parse_decimal(value: Any) -> Decimal | None:
@@ -198,21 +219,43 @@ def lookup(record: Mapping[str, Any], path: str) -> Any:
 
 # One encoder for every record: json.dumps with options builds a new encoder per call.
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+# orjson writes the same text as ``_CANONICAL`` (sorted keys, no spaces, UTF-8, the same escapes and
+# float digits) several times faster, except for floats below 1e-4: Python writes ``1e-05``/``1e-07``,
+# orjson ``0.00001``/``1e-7``. Output holding ``e-`` or ``0.0000`` (such a float, or a string that
+# merely looks like one) goes through ``_CANONICAL``, as does anything orjson refuses (ints beyond
+# 64 bits, lone surrogates, non-JSON types): the text, and so the stored hashes, stay what they were.
+# NaN and ±Infinity (JSON has none; only ``json.loads`` reads them) become null: the stdlib's NaN was
+# refused by PostgreSQL's jsonb, so no such record was ever stored.
+# (Two literal searches: a regex over every record cost more than orjson's encoding itself.)
+_SORT_KEYS = orjson.OPT_SORT_KEYS
+
+
+def _fast_canonical(record: Mapping[str, Any]) -> bytes | None:
+    """orjson's text when it is the stdlib's, else None."""
+    try:
+        data = orjson.dumps(record, option=_SORT_KEYS)
+    except TypeError:  # orjson.JSONEncodeError
+        return None
+    return data if b"e-" not in data and b"0.0000" not in data else None
 
 
 def canonical_json(record: Mapping[str, Any]) -> str:
     """The record as JSON with sorted keys and no spaces: equal records give equal text."""
-    return _CANONICAL(record)
+    data = _fast_canonical(record)
+    return _CANONICAL(record) if data is None else data.decode("utf-8")
 
 
 def content_hash(record: Mapping[str, Any]) -> str:
     """SHA-256 of the canonical JSON: the change detector of the upsert."""
-    return hashlib.sha256(canonical_json(record).encode("utf-8")).hexdigest()
+    return canonical_and_hash(record)[1]
 
 
 def canonical_and_hash(record: Mapping[str, Any]) -> tuple[str, str]:
-    text = _CANONICAL(record)
-    return text, hashlib.sha256(text.encode("utf-8")).hexdigest()
+    data = _fast_canonical(record)
+    if data is None:
+        text = _CANONICAL(record)
+        return text, hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return data.decode("utf-8"), hashlib.sha256(data).hexdigest()
 
 
 def validate_id(record: Any) -> str:

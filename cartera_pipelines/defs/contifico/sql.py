@@ -4,9 +4,10 @@ sync state.
 Each function runs on the caller's connection, inside the caller's transaction. The upsert compares
 the page's content hashes with the stored ones for just those ids (a primary-key lookup), then
 writes only new or changed rows with ``INSERT … ON CONFLICT`` (PostgreSQL through a ``COPY`` into a
-session-temporary staging table, SQLite/MySQL with a multi-row insert). The child tables' lines of
-every written record are replaced in the same transaction: the changed parents' lines deleted, the
-new lines inserted (PostgreSQL: one ``COPY`` straight into the child table).
+session-temporary staging table, or straight into the table when none of the page's ids is stored;
+SQLite/MySQL with a multi-row insert). The child tables' lines of every written record are replaced
+in the same transaction: the changed parents' lines deleted, the new lines inserted (PostgreSQL:
+typed in SQL from the JSONB just stored).
 """
 
 from __future__ import annotations
@@ -17,13 +18,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import islice
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from cartera_pipelines.defs.contifico.catalog import CHILDREN, ChildTable
 from cartera_pipelines.defs.contifico.parsing import ParsedRecord, Reject
-from cartera_pipelines.lib.bulk import column_encoder, copy_stream, csv_pieces
+from cartera_pipelines.lib.bulk import NULL, column_encoder, copy_stream, copy_text, csv_pieces, text_encoder
 
 _LOOKUP_BATCH = 5_000
 
@@ -40,10 +43,16 @@ def stored_hashes(conn: sa.Connection, table: sa.Table, ids: Sequence[str]) -> d
     """id → (content hash, is deleted) for the given ids that are stored."""
     found: dict[str, tuple[str, bool]] = {}
     iterator = iter(ids)
+    postgres = conn.dialect.name == "postgresql"
     while chunk := list(islice(iterator, _LOOKUP_BATCH)):
-        query = sa.select(table.c.id, table.c.content_hash, table.c.deleted_at.is_not(None)).where(
-            table.c.id.in_(chunk)
+        # PostgreSQL: one array parameter (psycopg2 adapts the list in C) rather than an IN of
+        # thousands of bind parameters SQLAlchemy renders one by one.
+        match = (
+            table.c.id == sa.any_(sa.bindparam("ids", chunk, type_=ARRAY(sa.String)))
+            if postgres
+            else table.c.id.in_(chunk)
         )
+        query = sa.select(table.c.id, table.c.content_hash, table.c.deleted_at.is_not(None)).where(match)
         for record_id, digest, deleted in conn.execute(query):
             found[record_id] = (digest, bool(deleted))
     return found
@@ -83,33 +92,92 @@ def _upsert_generic(
     )
 
 
-def _upsert_postgres(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+_PAGE_COLUMNS = ("raw", "first_seen_at", "fetched_at", "deleted_at")
+"""Filled per page, not from the typed row: the canonical JSON, the page's stamp (twice), NULL."""
+_COPY_PLANS: dict[str, tuple[list[str], list[Any]]] = {}
+
+
+def _copy_plan(table: sa.Table) -> tuple[list[str], list[Any]]:
+    """The typed row's columns (in table order) and their COPY text encoders, once per table."""
+    plan = _COPY_PLANS.get(table.name)
+    if plan is None:
+        names = [c.name for c in table.columns if c.name not in _PAGE_COLUMNS]
+        plan = _COPY_PLANS[table.name] = (names, [text_encoder(table.c[name]) for name in names])
+    return plan
+
+
+def _json_field(text: str) -> str:
+    """Canonical JSON as a COPY text field: it has no raw tab, newline or CR, only backslashes."""
+    return text.replace("\\", "\\\\") if "\\" in text else text
+
+
+def _copy_text(table: sa.Table, rows: Sequence[Mapping[str, Any]], now: dt.datetime) -> tuple[list[str], str]:
+    """The page's rows as COPY text: typed columns, ``raw`` (the canonical JSON already computed for the
+    hash, no second encoding), ``first_seen_at`` and ``fetched_at`` (one stamp per page)."""
+    names, encoders = _copy_plan(table)
+    values = itemgetter(*names)
+    stamp = now.isoformat()
+    tail = f"\t{stamp}\t{stamp}\n"
+    tabs = len(names) - 1
+    lines = []
+    for row in rows:
+        row_values = values(row)
+        # Strings as they are, None as \N, the rest through its column's encoder; then one look at the
+        # whole line: a tab, backslash (beyond the NULL markers), newline or CR in a value sends the row
+        # through the escaping encoders.
+        line = "\t".join(
+            [
+                v if v.__class__ is str else NULL if v is None else encode(v)
+                for encode, v in zip(encoders, row_values)
+            ]
+        )
+        if (
+            line.count("\t") != tabs
+            or line.count("\\") != row_values.count(None)
+            or "\n" in line
+            or "\r" in line
+        ):
+            line = "\t".join([encode(v) for encode, v in zip(encoders, row_values)])
+        lines.append(line + "\t" + _json_field(row["raw_json"]) + tail)
+    text = "".join(lines)
+    return [*names, "raw", "first_seen_at", "fetched_at"], text
+
+
+def _upsert_postgres(
+    conn: sa.Connection,
+    table: sa.Table,
+    rows: Sequence[Mapping[str, Any]],
+    now: dt.datetime,
+    *,
+    all_new: bool,
+) -> None:
     """``COPY`` the rows into a session-temporary twin of ``table``, then one ``INSERT … SELECT …
-    ON CONFLICT (id) DO UPDATE``: the fastest idempotent bulk upsert PostgreSQL offers."""
+    ON CONFLICT (id) DO UPDATE``: the fastest idempotent bulk upsert PostgreSQL offers.
+
+    When none of the ids was stored (``all_new``: a first sync), the rows are copied straight into the
+    table under a savepoint; should another sync have stored one of them since the lookup, the
+    savepoint is rolled back and the rows go through the upsert after all.
+    """
     from sqlalchemy.dialects.postgresql import insert
 
+    columns, text = _copy_text(table, rows, now)
+    if all_new:
+        try:
+            with conn.begin_nested():
+                copy_text(conn, table.name, columns, text)
+            return
+        except conn.dialect.dbapi.IntegrityError:  # type: ignore[union-attr]
+            pass
     stage_name = f"stage_{table.name}"
     # Identifiers come from our own catalog, never from input.
     conn.exec_driver_sql(
         f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage_name} (LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
     )
-    columns = [c.name for c in table.columns]
-    converters = [(c.name, column_encoder(c)) for c in table.columns]
-    stamp = rows[0]["fetched_at"].isoformat()  # one timestamp per page: format it once
-    rows = [row | {"first_seen_at": stamp, "fetched_at": stamp} for row in rows]
     conn.exec_driver_sql(f"TRUNCATE {stage_name}")
-    # ``raw`` goes as the canonical JSON text already computed for the hash (no second encoding).
-    copy_stream(
-        conn,
-        stage_name,
-        columns,
-        csv_pieces(
-            [convert(row["raw_json"] if name == "raw" else row[name]) for name, convert in converters]
-            for row in rows
-        ),
-    )
+    copy_text(conn, stage_name, columns, text)
+    names = [c.name for c in table.columns]
     stage = sa.Table(stage_name, sa.MetaData(), *(sa.Column(c.name, c.type) for c in table.columns))
-    statement = insert(table).from_select(columns, sa.select(*(stage.c[c] for c in columns)))
+    statement = insert(table).from_select(names, sa.select(*(stage.c[c] for c in names)))
     conn.execute(
         statement.on_conflict_do_update(
             index_elements=[table.c.id], set_={c: statement.excluded[c] for c in _update_columns(table)}
@@ -206,7 +274,8 @@ def upsert_page(
     if not parsed:
         return result
     stored = stored_hashes(conn, table, [item.row["id"] for item in parsed])
-    writes: list[dict[str, Any]] = []
+    writes: list[dict[str, Any]] = []  # the typed rows to write
+    raws: list[Mapping[str, Any]] = []
     replaced: list[str] = []  # parents stored before: their old lines go
     lines: dict[str, list[dict[str, Any]]] = {name: [] for name in child_tables or {}}
     for row, raw, children in parsed:
@@ -219,15 +288,18 @@ def upsert_page(
         else:
             result.unchanged += 1
             continue
-        writes.append(row | {"raw": raw, "first_seen_at": now, "fetched_at": now, "deleted_at": None})
+        writes.append(row)
+        raws.append(raw)
         for name, rows in children.items():
             lines[name] += rows
     if writes:
         if conn.dialect.name == "postgresql" and len(writes) > 50:
-            _upsert_postgres(conn, table, writes)
+            _upsert_postgres(conn, table, writes, now, all_new=not stored)
         else:
             columns = [c.name for c in table.columns]
-            _upsert_generic(conn, table, [{c: w.get(c) for c in columns} for w in writes])
+            page = {"first_seen_at": now, "fetched_at": now, "deleted_at": None}
+            merged = [row | page | {"raw": raw} for row, raw in zip(writes, raws)]
+            _upsert_generic(conn, table, [{c: w.get(c) for c in columns} for w in merged])
         for name, rows in lines.items():
             if conn.dialect.name == "postgresql" and len(rows) > 50 and CHILDREN[name].kind in _LINE_SELECT:
                 # PostgreSQL types the lines from the JSONB it just stored, in C: no second encoding.

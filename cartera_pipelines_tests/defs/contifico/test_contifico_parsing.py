@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from cartera_pipelines.defs.contifico.catalog import CATALOG, RESOURCES
 from cartera_pipelines.defs.contifico.parsing import (
     RecordError,
+    canonical_json,
     content_hash,
     parse_date,
     parse_datetime,
@@ -23,6 +24,7 @@ from cartera_pipelines.defs.contifico.parsing import (
 from cartera_pipelines.defs.contifico.plan import deletion_skip_reason, plan_sync
 from cartera_pipelines.resources.contifico import (
     PayloadError,
+    decode_json,
     error_message,
     is_page_out_of_range,
     page_records,
@@ -164,6 +166,54 @@ def test_amounts_as_strings_or_json_numbers_read_the_same(value: Decimal) -> Non
 )
 def test_content_hash_ignores_key_order(record: dict[str, object]) -> None:
     assert content_hash(dict(reversed(list(record.items())))) == content_hash(record)
+
+
+_STDLIB_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+
+
+@given(
+    st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.text(),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+        max_leaves=12,
+    )
+)
+def test_canonical_json_is_the_stdlib_text(value: object) -> None:
+    """orjson's fast path writes exactly what json.dumps(sort_keys) writes: stored hashes stay valid.
+    (Not for NaN/±Infinity, which only ``json.loads``' fallback reads: orjson writes null, the stdlib
+    NaN, which PostgreSQL's jsonb refuses, so such a record never had a stored hash.)"""
+    record = {"id": "a" * 16, "v": value}
+    assert canonical_json(record) == _STDLIB_CANONICAL(record)
+
+
+@pytest.mark.parametrize(
+    "value", [1e-05, 1e-07, 6.3e-05, 1e16, 2**64, "\ud800", "1e-5 0.0000", "\x00\x1f\u2028é"]
+)
+def test_canonical_json_of_what_orjson_writes_differently(value: object) -> None:
+    record = {"id": "a" * 16, "v": value, "w": [value]}
+    assert canonical_json(record) == _STDLIB_CANONICAL(record)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"a": 12345678901234567890123, "b": [-1234567890123456789]}',
+        b'[1e400, NaN, "\\ud800"]',
+        b'{"results": [{"id": "x", "n": 12.50, "t": "1234567890123456789012"}]}',
+        "\ufeff[1]".encode(),
+    ],
+)
+def test_decode_json_reads_what_json_loads_reads(body: bytes) -> None:
+    assert repr(decode_json(body)) == repr(json.loads(body))
+
+
+def test_decode_json_rejects_broken_json() -> None:
+    with pytest.raises(ValueError):
+        decode_json(b'{"results": [{"id": "x"')
 
 
 def test_content_hash_sees_any_change() -> None:
