@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -173,7 +174,7 @@ def decode_json(body: bytes) -> Any:
     """``json.loads`` of a body, through orjson when it can (several times faster, the same values).
 
     What orjson refuses but Python reads (``NaN``, ``1e400``, lone surrogate escapes, a BOM) goes through
-    ``json.loads``, so a body decodes to what it always did and broken JSON still raises ``ValueError``;
+    ``json.loads`` (a lone surrogate then becomes U+FFFD), so a body decodes to what it always did and broken JSON still raises ``ValueError``;
     so does a body with an integer of 19 digits or more, which orjson would read as a float.
     """
     if not _long_integer(body):
@@ -181,7 +182,24 @@ def decode_json(body: bytes) -> Any:
             return orjson.loads(body)
         except orjson.JSONDecodeError:
             pass
-    return json.loads(body)
+    data = json.loads(body)
+    return _mend(data) if b"\\ud" in body.lower() else data
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _mend(value: Any) -> Any:
+    """Lone surrogates (half an emoji, as some exports cut text) → U+FFFD: no UTF-8 text, hash, JSONB or
+    COPY can hold them, and one such character must not stop the resource. Whole pairs were already joined
+    into their character by the decoder."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_mend(item) for item in value]
+    if isinstance(value, dict):
+        return {_mend(key): _mend(item) for key, item in value.items()}
+    return value
 
 
 def error_message(body: bytes | str) -> str:

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from cartera_pipelines.defs.contifico.catalog import CATALOG, RESOURCES
 from cartera_pipelines.defs.contifico.parsing import (
     RecordError,
+    canonical_and_hash,
     canonical_json,
     content_hash,
     parse_date,
@@ -202,13 +203,25 @@ def test_canonical_json_of_what_orjson_writes_differently(value: object) -> None
     "body",
     [
         b'{"a": 12345678901234567890123, "b": [-1234567890123456789]}',
-        b'[1e400, NaN, "\\ud800"]',
+        b'[1e400, NaN, "\\ud83d\\ude00"]',
         b'{"results": [{"id": "x", "n": 12.50, "t": "1234567890123456789012"}]}',
         "\ufeff[1]".encode(),
     ],
 )
 def test_decode_json_reads_what_json_loads_reads(body: bytes) -> None:
     assert repr(decode_json(body)) == repr(json.loads(body))
+
+
+def test_a_lone_surrogate_becomes_a_replacement_character_and_the_record_still_hashes() -> None:
+    """Half an emoji (``\\ud83d`` without its pair), as an export that cuts text at a byte count leaves it:
+    no UTF-8 column, hash or JSONB holds it, so it must not fail the page."""
+    body = b'[{"id": "ABCDEFGHIJKLMNOP", "nombre": "Caf\\u00e9 \\ud83d", "\\udc00clave": ["\\ud83d\\ude00"]}]'
+    [record] = decode_json(body)
+    assert record == {"id": "ABCDEFGHIJKLMNOP", "nombre": "Café \ufffd", "\ufffdclave": ["\U0001f600"]}
+    text, digest = canonical_and_hash(record)
+    assert text.encode("utf-8") and len(digest) == 64
+    page = parse_page(RESOURCES["persons"], [record])
+    assert [item.row["id"] for item in page.records] == ["ABCDEFGHIJKLMNOP"] and not page.rejects
 
 
 def test_decode_json_rejects_broken_json() -> None:
