@@ -4,8 +4,8 @@ seasonal terms shrunk towards zero by an empirical-Bayes prior learnt across the
 The shape Prophet fits for monthly sales (trend plus yearly Fourier terms), without its cost; solved for
 every article at once (small normal equations). Three steps:
 
-1. a weighted least-squares fit per article, weights 1 / fitted level (Poisson-like noise: the variance
-   grows with the level, so the quiet months are the better evidence);
+1. a weighted least-squares fit per article, weights 1 / fitted level, normalised to mean 1 (Poisson-like
+   noise: the variance grows with the level, so the quiet months are the better evidence);
 2. the prior: for each non-level term, its coefficient relative to the article's level has a variance
    across articles, estimated as the mean squared relative coefficient minus the mean squared relative
    standard error (the part of the spread that is not estimation noise). Only "regular" articles inform
@@ -52,8 +52,11 @@ def prior_variances(relative: np.ndarray, relative_se2: np.ndarray) -> np.ndarra
     return np.maximum(np.mean(relative**2, axis=0) - np.mean(relative_se2, axis=0), MIN_PRIOR_VARIANCE)
 
 
-def harmonic_forecast(demand: np.ndarray, origin: int, horizon: int, min_months: int = 12) -> np.ndarray:
-    """(articles, horizon) forecasts of the months from ``origin`` on, fitted on the columns before it."""
+def harmonic_forecast(
+    demand: np.ndarray, origin: int, horizon: int, min_months: int = 12, shrink: bool = True
+) -> np.ndarray:
+    """(articles, horizon) forecasts of the months from ``origin`` on, fitted on the columns before it
+    (``shrink=False``: step 1's weighted fit only)."""
     past = demand[:, :origin]
     observed = ~np.isnan(past)
     y = np.nan_to_num(past)
@@ -63,11 +66,16 @@ def harmonic_forecast(demand: np.ndarray, origin: int, horizon: int, min_months:
     ridge = np.broadcast_to(RIDGE * np.eye(k), (n, k, k))
     beta, _ = _solve(observed.astype(float), y, xp, ridge)
     weight = observed / np.clip(np.abs(beta @ xp.T), 1.0, None)
+    # relative weights (mean 1 over the observed months), so ``RIDGE`` stays negligible at any volume
+    with np.errstate(all="ignore"):
+        weight = np.nan_to_num(
+            weight * observed.sum(axis=1, keepdims=True) / weight.sum(axis=1, keepdims=True)
+        )
     beta, gram = _solve(weight, y, xp, ridge)
     months = observed.sum(axis=1)
     level = beta[:, 0]
     regular = (months >= min_months) & ~((y == 0) & observed).any(axis=1) & (level > 0)
-    if regular.sum() >= MIN_PRIOR_ARTICLES:
+    if shrink and regular.sum() >= MIN_PRIOR_ARTICLES:
         residual = (y - beta @ xp.T) * observed
         noise = np.sum(weight * residual**2, axis=1) / np.maximum(months - k, 1)
         se2 = noise[:, None] * np.einsum("nii->ni", np.linalg.inv(gram))
