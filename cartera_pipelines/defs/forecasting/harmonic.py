@@ -52,11 +52,9 @@ def prior_variances(relative: np.ndarray, relative_se2: np.ndarray) -> np.ndarra
     return np.maximum(np.mean(relative**2, axis=0) - np.mean(relative_se2, axis=0), MIN_PRIOR_VARIANCE)
 
 
-def harmonic_forecast(
-    demand: np.ndarray, origin: int, horizon: int, min_months: int = 12, shrink: bool = True
-) -> np.ndarray:
-    """(articles, horizon) forecasts of the months from ``origin`` on, fitted on the columns before it
-    (``shrink=False``: step 1's weighted fit only)."""
+def _weighted_fit(demand: np.ndarray, origin: int, horizon: int) -> tuple:
+    """Step 1: (design before / after the origin, observed mask, y, weights, coefficients, Gram matrices,
+    noise variance per article)."""
     past = demand[:, :origin]
     observed = ~np.isnan(past)
     y = np.nan_to_num(past)
@@ -72,23 +70,50 @@ def harmonic_forecast(
             weight * observed.sum(axis=1, keepdims=True) / weight.sum(axis=1, keepdims=True)
         )
     beta, gram = _solve(weight, y, xp, ridge)
-    months = observed.sum(axis=1)
+    residual = (y - beta @ xp.T) * observed
+    noise = np.sum(weight * residual**2, axis=1) / np.maximum(observed.sum(axis=1) - k, 1)
+    return xp, xf, observed, y, weight, beta, gram, noise
+
+
+def harmonic_prior(demand: np.ndarray, origin: int, min_months: int = 12) -> np.ndarray | None:
+    """The prior variance of each non-level term (trend, sine, cosine) relative to the level, learnt on
+    the regular articles of ``demand`` before ``origin``; None with fewer than ``MIN_PRIOR_ARTICLES``."""
+    _, _, observed, y, _, beta, gram, noise = _weighted_fit(demand, origin, 0)
     level = beta[:, 0]
-    regular = (months >= min_months) & ~((y == 0) & observed).any(axis=1) & (level > 0)
-    if shrink and regular.sum() >= MIN_PRIOR_ARTICLES:
-        residual = (y - beta @ xp.T) * observed
-        noise = np.sum(weight * residual**2, axis=1) / np.maximum(months - k, 1)
-        se2 = noise[:, None] * np.einsum("nii->ni", np.linalg.inv(gram))
+    regular = (observed.sum(axis=1) >= min_months) & ~((y == 0) & observed).any(axis=1) & (level > 0)
+    if regular.sum() < MIN_PRIOR_ARTICLES:
+        return None
+    se2 = noise[regular, None] * np.einsum("nii->ni", np.linalg.inv(gram[regular]))
+    relative = beta[regular, 1:] / level[regular, None]
+    return prior_variances(relative, se2[:, 1:] / level[regular, None] ** 2)
+
+
+def harmonic_forecast(
+    demand: np.ndarray,
+    origin: int,
+    horizon: int,
+    min_months: int = 12,
+    shrink: bool = True,
+    prior: np.ndarray | None = None,
+) -> np.ndarray:
+    """(articles, horizon) forecasts of the months from ``origin`` on, fitted on the columns before it.
+    ``prior``: the term variances to shrink with (default: learnt from ``demand`` itself, see
+    ``harmonic_prior``; the registered model passes its training's); ``shrink=False``: step 1 only."""
+    xp, xf, observed, y, weight, beta, _, noise = _weighted_fit(demand, origin, horizon)
+    if shrink and prior is None:
+        prior = harmonic_prior(demand, origin, min_months)
+    if shrink and prior is not None:
+        n, k = beta.shape
+        level = beta[:, 0]
         safe = np.where(level > 0, level, 1.0)
-        tau2 = prior_variances(
-            (beta[regular, 1:] / safe[regular, None]), se2[regular, 1:] / safe[regular, None] ** 2
-        )
-        penalty = np.array(ridge)
+        penalty = np.broadcast_to(RIDGE * np.eye(k), (n, k, k)).copy()
         terms = np.arange(1, k)
         # shrink only where the level is positive (the prior is relative to it)
-        strength = np.where(level[:, None] > 0, noise[:, None] / (tau2[None, :] * safe[:, None] ** 2), 0.0)
+        strength = np.where(
+            level[:, None] > 0, noise[:, None] / (np.asarray(prior)[None, :] * safe[:, None] ** 2), 0.0
+        )
         penalty[:, terms, terms] += strength
         beta, _ = _solve(weight, y, xp, penalty)
     out = beta @ xf.T
-    out[months < min_months] = np.nan
+    out[observed.sum(axis=1) < min_months] = np.nan
     return out

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from cartera_pipelines.defs.forecasting.harmonic import (
     MIN_PRIOR_VARIANCE,
     harmonic_forecast,
+    harmonic_prior,
     prior_variances,
 )
 
@@ -71,3 +72,15 @@ def test_each_article_is_forecast_from_the_panel_not_from_its_place_in_it(seed, 
     np.testing.assert_allclose(
         harmonic_forecast(demand[order], origin, 36 - origin), forecast[order], rtol=1e-9
     )
+
+
+def test_a_subset_forecast_with_the_panels_prior_is_the_panels_forecast():
+    """What the registered model does: two articles' history plus the training's prior give the
+    training's forecast (the prior is not relearnt from two articles)."""
+    rng = np.random.default_rng(5)
+    demand = rng.poisson(clean_panel(60, 36, seed=4).clip(1)).astype(float)
+    full = harmonic_forecast(demand, 36, 6)
+    prior = harmonic_prior(demand, 36)
+    assert prior is not None and prior.shape == (3,)
+    np.testing.assert_allclose(harmonic_forecast(demand[:2], 36, 6, prior=prior), full[:2], rtol=1e-9)
+    assert harmonic_prior(demand[:2], 36) is None
