@@ -6,12 +6,14 @@ every article at once (small normal equations). Three steps:
 
 1. a weighted least-squares fit per article, weights 1 / fitted level, normalised to mean 1 (Poisson-like
    noise: the variance grows with the level, so the quiet months are the better evidence);
-2. the prior: for each non-level term, its coefficient relative to the article's level has a variance
-   across articles, estimated as the mean squared relative coefficient minus the mean squared relative
-   standard error (the part of the spread that is not estimation noise). Only "regular" articles inform
-   it (no zero month before the origin): intermittent demand would swamp it with noise;
+2. the prior: for each non-level term, its coefficient relative to the article's level has a mean and a
+   variance across articles (the NIT's common trend and season, and how much articles differ from it):
+   the variance is the mean squared deviation minus the mean squared relative standard error (the part
+   of the spread that is not estimation noise). Only "regular" articles inform it (no zero month before
+   the origin): intermittent demand would swamp it with noise;
 3. the same fit again with a ridge penalty per article and term of (residual variance) / (prior variance
-   × level²): a noisy article's trend and season move towards zero, a clean article keeps its own.
+   × level²) towards (prior mean × level): a noisy article's trend and season move towards the NIT's,
+   a clean article keeps its own.
 
 On 30 noisy months the shrinkage is what keeps a 6-month trend extrapolation from running off. With fewer
 than ``MIN_PRIOR_ARTICLES`` regular articles there is no prior and step 1's fit (a tiny ridge) is used.
@@ -45,11 +47,13 @@ def _solve(
     return np.linalg.solve(gram, moment[..., None])[..., 0], gram
 
 
-def prior_variances(relative: np.ndarray, relative_se2: np.ndarray) -> np.ndarray:
-    """Per term: the variance of the relative coefficients across articles that is not estimation noise
-    (mean square minus mean squared standard error), at least ``MIN_PRIOR_VARIANCE``.
-    ``relative``/``relative_se2``: (articles, terms)."""
-    return np.maximum(np.mean(relative**2, axis=0) - np.mean(relative_se2, axis=0), MIN_PRIOR_VARIANCE)
+def prior_moments(relative: np.ndarray, relative_se2: np.ndarray) -> np.ndarray:
+    """(2, terms): per term, the mean of the relative coefficients across articles, and their variance
+    around it that is not estimation noise (mean squared deviation minus mean squared standard error, at
+    least ``MIN_PRIOR_VARIANCE``). ``relative``/``relative_se2``: (articles, terms)."""
+    mean = np.mean(relative, axis=0)
+    spread = np.mean((relative - mean) ** 2, axis=0) - np.mean(relative_se2, axis=0)
+    return np.stack([mean, np.maximum(spread, MIN_PRIOR_VARIANCE)])
 
 
 def _weighted_fit(demand: np.ndarray, origin: int, horizon: int) -> tuple:
@@ -76,8 +80,9 @@ def _weighted_fit(demand: np.ndarray, origin: int, horizon: int) -> tuple:
 
 
 def harmonic_prior(demand: np.ndarray, origin: int, min_months: int = 12) -> np.ndarray | None:
-    """The prior variance of each non-level term (trend, sine, cosine) relative to the level, learnt on
-    the regular articles of ``demand`` before ``origin``; None with fewer than ``MIN_PRIOR_ARTICLES``."""
+    """The prior of the non-level terms (trend, sine, cosine) relative to the level, learnt on the regular
+    articles of ``demand`` before ``origin``: (2, 3) means and variances (``prior_moments``); None with
+    fewer than ``MIN_PRIOR_ARTICLES``."""
     _, _, observed, y, _, beta, gram, noise = _weighted_fit(demand, origin, 0)
     level = beta[:, 0]
     regular = (observed.sum(axis=1) >= min_months) & ~((y == 0) & observed).any(axis=1) & (level > 0)
@@ -85,7 +90,7 @@ def harmonic_prior(demand: np.ndarray, origin: int, min_months: int = 12) -> np.
         return None
     se2 = noise[regular, None] * np.einsum("nii->ni", np.linalg.inv(gram[regular]))
     relative = beta[regular, 1:] / level[regular, None]
-    return prior_variances(relative, se2[:, 1:] / level[regular, None] ** 2)
+    return prior_moments(relative, se2[:, 1:] / level[regular, None] ** 2)
 
 
 def harmonic_forecast(
@@ -97,23 +102,28 @@ def harmonic_forecast(
     prior: np.ndarray | None = None,
 ) -> np.ndarray:
     """(articles, horizon) forecasts of the months from ``origin`` on, fitted on the columns before it.
-    ``prior``: the term variances to shrink with (default: learnt from ``demand`` itself, see
+    ``prior``: the term means and variances to shrink with (default: learnt from ``demand`` itself, see
     ``harmonic_prior``; the registered model passes its training's); ``shrink=False``: step 1 only."""
     xp, xf, observed, y, weight, beta, _, noise = _weighted_fit(demand, origin, horizon)
     if shrink and prior is None:
         prior = harmonic_prior(demand, origin, min_months)
     if shrink and prior is not None:
+        mean, variance = np.asarray(prior)
         n, k = beta.shape
         level = beta[:, 0]
         safe = np.where(level > 0, level, 1.0)
-        penalty = np.broadcast_to(RIDGE * np.eye(k), (n, k, k)).copy()
         terms = np.arange(1, k)
-        # shrink only where the level is positive (the prior is relative to it)
+        # per article and term: residual variance over prior variance (in the article's units); none where
+        # the level is not positive (the prior is relative to it)
         strength = np.where(
-            level[:, None] > 0, noise[:, None] / (np.asarray(prior)[None, :] * safe[:, None] ** 2), 0.0
+            level[:, None] > 0, noise[:, None] / (variance[None, :] * safe[:, None] ** 2), 0.0
         )
-        penalty[:, terms, terms] += strength
-        beta, _ = _solve(weight, y, xp, penalty)
+        gram = np.einsum("nt,ti,tj->nij", weight, xp, xp) + RIDGE * np.eye(k)
+        gram[:, terms, terms] += strength
+        moment = np.einsum("nt,ti->ni", weight * y, xp)
+        # towards the NIT's mean shape, scaled by the article's own level
+        moment[:, 1:] += strength * mean[None, :] * safe[:, None]
+        beta = np.linalg.solve(gram, moment[..., None])[..., 0]
     out = beta @ xf.T
     out[observed.sum(axis=1) < min_months] = np.nan
     return out

@@ -41,7 +41,7 @@ class DemandForecaster:
         horizon: int,
         xgboost_json: bytes | None,
         scalers: dict[str, tuple[float, float]],
-        harmonic_prior: list[float] | None = None,
+        harmonic_prior: list[list[float]] | None = None,
     ) -> None:
         self.chosen = chosen
         self.segments = segments
@@ -150,7 +150,7 @@ def forecaster_of(result: Any) -> DemandForecaster:
         horizon=result.settings.horizon_months,
         xgboost_json=booster,
         scalers=scalers,
-        harmonic_prior=None if result.harmonic_prior is None else list(result.harmonic_prior),
+        harmonic_prior=None if result.harmonic_prior is None else [list(r) for r in result.harmonic_prior],
     )
 
 

@@ -84,8 +84,9 @@ class TrainingResult:
     per_horizon: dict[str, list[float]]
     timings: dict[str, float]
     counts: dict[str, int]
-    harmonic_prior: tuple[float, ...] | None = None
-    """The harmonic regression's prior of the final fit (the registered model forecasts with it)."""
+    harmonic_prior: tuple[tuple[float, ...], ...] | None = None
+    """The harmonic regression's prior (means, variances) of the final fit; the registered model forecasts
+    with it."""
 
     @property
     def holdout_actual(self) -> np.ndarray:
@@ -142,9 +143,9 @@ def _scores(actual: np.ndarray, holdout: dict[str, np.ndarray], history: np.ndar
     return out
 
 
-def _prior_of(demand: np.ndarray, stop: int) -> tuple[float, ...] | None:
+def _prior_of(demand: np.ndarray, stop: int) -> tuple[tuple[float, ...], ...] | None:
     prior = harmonic_prior(demand, stop, stat.MIN_TRAIN)
-    return None if prior is None else tuple(float(v) for v in prior)
+    return None if prior is None else tuple(tuple(float(v) for v in row) for row in prior)
 
 
 def train(
