@@ -12,7 +12,10 @@ the same run:
   articles, and the coverage of the nominal 80 % bounds on the smooth ones;
 - peak memory (max RSS of this process and of its worker processes);
 - and, on the smooth "real-like" panel of the earlier benchmark (500 x 36: seasonality, trend, 5–30 %
-  noise, Poisson counts), mean holdout MASE of the chosen models against seasonal naive.
+  noise, Poisson counts), mean holdout MASE of the chosen models against seasonal naive, the harmonic
+  regression alone, and two oracles on the same hidden months and scale: the generator's expected
+  demand (level x season x trend: the best a forecast can know) and its Poisson means (which also know
+  each month's noise draw).
 
     cd benchmarks && ../.venv/bin/python forecasting_train.py [--articles 10000] [--jobs 2] [--skip-ets]
 """
@@ -24,6 +27,7 @@ import os
 import resource
 import sys
 import time
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -31,11 +35,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from cartera_pipelines.defs.forecasting import evaluation as ev
 from cartera_pipelines.defs.forecasting import model_files as files
 from cartera_pipelines.defs.forecasting.demand import month_range
 from cartera_pipelines.defs.forecasting.panel import Panel
 from cartera_pipelines.defs.forecasting.policy import PolicySettings
 from cartera_pipelines.defs.forecasting.recommend import recommendations
+from cartera_pipelines.defs.forecasting.statistical import HARMONIC
 from cartera_pipelines.defs.forecasting.training import TrainingSettings, train
 from cartera_pipelines.defs.forecasting.vetting import SPARSE_TOLERANCE
 
@@ -81,9 +87,19 @@ def distributor_panel(articles: int, months: int, seed: int) -> tuple[Panel, np.
     return seen, demand[:, months:], kind
 
 
-def real_like_panel(articles: int, months: int, seed: int) -> Panel:
+@dataclass(frozen=True)
+class RealLike:
+    panel: Panel
+    expected: np.ndarray
+    """(articles, months) E[demand]: level x season x trend, what a forecast could know at best."""
+    poisson_mean: np.ndarray
+    """(articles, months) the Poisson means drawn, with each month's multiplicative noise (unknowable
+    in advance: an oracle on it "knows" the noise draw)."""
+
+
+def real_like_panel(articles: int, months: int, seed: int) -> RealLike:
     """The earlier benchmark's smooth panel: lognormal levels, yearly seasonality of random amplitude and
-    phase, a small trend, multiplicative noise and Poisson counts."""
+    phase, a small trend, multiplicative noise and Poisson counts; with the generator's true means."""
     rng = np.random.default_rng(seed)
     t = np.arange(months)
     level = 30 * rng.lognormal(0, 0.8, articles)[:, None]
@@ -91,11 +107,23 @@ def real_like_panel(articles: int, months: int, seed: int) -> Panel:
     phase = rng.uniform(0, 2 * np.pi, articles)[:, None]
     trend = 1 + rng.normal(0, 0.008, articles)[:, None] * t
     noise = 1 + rng.normal(0, rng.uniform(0.05, 0.3, articles)[:, None], (articles, months))
-    mean = np.clip(level * (1 + amplitude * np.sin(2 * np.pi * t / 12 + phase)) * trend * noise, 0, None)
+    expected = level * (1 + amplitude * np.sin(2 * np.pi * t / 12 + phase)) * trend
+    mean = np.clip(expected * noise, 0, None)
     demand = rng.poisson(mean).astype(float)
     price = np.tile(rng.uniform(1, 200, articles)[:, None], (1, months))
     codes = [f"ART{i:04d}" for i in range(articles)]
-    return Panel("900000002", codes, [None] * articles, _calendar(months), demand, price, demand * price)
+    panel = Panel("900000002", codes, [None] * articles, _calendar(months), demand, price, demand * price)
+    return RealLike(panel, np.clip(expected, 0, None), mean)
+
+
+def oracle_mase(result, truth: np.ndarray) -> float:
+    """Mean holdout MASE of a forecast equal to ``truth`` on the hidden months, on the scale and articles
+    the training's own ``mase_chosen`` uses."""
+    holdout = result.windows.holdout
+    scale, _ = ev.naive_scales(result.panel.demand[:, :holdout])
+    with np.errstate(all="ignore"):
+        mase = ev.mae(result.holdout_actual, truth[:, holdout:]) / scale
+    return ev.finite_mean(np.where(np.isfinite(result.scores["chosen"]["mase"]), mase, np.nan))
 
 
 def auto_ets_seconds(panel: Panel, horizon: int, jobs: int) -> float:
@@ -181,9 +209,14 @@ def main() -> None:
     figures["recommendations"] = len(rows)
     figures["chosen"] = {k: v for k, v in result.counts.items() if k.startswith(("chosen_", "segment_"))}
 
-    real = train(real_like_panel(500, 36, 7), TrainingSettings(n_jobs=args.jobs))
+    like = real_like_panel(500, 36, 7)
+    real = train(like.panel, TrainingSettings(n_jobs=args.jobs))
     figures["real_like_500_mase_chosen"] = round(real.aggregate["mase_chosen"], 4)
     figures["real_like_500_mase_seasonal_naive"] = round(real.aggregate["mase_seasonal_naive"], 4)
+    figures["real_like_500_mase_harmonic"] = round(ev.finite_mean(real.scores[HARMONIC]["mase"]), 4)
+    figures["real_like_500_mase_oracle_expected"] = round(oracle_mase(real, like.expected), 4)
+    figures["real_like_500_mase_oracle_poisson_mean"] = round(oracle_mase(real, like.poisson_mean), 4)
+    figures["real_like_500_chosen"] = {k: v for k, v in real.counts.items() if k.startswith("chosen_")}
     figures["peak_after_everything"] = _peak_rss_gb()
     figures["cpu_count"] = os.cpu_count()
     figures["load_average_1m_at_end"] = os.getloadavg()[0]

@@ -2,7 +2,7 @@
 
 Input: a DataFrame of monthly demand (``article_code``, ``month``, ``demand_qty``; months without
 demand as zeros). Output: one row per article and horizon with ``forecast``, ``lower`` and ``upper``.
-Inside: each article's chosen model and segment, the global XGBoost booster with its per-article
+Inside: each article's chosen model and segment, the harmonic regression's prior, the global XGBoost booster with its per-article
 scalers (the series' mean level and price reference of the training), and the calibrated residual
 quantiles of the bounds. Statistical models are refit on the given history (they take milliseconds).
 """
@@ -41,6 +41,7 @@ class DemandForecaster:
         horizon: int,
         xgboost_json: bytes | None,
         scalers: dict[str, tuple[float, float]],
+        harmonic_prior: list[list[float]] | None = None,
     ) -> None:
         self.chosen = chosen
         self.segments = segments
@@ -49,6 +50,8 @@ class DemandForecaster:
         self.xgboost_json = xgboost_json
         self.scalers = scalers
         """article -> (mean level, price reference) of the training window."""
+        self.harmonic_prior = harmonic_prior
+        """The harmonic regression's prior learnt on the training's articles (None: learnt on the input)."""
 
     def _xgboost(self, articles: list[str], calendar: list[dt.date], demand: np.ndarray) -> np.ndarray:
         from xgboost import XGBRegressor
@@ -70,9 +73,18 @@ class DemandForecaster:
 
         from cartera_pipelines.defs.forecasting import statistical as stat
         from cartera_pipelines.defs.forecasting.demand import add_months
+        from cartera_pipelines.defs.forecasting.harmonic import harmonic_forecast
 
         articles, calendar, demand = history_frame_to_panel(model_input)
         predictions = stat._forecast(demand, self.horizon)
+        prior = getattr(self, "harmonic_prior", None)
+        predictions[stat.HARMONIC] = harmonic_forecast(
+            demand,
+            demand.shape[1],
+            self.horizon,
+            stat.MIN_TRAIN,
+            prior=None if prior is None else np.array(prior),
+        )
         mean = stat.recent_mean(demand, demand.shape[1])
         predictions[stat.MEAN_12] = np.where(
             np.isnan(predictions[stat.MEAN_12]), mean[:, None], predictions[stat.MEAN_12]
@@ -138,6 +150,7 @@ def forecaster_of(result: Any) -> DemandForecaster:
         horizon=result.settings.horizon_months,
         xgboost_json=booster,
         scalers=scalers,
+        harmonic_prior=None if result.harmonic_prior is None else [list(r) for r in result.harmonic_prior],
     )
 
 

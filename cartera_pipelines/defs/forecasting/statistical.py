@@ -23,7 +23,9 @@ MEAN_12 = "mean_12"
 """The benchmark of intermittent demand: the mean of the last 12 months (fewer when that is all)."""
 SEASONAL_NAIVE = "seasonal_naive"
 HARMONIC = "harmonic"
-"""Computed with numpy (``harmonic.py``), not by statsforecast; listed last."""
+"""Computed with numpy (``harmonic.py``), not by statsforecast, over the whole panel in the calling process
+(its prior is learnt across the NIT's articles, so it must not depend on how they are chunked); listed
+last."""
 STAT_MODELS = (
     SEASONAL_NAIVE,
     "seasonal_mean",
@@ -129,8 +131,6 @@ def _backtest(demand: np.ndarray, windows: Windows) -> dict[str, np.ndarray]:
         horizon_index = cv["ds"].to_numpy().astype(int) - cutoff - 1
         for model in SF_MODELS:
             out[model][ids, origin_index, horizon_index] = cv[model].to_numpy(dtype=float)
-    for k, origin in enumerate(origins):
-        out[HARMONIC][:, k] = harmonic_forecast(demand, origin, windows.horizon, MIN_TRAIN)
     return out
 
 
@@ -148,7 +148,6 @@ def _forecast(demand: np.ndarray, horizon: int) -> dict[str, np.ndarray]:
         step = result["ds"].to_numpy().astype(int) - demand.shape[1]
         for model in SF_MODELS:
             out[model][ids, step] = result[model].to_numpy(dtype=float)
-    out[HARMONIC] = harmonic_forecast(demand, demand.shape[1], horizon, MIN_TRAIN)
     return out
 
 
@@ -165,6 +164,14 @@ PARALLEL_MIN_ARTICLES = 400
 """Below this, starting worker processes costs more than it saves."""
 
 
+def _harmonic(
+    demand: np.ndarray, windows: Windows, backtests: dict[str, np.ndarray], forecasts: dict[str, np.ndarray]
+) -> None:
+    for k, origin in enumerate(windows.all):
+        backtests[HARMONIC][:, k] = harmonic_forecast(demand, origin, windows.horizon, MIN_TRAIN)
+    forecasts[HARMONIC] = harmonic_forecast(demand, demand.shape[1], windows.horizon, MIN_TRAIN)
+
+
 def _chunk(demand: np.ndarray, windows: Windows) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     return _backtest(demand, windows), _forecast(demand, windows.horizon)
 
@@ -176,7 +183,9 @@ def run(
     every origin of ``windows.all``, and model -> (articles, horizon) forecasts after the last month."""
     n = demand.shape[0]
     if n_jobs <= 1 or n < PARALLEL_MIN_ARTICLES:
-        return _chunk(demand, windows)
+        backtests, forecasts = _chunk(demand, windows)
+        _harmonic(demand, windows, backtests, forecasts)
+        return backtests, forecasts
     bounds = np.linspace(0, n, n_jobs + 1).astype(int)
     # spawn, not fork: the parent may be a multi-threaded Dagster step
     context = multiprocessing.get_context("spawn")
@@ -188,4 +197,5 @@ def run(
         )
     backtests = {m: np.concatenate([p[0][m] for p in parts]) for m in STAT_MODELS}
     forecasts = {m: np.concatenate([p[1][m] for p in parts]) for m in STAT_MODELS}
+    _harmonic(demand, windows, backtests, forecasts)
     return backtests, forecasts

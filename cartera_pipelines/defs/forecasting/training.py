@@ -24,6 +24,7 @@ import numpy as np
 from cartera_pipelines.defs.forecasting import evaluation as ev
 from cartera_pipelines.defs.forecasting import statistical as stat
 from cartera_pipelines.defs.forecasting.conformal import Calibration, calibrate, noise_scale
+from cartera_pipelines.defs.forecasting.harmonic import harmonic_prior
 from cartera_pipelines.defs.forecasting.panel import Panel
 from cartera_pipelines.defs.forecasting.segments import NEW, SMOOTH, SPARSE, segments
 from cartera_pipelines.defs.forecasting.selection import XGBOOST, choose, window_errors
@@ -83,6 +84,9 @@ class TrainingResult:
     per_horizon: dict[str, list[float]]
     timings: dict[str, float]
     counts: dict[str, int]
+    harmonic_prior: tuple[tuple[float, ...], ...] | None = None
+    """The harmonic regression's prior (means, variances) of the final fit; the registered model forecasts
+    with it."""
 
     @property
     def holdout_actual(self) -> np.ndarray:
@@ -137,6 +141,11 @@ def _scores(actual: np.ndarray, holdout: dict[str, np.ndarray], history: np.ndar
             mae, rmse = ev.mae(actual, predicted), ev.rmse(actual, predicted)
             out[model] = {"mae": mae, "rmse": rmse, "mase": mae / mae_scale, "rmsse": rmse / rmse_scale}
     return out
+
+
+def _prior_of(demand: np.ndarray, stop: int) -> tuple[tuple[float, ...], ...] | None:
+    prior = harmonic_prior(demand, stop, stat.MIN_TRAIN)
+    return None if prior is None else tuple(tuple(float(v) for v in row) for row in prior)
 
 
 def train(
@@ -257,6 +266,7 @@ def train(
         per_horizon=per_horizon,
         timings=timings,
         counts=counts,
+        harmonic_prior=_prior_of(demand, T),
     )
 
 
