@@ -20,6 +20,7 @@ import io
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from decimal import Decimal
 from itertools import chain, islice
 from typing import Any
@@ -192,3 +193,72 @@ def insert_rows(
         conn.execute(table.insert(), batch)
         total += len(batch)
     return total
+
+
+class BackgroundCommits:
+    """Overlap the client's work on the next batch with the database's work on this one (PostgreSQL).
+
+    A batched writer spends its time in two places that can run at once: Python preparing a batch
+    (reads, decisions, COPY text) and the server parsing, indexing and committing the previous one.
+    :meth:`submit` hands over a batch's open transaction with its text for :func:`copy_text`; one writer thread sends it
+    and commits, in order, while the caller prepares the next batch on another connection. At most one
+    batch waits: :meth:`submit` first waits for the batch before. The writer's first failure is raised
+    in the caller (at the next :meth:`submit` or on leaving the ``with``); the transaction it failed in is
+    rolled back, and so is every one submitted after it. Each batch stays one transaction.
+    """
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="copy-commit")
+        self._pending: Future[None] | None = None
+
+    def __enter__(self) -> BackgroundCommits:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            self.wait()
+        finally:
+            self._pool.shutdown(wait=True)
+
+    def wait(self) -> None:
+        """Wait for the batch in flight; raise its failure."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def submit(
+        self,
+        conn: sa.Connection,
+        transaction: sa.RootTransaction,
+        target: str,
+        columns: Sequence[str],
+        text: str,
+    ) -> None:
+        """COPY ``text`` into ``target`` inside ``transaction`` and commit it, on the writer thread. The
+        connection belongs to the writer from here on (it closes it)."""
+        try:
+            self.wait()
+        except BaseException:
+            _abandon(conn, transaction)
+            raise
+        self._pending = self._pool.submit(_copy_and_commit, conn, transaction, target, columns, text)
+
+
+def _abandon(conn: sa.Connection, transaction: sa.RootTransaction) -> None:
+    try:
+        transaction.rollback()
+    finally:
+        conn.close()
+
+
+def _copy_and_commit(
+    conn: sa.Connection, transaction: sa.RootTransaction, target: str, columns: Sequence[str], text: str
+) -> None:
+    try:
+        if text:
+            copy_text(conn, target, columns, text)
+        transaction.commit()
+    except BaseException:
+        _abandon(conn, transaction)
+        raise
+    conn.close()

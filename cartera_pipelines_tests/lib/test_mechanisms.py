@@ -184,3 +184,35 @@ def test_markdown_table_cuts_long_text_at_the_width_asked() -> None:
     row = {"id": 1, "why": "x" * 100}
     assert "x" * 57 + "…" in markdown_table([row]) and "x" * 58 not in markdown_table([row])
     assert "x" * 100 in markdown_table([row], width=200)
+
+
+def test_background_commits_keep_each_batch_one_transaction(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches commit in order on the writer thread; when one fails, it and every batch after it roll
+    back, the ones before stay, and the failure reaches the caller."""
+    engine = create_store_engine(postgres_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE lotes (lote int NOT NULL, fila int NOT NULL)"))
+    real_copy = bulk.copy_text
+
+    def copy_failing_on_batch_3(conn: sa.Connection, target: str, columns: list[str], text: str) -> None:
+        real_copy(conn, target, columns, text)
+        if text.startswith("3\t"):
+            raise RuntimeError("connection lost in batch 3")
+
+    monkeypatch.setattr(bulk, "copy_text", copy_failing_on_batch_3)
+    submitted = []
+    with pytest.raises(RuntimeError, match="batch 3"):
+        with bulk.BackgroundCommits() as commits:
+            for batch in range(1, 7):
+                conn = engine.connect()
+                transaction = conn.begin()
+                commits.submit(conn, transaction, "lotes", ["lote", "fila"], f"{batch}\t1\n{batch}\t2\n")
+                submitted.append(batch)
+    with engine.connect() as conn:
+        stored = conn.execute(sa.text("SELECT lote, count(*) FROM lotes GROUP BY lote ORDER BY lote")).all()
+    assert [tuple(row) for row in stored] == [(1, 2), (2, 2)]
+    assert submitted == [1, 2, 3]  # batch 4 was prepared, then abandoned when 3's failure surfaced
+    assert engine.pool.checkedout() == 0  # every connection went back
+    engine.dispose()

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from cartera_pipelines.defs.loans import sql
 from cartera_pipelines.defs.loans.planning import Action, Decision, Existing, LoanRow, decide
 from cartera_pipelines.defs.loans.tables import ESTADO_APROBADO
+from cartera_pipelines.lib.bulk import BackgroundCommits
 from cartera_pipelines.lib.progress import Progress
 from cartera_pipelines.resources.database import SqlDatabase
 
@@ -70,14 +71,15 @@ class GenerationReport:
         ]
 
 
-def _write_batch(
+def _decide_batch(
     conn: sa.Connection,
     page: list[LoanRow],
     target: sql.Target,
-    as_of: dt.date,
     report: GenerationReport,
     force: bool,
-) -> None:
+) -> list[sql.ScheduleToWrite]:
+    """Decide every loan of the page against the schedules it already has, delete the unpaid ones to be
+    regenerated (in ``conn``'s transaction), and return the schedules to write."""
     existing = sql.stored_schedules(conn, page[0].id, page[-1].id)
     to_write: list[sql.ScheduleToWrite] = []
     for loan in page:
@@ -94,6 +96,18 @@ def _write_batch(
         report.note(decision)
         if decision.action in (Action.CREATE, Action.REGENERATE) and decision.terms is not None:
             to_write.append((loan.id, decision.terms, decision.rows))
+    return to_write
+
+
+def _write_batch(
+    conn: sa.Connection,
+    page: list[LoanRow],
+    target: sql.Target,
+    as_of: dt.date,
+    report: GenerationReport,
+    force: bool,
+) -> None:
+    to_write = _decide_batch(conn, page, target, report, force)
     if to_write:
         report.installments_written += sql.write_schedules(conn, to_write, as_of, target)
         report.batches_written += 1
@@ -105,23 +119,64 @@ def generate_schedules(
     batch_size: int = DEFAULT_BATCH_SIZE,
     log: Callable[[str], None] = lambda _m: None,
 ) -> GenerationReport:
-    """Bring every approved loan's schedule up to date; returns what was done and what was refused."""
+    """Bring every approved loan's schedule up to date; returns what was done and what was refused.
+
+    Each batch of loans is one transaction. On PostgreSQL the server copies and commits a batch while
+    this process decides the next one (``lib.bulk.BackgroundCommits``): the client's Python and the
+    server's COPY overlap instead of taking turns.
+    """
     report = GenerationReport(last_approved_id=0)
     with db.connect() as conn:
         target = sql.check_tables(conn)
         report.approved = sql.approved_count(conn)
     progress = Progress(log, "approved loans checked", total=report.approved, unit="loans")
-    after_id = 0
-    while True:
-        with db.begin() as conn:
-            page = sql.approved_page(conn, after_id, batch_size)
-            if not page:
-                break
-            _write_batch(conn, page, target, as_of, report, force=False)
-        after_id = report.last_approved_id = page[-1].id
-        progress.advance(len(page), installments_written=report.installments_written)
+    if db.dialect == "postgresql":
+        _pipelined(db, as_of, batch_size, target, report, progress)
+    else:
+        after_id = 0
+        while True:
+            with db.begin() as conn:
+                page = sql.approved_page(conn, after_id, batch_size)
+                if not page:
+                    break
+                _write_batch(conn, page, target, as_of, report, force=False)
+            after_id = report.last_approved_id = page[-1].id
+            progress.advance(len(page), installments_written=report.installments_written)
     progress.finish(installments_written=report.installments_written)
     return report
+
+
+def _pipelined(
+    db: SqlDatabase,
+    as_of: dt.date,
+    batch_size: int,
+    target: sql.Target,
+    report: GenerationReport,
+    progress: Progress,
+) -> None:
+    after_id = 0
+    with BackgroundCommits() as commits:
+        while True:
+            conn = db.engine.connect()
+            transaction = conn.begin()
+            try:
+                page = sql.approved_page(conn, after_id, batch_size)
+                to_write = _decide_batch(conn, page, target, report, force=False) if page else []
+                text = sql.copy_text_of(to_write, as_of, target)
+            except BaseException:
+                transaction.rollback()
+                conn.close()
+                raise
+            if not page:
+                transaction.rollback()
+                conn.close()
+                break
+            commits.submit(conn, transaction, sql.cuotas.name, sql.COPY_COLUMNS, text)
+            if to_write:
+                report.installments_written += sum(len(rows) for _, _, rows in to_write)
+                report.batches_written += 1
+            after_id = report.last_approved_id = page[-1].id
+            progress.advance(len(page), installments_written=report.installments_written)
 
 
 def regenerate_loan(db: SqlDatabase, prestamo_id: int, as_of: dt.date) -> GenerationReport:

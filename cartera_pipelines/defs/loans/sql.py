@@ -423,6 +423,18 @@ def write_schedules(
     return written
 
 
+def copy_text_of(schedules: Sequence[ScheduleToWrite], as_of: dt.date, target: Target = Target()) -> str:
+    """The COPY text of new schedules (what :func:`write_schedules` streams), built in one piece for
+    ``lib.bulk.BackgroundCommits``."""
+    return "".join(
+        [
+            line
+            for loan_id, terms, cents in schedules
+            for line in copy_lines(loan_id, terms, cents, as_of, target.due_with_zone)
+        ]
+    )
+
+
 def status_sql(as_of: dt.date) -> sa.ColumnElement[str]:
     """The installment status rule (:mod:`status`) as a SQL ``CASE`` over ``cuotas`` columns."""
     capital_paid = sa.func.coalesce(cuotas.c.capital_pagado, 0)
