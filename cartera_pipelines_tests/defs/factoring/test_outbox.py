@@ -5,10 +5,15 @@ import hmac
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import textwrap
+import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import dagster as dg
@@ -272,68 +277,71 @@ def test_body_and_signature_are_stable() -> None:
     assert SECRET not in json.dumps(headers)
 
 
-@pytest.mark.parametrize("status, retried", [(503, True), (429, True), (400, False), (404, False)])
-def test_which_answers_are_retried(status: int, retried: bool) -> None:
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    calls: list[str] = []
+@contextmanager
+def _receiver(
+    answer: Callable[[BaseHTTPRequestHandler, bytes], None], tls: ssl.SSLContext | None = None
+) -> Iterator[str]:
+    """A local HTTP/1.1 keep-alive receiver (HTTPS with ``tls``) answering each POST with ``answer``;
+    yields the endpoint's URL."""
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as the sender's connections are
 
         def do_POST(self) -> None:
-            self.rfile.read(int(self.headers["Content-Length"]))
-            calls.append(self.path)
-            self.send_response(status if len(calls) == 1 else 200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+            answer(self, self.rfile.read(int(self.headers["Content-Length"])))
 
         def log_message(self, *args: object) -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    sender = _sender(f"http://127.0.0.1:{server.server_address[1]}/hook")
     try:
-        outcome = sender.deliver("evt_9", "x", b"{}")
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{server.server_address[1]}/hook"
     finally:
-        sender.close()
         server.shutdown()
         server.server_close()
+
+
+def _reply(handler: BaseHTTPRequestHandler, status: int) -> None:
+    handler.send_response(status)
+    handler.send_header("Content-Length", "0")
+    handler.end_headers()
+
+
+@pytest.mark.parametrize("status, retried", [(503, True), (429, True), (400, False), (404, False)])
+def test_which_answers_are_retried(status: int, retried: bool) -> None:
+    calls: list[str] = []
+
+    def answer(handler: BaseHTTPRequestHandler, _body: bytes) -> None:
+        calls.append(handler.path)
+        _reply(handler, status if len(calls) == 1 else 200)
+
+    with _receiver(answer) as url:
+        sender = _sender(url)
+        try:
+            outcome = sender.deliver("evt_9", "x", b"{}")
+        finally:
+            sender.close()
     assert outcome.delivered is retried
     assert len(calls) == (2 if retried else 1)
 
 
 def test_a_kept_connection_the_server_closed_is_reopened_without_a_failed_request() -> None:
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
     calls: list[str] = []
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    def answer(handler: BaseHTTPRequestHandler, _body: bytes) -> None:
+        calls.append(handler.headers["Idempotency-Key"])
+        _reply(handler, 200)
+        handler.close_connection = True  # closes after answering, without saying so (an idle timeout)
 
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers["Content-Length"]))
-            calls.append(self.headers["Idempotency-Key"])
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            self.close_connection = True  # closes after answering, without saying so (an idle timeout)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    sender = _sender(f"http://127.0.0.1:{server.server_address[1]}/hook")
-    try:
-        outcomes = [sender.deliver(f"evt_{i}", "x", b"{}") for i in range(3)]
-    finally:
-        sender.close()
-        server.shutdown()
-        server.server_close()
+    with _receiver(answer) as url:
+        sender = _sender(url)
+        try:
+            outcomes = [sender.deliver(f"evt_{i}", "x", b"{}") for i in range(3)]
+        finally:
+            sender.close()
     assert [(o.delivered, o.requests, o.error) for o in outcomes] == [(True, 1, None)] * 3
     assert calls == ["evt_0", "evt_1", "evt_2"]
 
@@ -378,33 +386,17 @@ def _self_signed(directory: Path) -> tuple[Path, Path]:
 def test_https_endpoints_verify_the_certificate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Production receivers are HTTPS: an untrusted certificate fails the attempt at once with one line (no
     retries against it); trusted (here through SSL_CERT_FILE), the event is delivered and signed."""
-    import ssl
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
     bodies: list[bytes] = []
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_POST(self) -> None:
-            bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
-            assert verify(SECRET, bodies[-1], self.headers["X-Cartera-Signature"])
-            self.send_response(204)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
+    def answer(handler: BaseHTTPRequestHandler, body: bytes) -> None:
+        bodies.append(body)
+        assert verify(SECRET, body, handler.headers["X-Cartera-Signature"])
+        _reply(handler, 204)
 
     cert_file, key_file = _self_signed(tmp_path)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     tls.load_cert_chain(cert_file, key_file)
-    server.socket = tls.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"https://127.0.0.1:{server.server_address[1]}/hook"
-    try:
+    with _receiver(answer, tls) as url:
         untrusted = _sender(url)
         try:
             refused = untrusted.deliver("evt_tls_1", "operación.aprobada", b'{"a":1}')
@@ -419,8 +411,5 @@ def test_https_endpoints_verify_the_certificate(tmp_path: Path, monkeypatch: pyt
             outcomes = [trusted.deliver(f"evt_tls_{i}", "operación.aprobada", b'{"a":1}') for i in (2, 3)]
         finally:
             trusted.close()
-    finally:
-        server.shutdown()
-        server.server_close()
     assert [(o.delivered, o.requests) for o in outcomes] == [(True, 1), (True, 1)]
     assert bodies == [b'{"a":1}', b'{"a":1}']
