@@ -95,7 +95,7 @@ def materialize_everything(log: Callable[[str], None]) -> list[tuple[str, str, s
     for partitions_def, keys in by_partitions.items():
         if isinstance(partitions_def, dg.TimeWindowPartitionsDefinition):
             # daily history is for backfills; the demo shows today's (the latest) day
-            partition_keys = [partitions_def.get_last_partition_key()]
+            partition_keys = [*sandbox_days(partitions_def), partitions_def.get_last_partition_key()]
         else:
             partition_keys = partitions_def.get_partition_keys(dynamic_partitions_store=instance)
         names = ", ".join(k.to_user_string() for k in keys)
@@ -105,6 +105,15 @@ def materialize_everything(log: Callable[[str], None]) -> list[tuple[str, str, s
     log("")
     log(summary(instance, materializable))
     return results
+
+
+def sandbox_days(partitions_def: object) -> list[str]:
+    """Days the sandbox's data is about, besides today: its Contifico history ends on a fixed day, so the
+    inventory analytics of today alone would show empty 30/90-day sales windows."""
+    from cartera_pipelines.defs.contifico.analytics.partitions import ecuador_days
+    from cartera_pipelines.sandbox.contifico import ANCHOR
+
+    return [ANCHOR.isoformat()] if partitions_def == ecuador_days else []
 
 
 def summary(instance: object, keys: list) -> str:

@@ -71,3 +71,15 @@ def test_stopping_terminates_workers_then_reaps(instance: dg.DagsterInstance) ->
     assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
     assert _claimed(instance) == 0
     assert lines[0] == "stopping 1 run(s) in progress …"
+
+
+def test_the_demo_also_shows_the_day_the_sandbox_contifico_history_ends() -> None:
+    """Today's inventory analytics over the sandbox (history ending on its anchor day) would show empty
+    sales windows: the demo materializes that day's snapshot too, and no extra day for anything else."""
+    from cartera_pipelines.cli.demo import sandbox_days
+    from cartera_pipelines.defs.collections.partitions import collections_days
+    from cartera_pipelines.defs.contifico.analytics.partitions import ecuador_days
+    from cartera_pipelines.sandbox.contifico import ANCHOR
+
+    assert sandbox_days(ecuador_days) == [ANCHOR.isoformat()] == ["2025-12-31"]
+    assert sandbox_days(collections_days) == []
