@@ -239,12 +239,13 @@ class BackgroundCommits:
         try:
             self.wait()
         except BaseException:
-            _abandon(conn, transaction)
+            rollback_and_close(conn, transaction)
             raise
         self._pending = self._pool.submit(_copy_and_commit, conn, transaction, target, columns, text)
 
 
-def _abandon(conn: sa.Connection, transaction: sa.RootTransaction) -> None:
+def rollback_and_close(conn: sa.Connection, transaction: sa.RootTransaction) -> None:
+    """Give up a batch's transaction and its connection (whatever the rollback raises)."""
     try:
         transaction.rollback()
     finally:
@@ -259,6 +260,6 @@ def _copy_and_commit(
             copy_text(conn, target, columns, text)
         transaction.commit()
     except BaseException:
-        _abandon(conn, transaction)
+        rollback_and_close(conn, transaction)
         raise
     conn.close()

@@ -33,7 +33,6 @@ from typing import Any, Literal
 from urllib.parse import urljoin
 
 import dagster as dg
-import httpcore  # noqa: F401  httpx imports it on the first Client: with the module, not in the first sync
 import httpx
 import orjson
 import tenacity

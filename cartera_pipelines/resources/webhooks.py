@@ -47,6 +47,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from cartera_pipelines.lib.http import parse_retry_after
 from cartera_pipelines.resources.base import FromSettings
 
 SIGNATURE_HEADER = "X-Cartera-Signature"
@@ -99,13 +100,6 @@ class DeliveryOutcome:
     """HTTP requests made (across endpoints and retries)."""
     latency_seconds: float
     error: str | None = None
-
-
-def _retry_after(response: http.client.HTTPResponse) -> float | None:
-    value = response.getheader("Retry-After")
-    if value and value.strip().isdigit():
-        return float(value.strip())
-    return None
 
 
 class WebhookSender(FromSettings):
@@ -232,7 +226,7 @@ class WebhookSender(FromSettings):
         snippet = data[:400].decode("utf-8", "replace")[:200].replace("\n", " ")
         message = f"HTTP {status} from {url}: {snippet}"
         if status in _RETRY_STATUS:
-            raise RetryableDeliveryError(message, _retry_after(response))
+            raise RetryableDeliveryError(message, parse_retry_after(response.getheader("Retry-After")))
         raise DeliveryError(message)
 
     def _wait(self, state: RetryCallState) -> float:

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from cartera_pipelines.defs.loans import sql
 from cartera_pipelines.defs.loans.planning import Action, Decision, Existing, LoanRow, decide
 from cartera_pipelines.defs.loans.tables import ESTADO_APROBADO
-from cartera_pipelines.lib.bulk import BackgroundCommits
+from cartera_pipelines.lib.bulk import BackgroundCommits, rollback_and_close
 from cartera_pipelines.lib.progress import Progress
 from cartera_pipelines.resources.database import SqlDatabase
 
@@ -164,14 +164,11 @@ def _pipelined(
                 to_write = _decide_batch(conn, page, target, report, force=False) if page else []
                 text = sql.copy_text_of(to_write, as_of, target)
             except BaseException:
-                transaction.rollback()
-                conn.close()
+                rollback_and_close(conn, transaction)
                 raise
-            if not page:
-                transaction.rollback()
-                conn.close()
-                break
             commits.submit(conn, transaction, sql.cuotas.name, sql.COPY_COLUMNS, text)
+            if not page:  # the last transaction read an empty page and commits nothing
+                break
             if to_write:
                 report.installments_written += sum(len(rows) for _, _, rows in to_write)
                 report.batches_written += 1

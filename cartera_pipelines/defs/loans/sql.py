@@ -10,8 +10,8 @@ NUMERIC, DECIMAL or DOUBLE, text of any length and case. So:
   stored installment amounts come as integer cents cast in SQL (:func:`_cents`);
 * ``estado`` is compared trimmed and upper-cased (:func:`approved`), like every other word we read.
 
-Writes: the guarded delete of a schedule being regenerated, the bulk insert (one streamed ``COPY`` through
-:func:`lib.bulk.copy_stream` on PostgreSQL, batched inserts elsewhere), the status refresh. "Paid" has one
+Writes: the guarded delete of a schedule being regenerated, the bulk insert (one ``COPY`` of a batch's text through
+:func:`lib.bulk.copy_text` on PostgreSQL, batched inserts elsewhere), the status refresh. "Paid" has one
 definition, :func:`paid_installment`, used by the reads, the guarded delete and the status.
 """
 
@@ -32,7 +32,7 @@ from cartera_pipelines.defs.loans.planning import ColumnLimit, Existing, LoanRow
 from cartera_pipelines.defs.loans.status import HALF_CENT, Status, unpaid_status
 from cartera_pipelines.defs.loans.tables import ESTADO_APROBADO, cuotas, prestamos
 from cartera_pipelines.defs.loans.terms import LoanTerms
-from cartera_pipelines.lib.bulk import copy_stream, insert_rows
+from cartera_pipelines.lib.bulk import copy_text, insert_rows
 from cartera_pipelines.lib.dates import BOGOTA
 
 ZERO = Decimal("0.00")
@@ -379,8 +379,8 @@ def copy_lines(
 
     The generic ``lib.bulk`` encoders inspect every value's type; at portfolio scale (millions of rows)
     that costs more than the database's own work, so the one hot path formats its known columns here and
-    hands the lines to :func:`lib.bulk.copy_stream`. Values are digits, dates and fixed words: nothing
-    needs quoting in the CSV format.
+    joins the lines for :func:`lib.bulk.copy_text`. Values are digits, dates and fixed words: nothing
+    needs escaping in COPY's text format.
     """
     dates = due_dates(terms.base_date, terms.modality, terms.installments)
     texts = _date_texts(dates, with_zone)
@@ -411,21 +411,13 @@ def write_schedules(
             for row in installment_rows(loan_id, terms, cents, as_of)
         )
         return insert_rows(conn, cuotas, rows)
-    written = 0
-
-    def lines() -> Iterator[str]:
-        nonlocal written
-        for loan_id, terms, cents in schedules:
-            written += len(cents)
-            yield from copy_lines(loan_id, terms, cents, as_of, target.due_with_zone)
-
-    copy_stream(conn, cuotas.name, COPY_COLUMNS, lines())
-    return written
+    copy_text(conn, cuotas.name, COPY_COLUMNS, copy_text_of(schedules, as_of, target))
+    return sum(len(cents) for _, _, cents in schedules)
 
 
 def copy_text_of(schedules: Sequence[ScheduleToWrite], as_of: dt.date, target: Target = Target()) -> str:
-    """The COPY text of new schedules (what :func:`write_schedules` streams), built in one piece for
-    ``lib.bulk.BackgroundCommits``."""
+    """The COPY text of new schedules, built in one piece (:func:`write_schedules` and
+    ``lib.bulk.BackgroundCommits`` send it)."""
     return "".join(
         [
             line

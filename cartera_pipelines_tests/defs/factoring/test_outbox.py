@@ -1,5 +1,6 @@
 """Outbox delivery to a real local HTTP receiver that fails 20% of requests and loses a run mid-way."""
 
+import datetime as dt
 import hashlib
 import hmac
 import json
@@ -413,3 +414,31 @@ def test_https_endpoints_verify_the_certificate(tmp_path: Path, monkeypatch: pyt
             trusted.close()
     assert [(o.delivered, o.requests) for o in outcomes] == [(True, 1), (True, 1)]
     assert bodies == [b'{"a":1}', b'{"a":1}']
+
+
+def test_retry_after_as_an_http_date_is_honoured() -> None:
+    """Receivers behind proxies answer 429 with ``Retry-After`` as an HTTP date, not seconds: the wait
+    follows it (capped by ``backoff_max_seconds``), through the one parser of ``lib.http``."""
+    from email.utils import format_datetime
+
+    calls: list[float] = []
+
+    def answer(handler: BaseHTTPRequestHandler, _body: bytes) -> None:
+        calls.append(time.monotonic())
+        if len(calls) == 1:
+            handler.send_response(429)
+            later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30)
+            handler.send_header("Retry-After", format_datetime(later, usegmt=True))
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+        else:
+            _reply(handler, 200)
+
+    with _receiver(answer) as url:
+        sender = _sender(url, backoff_max_seconds=0.4)
+        try:
+            outcome = sender.deliver("evt_date", "x", b"{}")
+        finally:
+            sender.close()
+    assert outcome.delivered and outcome.requests == 2
+    assert calls[1] - calls[0] >= 0.35  # the date's 30 s, capped at 0.4 s; the backoff alone is ~0.01 s
