@@ -265,3 +265,29 @@ def test_an_unreadable_due_date_stops_the_run_before_anything_is_written(
     assert message == (
         "lending table contract_amortization, column payment_date: expected a date, found '1/11/2026' (contract 7)"
     )
+
+
+def test_a_zero_date_in_a_mariadb_date_column_stops_the_run_before_anything_is_written(
+    oracle: dict[str, Any], tmp_path: Path
+) -> None:
+    """A legacy MariaDB lender (no strict mode) holds ``0000-00-00`` in a DATE due date. With DATE and
+    integer columns the server counts the days (``DATEDIFF``, NULL for such a day): one line, as for any
+    unreadable due date."""
+    with engines.mysql_database() as url:
+        copy_sandbox(oracle["source"], url, lender_tables(sa.Date()))
+        engine = sa.create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(sa.text("SET SESSION sql_mode = ''"))
+            conn.execute(
+                sa.text("UPDATE contract_amortization SET payment_date = '0000-00-00' WHERE contract_id = 7")
+            )
+            conn.execute(sa.text("UPDATE contract_status SET status = 'ACTIVO' WHERE contract_id = 7"))
+            conn.execute(
+                sa.text("UPDATE contract_amortization SET pending_balance = 10 WHERE contract_id = 7")
+            )
+        engine.dispose()
+        message = _failure(url, tmp_path, error="SourceValueError")
+    assert message == (
+        "lending table contract_amortization, column payment_date: expected a date, found an invalid DATE "
+        "(contract 7)"
+    )
