@@ -3,8 +3,10 @@
 Four figures measured in the same run, each in its own child process (so peak memory is the
 measured step's own):
 
-1. bare read: fdb executes the extraction's own query, in the extraction's own read-only snapshot
-   transaction, and fetches every row (nothing else);
+1. bare read: fdb executes the extraction's own query (the server formats each line as one text
+   column), in the extraction's own read-only snapshot transaction, and fetches every row (nothing
+   else); and the same lines as 19 typed columns, which fdb decodes one by one (the query the
+   extraction ran before, still its reading of a DOUBLE PRECISION schema);
 2. end to end: the code the asset runs (``source_chunks`` + ``extract_into``: ordered streamed read in a
    child process, convert + ``COPY`` in the other, one transaction) from connect to commit;
 3. bare COPY: PostgreSQL ``COPY FROM`` of the very rows the extraction loaded (exported beforehand
@@ -43,10 +45,13 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def bare_read(dsn: str, user: str, password: str, fetch_size: int, out: mp.Queue) -> None:
+def bare_read(dsn: str, user: str, password: str, fetch_size: int, kind: str, out: mp.Queue) -> None:
+    """``kind`` "lines": the extraction's own query (the server formats each line, one text column);
+    "typed": the same lines as 19 typed columns, which fdb decodes one by one (the query before #16's
+    last change, still the reading of a DOUBLE PRECISION schema)."""
     import fdb
 
-    from cartera_pipelines.defs.tns.sql import movements_query
+    from cartera_pipelines.defs.tns.sql import movement_lines_query, movements_query
     from cartera_pipelines.resources.tns import snapshot_read_only
 
     started = time.perf_counter()
@@ -55,7 +60,7 @@ def bare_read(dsn: str, user: str, password: str, fetch_size: int, out: mp.Queue
     )
     cursor = conn.cursor()
     cursor.arraysize = fetch_size
-    query, params = movements_query("firebird")
+    query, params = movement_lines_query() if kind == "lines" else movements_query("firebird")
     cursor.execute(query, params)
     n = 0
     while rows := cursor.fetchmany(fetch_size):
@@ -102,7 +107,7 @@ def end_to_end(
     began = time.time()
     # the asset's own entry point: Firebird is read in a child process (its own core)
     with (
-        source_chunks(tns, server, path, plan, fetch_size=fetch_size) as chunks,
+        source_chunks(tns, server, path, plan, company, fetch_size=fetch_size) as chunks,
         warehouse.begin() as conn,
     ):
         stats = extract_into(conn, chunks, company, plan, progress=progress)
@@ -251,9 +256,12 @@ def main() -> None:
             )
         )
         with engines.postgres_database() as pg_url:
-            print("1/4 bare fdb read …", flush=True)
-            read = _child(bare_read, fb.dsn(path), fb.user, fb.password, args.fetch_size)
+            print("1/4 bare fdb read of the extraction's query (lines formatted by the server) …", flush=True)
+            read = _child(bare_read, fb.dsn(path), fb.user, fb.password, args.fetch_size, "lines")
             print(f"    {read['rows']:,} rows in {read['seconds']:.1f}s", flush=True)
+            print("    and of the same lines as 19 typed columns …", flush=True)
+            typed = _child(bare_read, fb.dsn(path), fb.user, fb.password, args.fetch_size, "typed")
+            print(f"    {typed['rows']:,} rows in {typed['seconds']:.1f}s", flush=True)
             print("2/4 end to end (extract_into: read ∥ convert + COPY, one transaction) …", flush=True)
             e2e = _child(end_to_end, str(servers_file), path, pg_url, args.fetch_size, "900999001")
             print(f"    {e2e['rows']:,} rows in {e2e['seconds']:.1f}s", flush=True)
@@ -273,7 +281,10 @@ def main() -> None:
                 for one in concurrent:
                     print(f"    {one['rows']:,} rows in {one['seconds']:.1f}s", flush=True)
 
-    rate = {k: v["rows"] / v["seconds"] for k, v in {"read": read, "e2e": e2e, "copy": copy}.items()}
+    rate = {
+        k: v["rows"] / v["seconds"]
+        for k, v in {"read": read, "typed": typed, "e2e": e2e, "copy": copy}.items()
+    }
     slower = min(rate["read"], rate["copy"])
     ratio = rate["e2e"] / slower
     results = {
@@ -281,6 +292,8 @@ def main() -> None:
         "lines_extracted": e2e["rows"],
         "lines_loaded": e2e["loaded"],
         "bare_read_lines_per_s": round(rate["read"]),
+        "bare_typed_read_lines_per_s": round(rate["typed"]),
+        "end_to_end_vs_bare_typed_read": round(rate["e2e"] / rate["typed"], 3),
         "bare_copy_rows_per_s": round(rate["copy"]),
         "end_to_end_lines_per_s": round(rate["e2e"]),
         "end_to_end_vs_slower_bare": round(ratio, 3),
@@ -293,6 +306,7 @@ def main() -> None:
         # CPU seconds of each client process (all threads): less sensitive than wall time to other
         # work on a shared machine. Python work shares one GIL, so this is what overlap cannot hide.
         "bare_read_client_cpu_s": round(read["cpu_seconds"], 1),
+        "bare_typed_read_client_cpu_s": round(typed["cpu_seconds"], 1),
         "end_to_end_client_cpu_s": round(e2e["cpu_seconds"], 1),
         "client_cpu_ratio_read_over_e2e": round(read["cpu_seconds"] / e2e["cpu_seconds"], 3),
         "load_average_1m_at_end": os.getloadavg()[0],
@@ -311,6 +325,7 @@ def main() -> None:
     print(
         f"end to end = {ratio:.0%} of the slower bare figure (target ≥ 88%): {'MET' if ratio >= 0.88 else 'MISSED'}"
     )
+    print(f"end to end = {rate['e2e'] / rate['typed']:.0%} of a bare read of the same lines as typed columns")
     print(
         f"peak memory {e2e['peak_rss_mb']:.0f} MB (target < 500 MB): {'MET' if e2e['peak_rss_mb'] < 500 else 'MISSED'}"
     )

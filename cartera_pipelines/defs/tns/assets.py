@@ -232,6 +232,7 @@ def tns_inventory_movements(
                 server,
                 path,
                 plan,
+                ctx,
                 fetch_size=config.fetch_size,
                 depth=config.queue_chunks,
                 timeout=config.read_timeout_seconds,

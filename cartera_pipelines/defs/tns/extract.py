@@ -1,19 +1,23 @@
 """The streamed extraction of one company-year: read (its own process or thread) → convert → write.
 
 No Dagster here, so the benchmark and the tests drive the very code the asset runs. The reader fetches
-ordered chunks on one cursor and hands them over through a bounded queue; the writer converts them and
-loads them into the warehouse inside the caller's transaction (``sql.py``: PostgreSQL ``COPY``, batched
-inserts elsewhere). Memory stays bounded by ``depth × fetch_size`` rows whatever the partition's size.
+ordered chunks on one cursor and hands them over through a bounded queue; the writer loads them into the
+warehouse inside the caller's transaction (``sql.py``: PostgreSQL ``COPY``, batched inserts elsewhere).
+Memory stays bounded by ``depth × fetch_size`` lines whatever the partition's size.
 
 Firebird is read in a forked child process (:func:`read_in_child`): fdb is a pure-Python driver, so a
-reader *thread* shares one GIL with the converter and the pipeline can never use both cores (measured:
-61 % of a bare read's throughput). The child CSV-encodes each fetched chunk (C speed) and hands over
-plain text, which crosses the process boundary almost for free; pickling the Decimal and date values
-instead cost the child as much as the GIL contention did. The child is a process we must be able to
-stop at any moment: it restores the default signal handlers (a Dagster run worker installs its own,
-which only record a SIGTERM), reports an error without ever waiting for the parent, and is terminated
-and reaped on every way out of the read, a failed writer included; an overall timeout bounds a read
-that hangs. The SQLite sandbox is read by a thread.
+reader *thread* would share one GIL with the writer. fdb also decodes every column of every row in Python,
+which made a typed read of the 19 columns the whole extraction's bottleneck; so the Firebird server formats
+each line as one CSV text column (``sql.movement_lines_query``) and the child only joins a fetch's lines
+and puts the text around them that makes each a ``COPY`` record: no per-line Python on either side unless
+the server flagged a line (an unknown code, a missing article), which then passes through the one
+converter of ``movements.py``. A source with FLOAT or DOUBLE PRECISION numbers is read typed, as before
+(the server's 16-digit text of a double is not the decimal it spells), CSV-encoded by the child.
+
+The child is a process we must be able to stop at any moment: it restores the default signal handlers
+(a Dagster run worker installs its own, which only record a SIGTERM), reports an error without ever
+waiting for the parent, and is terminated and reaped on every way out of the read, a failed writer
+included; an overall timeout bounds a read that hangs. The SQLite sandbox is read by a thread.
 """
 
 from __future__ import annotations
@@ -35,7 +39,16 @@ from typing import Any
 import sqlalchemy as sa
 
 from cartera_pipelines.defs.tns import sql
-from cartera_pipelines.defs.tns.movements import CompanyContext, ExtractPlan, make_converter, refuse_empty
+from cartera_pipelines.defs.tns.movements import (
+    CompanyContext,
+    ExtractPlan,
+    MovementError,
+    copy_affixes,
+    make_converter,
+    problem_row,
+    refuse_empty,
+    typed_record,
+)
 from cartera_pipelines.lib.progress import Progress
 from cartera_pipelines.resources.tns import TnsServer, TnsSource
 
@@ -82,23 +95,83 @@ def read_chunks(
         cursor.close()
 
 
-def _child(server: TnsServer, path: str, plan: ExtractPlan, fetch_size: int, out: Any, errors: Any) -> None:
-    """The reader process: connect, stream the ordered query, put each chunk as CSV text, None at the end.
+@dataclass(frozen=True)
+class LineChunk:
+    """Lines the Firebird server formatted (``sql.movement_lines_query``), as the reader process hands
+    them over: ``text`` holds the loadable ones as CSV records in ``COLUMNS`` order, partition constants
+    included; ``problems`` the flagged ones (the fields :func:`movements.problem_row` takes)."""
 
-    Never waits on the parent once something went wrong: the error goes down its own pipe (one short
-    message fits the pipe's buffer) and the queue's buffered chunks are abandoned at exit.
+    text: str
+    lines: int
+    problems: list[list[str]]
+
+
+def _line_chunks(
+    conn: Any, plan: ExtractPlan, fetch_size: int, affixes: tuple[str, str]
+) -> Iterator[LineChunk]:
+    """The ordered server-formatted lines, a chunk per fetch; no per-line Python unless a line is flagged."""
+    query, params = sql.movement_lines_query(plan)
+    prefix, suffix = affixes
+    between, end = f"{suffix}\n{prefix}", f"{suffix}\n"
+    flagged = (prefix + sql.PROBLEM_MARK, between + sql.PROBLEM_MARK)
+    cursor = conn.cursor()
+    try:
+        cursor.arraysize = fetch_size
+        cursor.execute(query, params)
+        while rows := cursor.fetchmany(fetch_size):
+            lines = [row[0] for row in rows]
+            text = prefix + between.join(lines) + end
+            problems: list[list[str]] = []
+            if text.startswith(flagged[0]) or flagged[1] in text:
+                mark = sql.PROBLEM_MARK
+                problems = [line[1:].split("\t", 4) for line in lines if line.startswith(mark)]
+                good = [line for line in lines if not line.startswith(mark)]
+                text = prefix + between.join(good) + end if good else ""
+            yield LineChunk(text, len(lines), problems)
+    finally:
+        cursor.close()
+
+
+def _has_float_numbers(conn: Any) -> bool:
+    cursor = conn.cursor()
+    try:
+        cursor.execute(sql.FLOAT_COLUMNS_QUERY)
+        return bool(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+def _child(
+    server: TnsServer,
+    path: str,
+    plan: ExtractPlan,
+    fetch_size: int,
+    affixes: tuple[str, str],
+    out: Any,
+    errors: Any,
+) -> None:
+    """The reader process: connect, stream the ordered query, put each chunk, None at the end.
+
+    With NUMERIC numbers (TNS's own schema) the server formats the lines and a chunk is a
+    :class:`LineChunk`; with FLOAT or DOUBLE PRECISION numbers it reads typed columns and puts each chunk
+    as CSV text of source rows. Never waits on the parent once something went wrong: the error goes down
+    its own pipe (one short message fits the pipe's buffer) and the queue's buffered chunks are abandoned.
     """
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     try:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
         with TnsSource(servers_file="").connect(server, path) as conn:
-            for chunk in read_chunks(conn, server.driver, plan, fetch_size):
-                buffer.seek(0)
-                buffer.truncate()
-                writer.writerows(chunk)
-                out.put(buffer.getvalue())
+            if _has_float_numbers(conn):
+                buffer = io.StringIO()
+                writer = csv.writer(buffer, lineterminator="\n")
+                for chunk in read_chunks(conn, server.driver, plan, fetch_size):
+                    buffer.seek(0)
+                    buffer.truncate()
+                    writer.writerows(chunk)
+                    out.put(buffer.getvalue())
+            else:
+                for lines in _line_chunks(conn, plan, fetch_size, affixes):
+                    out.put(lines)
         out.put(None)
     except BaseException as exc:
         out.cancel_join_thread()
@@ -117,15 +190,22 @@ def _reap(child: Any) -> None:
 
 
 def read_in_child(
-    server: TnsServer, path: str, plan: ExtractPlan, fetch_size: int, depth: int, timeout: float
-) -> Iterator[list[list[str]]]:
-    """The ordered chunks as rows of strings ("" is NULL), read by a child process on its own core."""
+    server: TnsServer,
+    path: str,
+    plan: ExtractPlan,
+    fetch_size: int,
+    depth: int,
+    timeout: float,
+    affixes: tuple[str, str],
+) -> Iterator[LineChunk | list[list[str]]]:
+    """The ordered chunks, read by a child process on its own core: :class:`LineChunk` s, or rows of
+    strings ("" is NULL) from a source with FLOAT or DOUBLE PRECISION numbers."""
     context = multiprocessing.get_context("fork")
     out = context.Queue(maxsize=depth)
     errors, child_errors = context.Pipe(duplex=False)
     child = context.Process(
         target=_child,
-        args=(server, path, plan, fetch_size, out, child_errors),
+        args=(server, path, plan, fetch_size, affixes, out, child_errors),
         name="tns-reader",
         daemon=True,
     )
@@ -154,7 +234,7 @@ def read_in_child(
                 continue
             if item is None:
                 return
-            yield list(csv.reader(io.StringIO(item)))
+            yield item if isinstance(item, LineChunk) else list(csv.reader(io.StringIO(item)))
     finally:
         _reap(child)
         errors.close()
@@ -215,15 +295,17 @@ def source_chunks(
     server: TnsServer,
     path: str,
     plan: ExtractPlan,
+    company: CompanyContext,
     *,
     fetch_size: int,
     depth: int = 4,
     timeout: float = DEFAULT_TIMEOUT,
-) -> Iterator[Iterator[list[Sequence[Any]]]]:
-    """The ordered chunks of the company-year database ``path`` for :func:`extract_into`, read while they
-    are written. Leaving the block (normally or not) stops and reaps the reader."""
+) -> Iterator[Iterator[LineChunk | list[Sequence[Any]]]]:
+    """The ordered chunks of the company-year database ``path`` for :func:`extract_into` (``company``: the
+    partition's constant columns, which a Firebird reader puts around each line), read while they are
+    written. Leaving the block (normally or not) stops and reaps the reader."""
     if server.driver == "firebird":
-        chunks = read_in_child(server, path, plan, fetch_size, depth, timeout)
+        chunks = read_in_child(server, path, plan, fetch_size, depth, timeout, copy_affixes(company))
         try:
             yield chunks
         finally:
@@ -241,15 +323,17 @@ def source_chunks(
 
 def extract_into(
     warehouse_conn: sa.Connection,
-    chunks: Iterator[list[Sequence[Any]]],
+    chunks: Iterator[LineChunk | list[Sequence[Any]]],
     company: CompanyContext,
     plan: ExtractPlan,
     *,
     progress: Progress | None = None,
 ) -> ExtractStats:
-    """Replace the partition's slice (``plan``: its part in the date range) with the rows of ``chunks``,
+    """Replace the partition's slice (``plan``: its part in the date range) with the lines of ``chunks``,
     inside ``warehouse_conn``'s transaction.
 
+    A :class:`LineChunk`'s text goes to PostgreSQL's ``COPY`` as it is (typed, elsewhere); its flagged lines
+    and every source row pass through the one converter, which counts unknown codes and names a bad line.
     The caller owns the transaction: if anything raises (source error, bad line, an empty answer for a
     slice that holds lines, write error), it rolls back and the previous slice stays as it was.
     """
@@ -258,15 +342,32 @@ def extract_into(
     convert = make_converter(company, stats.unknown_codes, copy=copy)
     started = time.perf_counter()
 
-    def converted() -> Iterator[list[tuple[Any, ...]]]:
+    def lines(chunk: LineChunk) -> str | list[tuple[Any, ...]]:
+        for problem in chunk.problems:
+            if convert(problem_row(problem)) is not None:  # flagged, so never loadable
+                raise MovementError(
+                    f"DEKARDEX line {problem[0]} was flagged by the server but passes: {problem}"
+                )
+        stats.lines_loaded += chunk.lines - len(chunk.problems)
+        if copy or not chunk.text:
+            return chunk.text
+        return [
+            typed_record(record, company) for record in csv.reader(io.StringIO(chunk.text), delimiter="\t")
+        ]
+
+    def converted() -> Iterator[str | list[tuple[Any, ...]]]:
         waited = time.perf_counter()
         for raw in chunks:
             stats.read_wait_seconds += time.perf_counter() - waited
-            stats.lines_read += len(raw)
-            rows = [r for r in map(convert, raw) if r is not None]
-            if rows:
-                yield rows
-                stats.lines_loaded += len(rows)
+            if isinstance(raw, LineChunk):
+                stats.lines_read += raw.lines
+                batch = lines(raw)
+            else:
+                stats.lines_read += len(raw)
+                batch = [r for r in map(convert, raw) if r is not None]
+                stats.lines_loaded += len(batch)
+            if batch:
+                yield batch
             if progress is not None:
                 progress.update(stats.lines_read, loaded=stats.lines_loaded)
             waited = time.perf_counter()

@@ -6,11 +6,17 @@ way a value is the decimal its shortest text spells (``repr`` of a float: ``2.00
 ``2.0000499999…``), rounded half away from zero: quantities, prices and discounts to 4 places, money
 (``line_total``) to cents. The typed path rounds here; the ``COPY`` path hands PostgreSQL the same text
 and ``NUMERIC(18,4)``/``NUMERIC(18,2)`` round it by the same rule.
+
+From a Firebird source with NUMERIC numbers the server formats each line (``sql.movement_lines_query``):
+:func:`copy_affixes` completes it into a ``COPY`` record, :func:`typed_record` types it for other
+warehouses, and :func:`problem_row` hands a line the server flagged to the same converter.
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -215,3 +221,100 @@ def make_converter(company: CompanyContext, unknown_codes: Counter[str], *, copy
         )
 
     return convert
+
+
+def problem_row(fields: Sequence[str]) -> tuple[Any, ...]:
+    """The source row (``sql.movements_query``'s columns) of a line the server flagged instead of formatting:
+    ``fields`` are DEKARDEXID, KARDEXID, MATID, the 0/1 flags (article, FECHA, CANMAT present) and the code.
+    Only what the converter checks is filled in, so it counts or reports the line as it would a typed one."""
+    line, kardex, matid, present, code = fields
+    article, fecha, quantity = (flag == "1" for flag in present)
+    return (
+        line,
+        kardex,
+        code or None,
+        None,
+        None,
+        "present" if fecha else None,
+        "present" if article else None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        "0" if quantity else None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        matid or None,
+    )
+
+
+def copy_affixes(company: CompanyContext) -> tuple[str, str]:
+    """The CSV text before and after a server-formatted line (``sql.movement_lines_query``): the partition's
+    constant columns, so ``prefix + line + suffix`` is one record in ``COLUMNS`` order."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter="\t", lineterminator="")
+    writer.writerow(
+        [company.company_year, company.company_nit, company.fiscal_year, company.company_code, ""]
+    )
+    prefix = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    writer.writerow(["", company.extracted_at.isoformat()])
+    return prefix, buffer.getvalue()
+
+
+def typed_record(record: Sequence[str], company: CompanyContext) -> tuple[Any, ...]:
+    """A server-formatted record (``COLUMNS`` order, CSV fields, "" is NULL) as typed values, for warehouses
+    loaded without ``COPY``: the same values PostgreSQL makes of the text."""
+    (
+        kardex,
+        line,
+        doc_type,
+        code,
+        prefix,
+        number,
+        fecha,
+        article,
+        article_name,
+        bodega,
+        bodega_name,
+        party_nit,
+        party_name,
+        quantity,
+        base,
+        tax,
+        net,
+        discount,
+        total,
+    ) = record[4:-1]
+    four = FOUR_PLACES
+    return (
+        company.company_year,
+        company.company_nit,
+        company.fiscal_year,
+        company.company_code,
+        int(kardex),
+        int(line),
+        doc_type,
+        code,
+        prefix or None,
+        number or None,
+        dt.date.fromisoformat(fecha),
+        article,
+        article_name or None,
+        bodega or None,
+        bodega_name or None,
+        party_nit or None,
+        party_name or None,
+        _number(quantity, four),
+        _number(base, four),
+        _number(tax, four),
+        _number(net, four),
+        _number(discount, four),
+        _number(total, CENT),
+        company.extracted_at,
+    )

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from cartera_pipelines.defs.tns import tables
 from cartera_pipelines.defs.tns.companies import CompanyYear, Discovery, EmpresaRow, location
-from cartera_pipelines.defs.tns.movements import COLUMNS, ExtractPlan
+from cartera_pipelines.defs.tns.movements import COLUMNS, DOCUMENT_TYPES, ExtractPlan
 from cartera_pipelines.defs.tns.nit import Nit
 from cartera_pipelines.lib.bulk import copy_stream, csv_pieces
 from cartera_pipelines.lib.metadata import preview_query
@@ -68,6 +68,80 @@ WHERE K.FECASENTAD IS NOT NULL AND K.FECANULADO IS NULL{where}
 ORDER BY D.DEKARDEXID
 """.strip()
     return query, params
+
+
+# The Firebird fast path: the server formats each line. fdb decodes every column in Python (a NUMERIC
+# becomes a Decimal, a DATE a date, a VARCHAR a str, one by one), which made a typed read of 19 columns the
+# extraction's bottleneck; one text column per line is read about three times faster.
+
+NUMBER_COLUMNS = ("CANMAT", "PRECIOBASE", "PRECIOIVA", "PRECIONETO", "DESCUENTO", "PARCVTA")
+"""DEKARDEX's numbers. Where any is FLOAT or DOUBLE PRECISION, lines are read typed (:func:`movements_query`):
+Firebird prints a double with 16 digits (-98023.25445 as -98023.25444999999), not the decimal it spells."""
+
+FLOAT_COLUMNS_QUERY = f"""
+SELECT TRIM(RF.RDB$FIELD_NAME) FROM RDB$RELATION_FIELDS RF
+JOIN RDB$FIELDS F ON F.RDB$FIELD_NAME = RF.RDB$FIELD_SOURCE
+WHERE RF.RDB$RELATION_NAME = 'DEKARDEX' AND F.RDB$FIELD_TYPE IN (10, 27)
+  AND TRIM(RF.RDB$FIELD_NAME) IN ({", ".join(f"'{name}'" for name in NUMBER_COLUMNS)})
+""".strip()
+"""The DEKARDEX number columns stored as FLOAT (10) or DOUBLE PRECISION (27)."""
+
+PROBLEM_MARK = "!"
+"""First character of a line the server flags instead of formatting (see :func:`movement_lines_query`)."""
+
+
+def _csv_text(expr: str) -> str:
+    # a quoted CSV field (quotes doubled; tabs and newlines stay inside the quotes); empty or NULL → the
+    # empty unquoted field, which COPY reads as NULL
+    return f"""COALESCE('"' || REPLACE(NULLIF(TRIM({expr}), ''), '"', '""') || '"', '')"""
+
+
+def _csv_number(expr: str, missing: str = "''") -> str:
+    return f"COALESCE(CAST({expr} AS VARCHAR(40)), {missing})"
+
+
+def movement_lines_query(plan: ExtractPlan | None = None) -> tuple[str, list[Any]]:
+    """:func:`movements_query` for Firebird with the server formatting the lines: one text column per line,
+    the warehouse columns ``kardex_id`` … ``line_total`` (``COLUMNS[4:-1]``) as one tab-separated CSV
+    record, ready for ``COPY`` once the partition's constant columns are put around it.
+
+    A line that cannot be loaded as it is (a document code we do not load, no article, no FECHA, no CANMAT)
+    comes instead as ``!`` + DEKARDEXID, KARDEXID, MATID, three 0/1 flags (article, FECHA, CANMAT present)
+    and the code, tab-separated: :func:`movements.problem_row` turns it back into a source row, and the one
+    converter counts or reports it. Only for NUMERIC/DECIMAL numbers (see :data:`NUMBER_COLUMNS`).
+    """
+    typed, params = movements_query("firebird", plan)
+    tail = typed[typed.index("FROM DEKARDEX") :]
+    document = (
+        "CASE TRIM(K.CODCOMP) "
+        + " ".join(f"WHEN '{code}' THEN '{name}\t{code}'" for code, name in DOCUMENT_TYPES.items())
+        + " END"
+    )
+    article = "NULLIF(TRIM(M.CODIGO), '')"
+    fields = [
+        "K.KARDEXID",
+        "D.DEKARDEXID",
+        document,
+        _csv_text("K.CODPREFIJO"),
+        _csv_text("K.NUMERO"),
+        "CAST(CAST(K.FECHA AS DATE) AS VARCHAR(10))",
+        _csv_text("M.CODIGO"),
+        _csv_text("M.DESCRIP"),
+        _csv_text("B.CODIGO"),
+        _csv_text("B.NOMBRE"),
+        _csv_text("T.NIT"),
+        _csv_text("T.NOMBRE"),
+        *(_csv_number(f"D.{name}") for name in NUMBER_COLUMNS[:-1]),
+        _csv_number("D.PARCVTA", "'0'"),
+    ]
+    line = " || '\t' || ".join(fields)
+    flag = "IIF({} IS NULL, '0', '1')".format
+    problem = (
+        f"'{PROBLEM_MARK}' || D.DEKARDEXID || '\t' || K.KARDEXID || '\t' || COALESCE(D.MATID, '') || '\t' || "
+        f"{flag(article)} || {flag('K.FECHA')} || {flag('D.CANMAT')} || '\t' || COALESCE(TRIM(K.CODCOMP), '')"
+    )
+    bad = f"{document} IS NULL OR {article} IS NULL OR K.FECHA IS NULL OR D.CANMAT IS NULL"
+    return f"SELECT CASE WHEN {bad} THEN {problem} ELSE {line} END\n{tail}", params
 
 
 class ServerUnreachable(RuntimeError):
@@ -289,19 +363,26 @@ def slice_writer(conn: sa.Connection, key: str, plan: ExtractPlan) -> Iterator[t
 
 
 def insert_movements(
-    conn: sa.Connection, batches: Iterable[Sequence[tuple[Any, ...]]], table: sa.Table
+    conn: sa.Connection, batches: Iterable[str | Sequence[tuple[Any, ...]]], table: sa.Table
 ) -> None:
-    """Insert converted lines (``COLUMNS`` order) into ``table``, batch by batch as they come.
+    """Insert lines into ``table``, batch by batch as they come: a batch is CSV text the Firebird server
+    formatted (PostgreSQL only; ``COLUMNS`` order, tab-separated, the empty field is NULL) or converted
+    lines (``COLUMNS`` order).
 
-    PostgreSQL: one ``COPY`` stream for the whole slice, each batch CSV-encoded in C (``None`` is the
-    empty field; the source query already turns empty text into NULL). Elsewhere: one multi-row
-    insert per batch.
+    PostgreSQL: one ``COPY`` stream for the whole slice, text as it is and each batch of lines CSV-encoded
+    in C (``None`` is the empty field; the source query already turns empty text into NULL). Elsewhere:
+    one multi-row insert per batch.
     """
     if conn.dialect.name == "postgresql":
-        pieces = (piece for rows in batches for piece in csv_pieces(rows, rows_per_piece=len(rows)))
+        pieces = (
+            piece
+            for rows in batches
+            for piece in ((rows,) if isinstance(rows, str) else csv_pieces(rows, rows_per_piece=len(rows)))
+        )
         copy_stream(conn, table.name, COLUMNS, pieces, null="")
         return
     for rows in batches:
+        assert not isinstance(rows, str), "CSV text is for PostgreSQL's COPY only"
         conn.execute(table.insert(), [dict(zip(COLUMNS, row)) for row in rows])
 
 
