@@ -14,9 +14,7 @@ warehouses, and :func:`problem_row` hands a line the server flagged to the same 
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -254,17 +252,14 @@ def problem_row(fields: Sequence[str]) -> tuple[Any, ...]:
 
 def copy_affixes(company: CompanyContext) -> tuple[str, str]:
     """The CSV text before and after a server-formatted line (``sql.movement_lines_query``): the partition's
-    constant columns, so ``prefix + line + suffix`` is one record in ``COLUMNS`` order."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter="\t", lineterminator="")
-    writer.writerow(
-        [company.company_year, company.company_nit, company.fiscal_year, company.company_code, ""]
-    )
-    prefix = buffer.getvalue()
-    buffer.seek(0)
-    buffer.truncate()
-    writer.writerow(["", company.extracted_at.isoformat()])
-    return prefix, buffer.getvalue()
+    constant columns, each quoted (whatever it holds), so ``prefix + line + suffix`` is one record in
+    ``COLUMNS`` order."""
+
+    def quoted(value: object) -> str:
+        return '"' + str(value).replace('"', '""') + '"'
+
+    constants = (company.company_year, company.company_nit, company.fiscal_year, company.company_code)
+    return "\t".join(map(quoted, constants)) + "\t", "\t" + quoted(company.extracted_at.isoformat())
 
 
 def typed_record(record: Sequence[str], company: CompanyContext) -> tuple[Any, ...]:

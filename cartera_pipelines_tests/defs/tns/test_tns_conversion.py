@@ -4,7 +4,9 @@ cents (money)."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 from collections import Counter
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -13,12 +15,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cartera_pipelines.defs.tns.movements import (
+    COLUMNS,
     CompanyContext,
     EmptyAnswer,
     ExtractPlan,
     MovementError,
+    copy_affixes,
     make_converter,
+    problem_row,
     refuse_empty,
+    typed_record,
 )
 
 CTX = CompanyContext("900123456_2025", "900123456", 2025, "001", dt.datetime(2025, 5, 1, tzinfo=dt.UTC))
@@ -114,3 +120,43 @@ def test_a_date_range_is_ordered() -> None:
     with pytest.raises(ValueError, match="date_from .* after date_to"):
         ExtractPlan(date_from=dt.date(2025, 3, 1), date_to=dt.date(2025, 2, 1))
     assert ExtractPlan(date_from=dt.date(2025, 2, 1)).describe() == "2025-02-01 … …"
+
+
+# --- lines the Firebird server formats (sql.movement_lines_query) --------------------------------------
+
+LINE = '7\t3\tFACTURA_VENTA\tFV\t"FE"\t"0042"\t2025-02-01\t"ART-1"\t"Tornillo 1/4"" x\t2"""\t\t\t\t"José\n"\t2.00005\t1\t\t1\t0\t10.005'
+
+
+@given(st.text(min_size=1, max_size=12).filter(lambda c: "\x00" not in c))
+def test_a_server_line_with_the_partition_constants_is_one_csv_record(code: str) -> None:
+    company = CompanyContext("900123456_2025", "900123456", 2025, code, CTX.extracted_at)
+    prefix, suffix = copy_affixes(company)
+    [record] = list(csv.reader(io.StringIO(prefix + LINE + suffix + "\n"), delimiter="\t"))
+    assert len(record) == len(COLUMNS)
+    assert record[:4] == ["900123456_2025", "900123456", "2025", code]
+    assert record[-1] == CTX.extracted_at.isoformat() and record[12] == 'Tornillo 1/4" x\t2"'
+
+
+def test_a_server_line_typed_is_what_postgresql_makes_of_its_text() -> None:
+    prefix, suffix = copy_affixes(CTX)
+    [record] = list(csv.reader(io.StringIO(prefix + LINE + suffix + "\n"), delimiter="\t"))
+    row = typed_record(record, CTX)
+    assert row[:4] == ("900123456_2025", "900123456", 2025, "001") and row[-1] == CTX.extracted_at
+    assert row[4:11] == (7, 3, "FACTURA_VENTA", "FV", "FE", "0042", dt.date(2025, 2, 1))
+    assert row[13] is None and row[16] == "José\n"
+    assert row[QUANTITY] == _postgres_numeric("2.00005", "0.0001") == Decimal("2.0001")
+    assert row[19] is None and row[TOTAL] == Decimal("10.01")
+
+
+def test_a_line_the_server_flagged_is_counted_or_reported_by_the_one_converter() -> None:
+    unknown: Counter[str] = Counter()
+    convert = make_converter(CTX, unknown, copy=True)
+    assert convert(problem_row(["7", "3", "9", "111", "NC"])) is None
+    assert convert(problem_row(["8", "3", "9", "111", ""])) is None
+    assert unknown == Counter({"NC": 1, "<empty>": 1})
+    with pytest.raises(MovementError, match="DEKARDEX line 7 .*MATID 99"):
+        convert(problem_row(["7", "3", "99", "011", "FV"]))
+    with pytest.raises(MovementError, match="KARDEX 3 .*FECHA"):
+        convert(problem_row(["7", "3", "9", "101", "FV"]))
+    with pytest.raises(MovementError, match="line 7 .*CANMAT"):
+        convert(problem_row(["7", "3", "9", "110", "FV"]))
