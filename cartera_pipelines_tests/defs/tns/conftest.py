@@ -161,6 +161,13 @@ def erp_firebird(
     erp.drop()
 
 
+@pytest.fixture(params=["sqlite", "firebird"])
+def erp_any(request: pytest.FixtureRequest) -> Erp:
+    """The SQLite sandbox's TNS and the real Firebird 3 server, in turn (their reads differ: typed rows
+    from SQLite, lines formatted by the Firebird server)."""
+    return request.getfixturevalue(f"erp_{request.param}")
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":

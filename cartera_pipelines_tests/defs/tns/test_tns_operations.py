@@ -106,9 +106,9 @@ def test_a_company_year_that_moves_while_it_is_read_fails_in_one_line(
 
 @pytest.mark.parametrize("warehouse_url", ["sqlite", "postgresql"], indirect=True)
 def test_an_empty_answer_for_a_non_empty_slice_is_refused_unless_allow_empty(
-    erp_sqlite: Erp, warehouse: SqlDatabase
+    erp_any: Erp, warehouse: SqlDatabase
 ) -> None:
-    erp = erp_sqlite
+    erp = erp_any
     _andina(erp, [Line(1, 1), Line(2, 2), Line(3, 3)])
     with ephemeral_instance() as instance:
         assert _extract(erp.source(), warehouse, instance).success
@@ -122,9 +122,9 @@ def test_an_empty_answer_for_a_non_empty_slice_is_refused_unless_allow_empty(
 
 @pytest.mark.parametrize("warehouse_url", ["sqlite", "postgresql"], indirect=True)
 def test_extraction_by_date_range_replaces_only_that_range_in_one_transaction(
-    erp_sqlite: Erp, warehouse: SqlDatabase
+    erp_any: Erp, warehouse: SqlDatabase
 ) -> None:
-    erp = erp_sqlite
+    erp = erp_any
     jan, feb, mar = dt.date(2025, 1, 15), dt.date(2025, 2, 10), dt.date(2025, 3, 5)
     _andina(
         erp,
