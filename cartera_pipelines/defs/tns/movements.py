@@ -262,54 +262,34 @@ def copy_affixes(company: CompanyContext) -> tuple[str, str]:
     return "\t".join(map(quoted, constants)) + "\t", "\t" + quoted(company.extracted_at.isoformat())
 
 
+def _text_or_none(value: str) -> str | None:
+    return value or None
+
+
+_RECORD_TYPES: tuple[Callable[[str], Any], ...] = (
+    int,  # kardex_id
+    int,  # dekardex_id
+    str,  # document_type
+    str,  # document_code
+    *(_text_or_none,) * 2,  # prefix, number
+    dt.date.fromisoformat,  # movement_date
+    str,  # article_code
+    *(_text_or_none,) * 5,  # article_name … third_party_name
+    *(lambda value: _number(value, FOUR_PLACES),) * 5,  # quantity … discount
+    lambda value: _number(value, CENT),  # line_total
+)
+"""How :func:`typed_record` types ``COLUMNS[4:-1]``."""
+
+
 def typed_record(record: Sequence[str], company: CompanyContext) -> tuple[Any, ...]:
     """A server-formatted record (``COLUMNS`` order, CSV fields, "" is NULL) as typed values, for warehouses
     loaded without ``COPY``: the same values PostgreSQL makes of the text."""
-    (
-        kardex,
-        line,
-        doc_type,
-        code,
-        prefix,
-        number,
-        fecha,
-        article,
-        article_name,
-        bodega,
-        bodega_name,
-        party_nit,
-        party_name,
-        quantity,
-        base,
-        tax,
-        net,
-        discount,
-        total,
-    ) = record[4:-1]
-    four = FOUR_PLACES
+    values = (typed(value) for typed, value in zip(_RECORD_TYPES, record[4:-1], strict=True))
     return (
         company.company_year,
         company.company_nit,
         company.fiscal_year,
         company.company_code,
-        int(kardex),
-        int(line),
-        doc_type,
-        code,
-        prefix or None,
-        number or None,
-        dt.date.fromisoformat(fecha),
-        article,
-        article_name or None,
-        bodega or None,
-        bodega_name or None,
-        party_nit or None,
-        party_name or None,
-        _number(quantity, four),
-        _number(base, four),
-        _number(tax, four),
-        _number(net, four),
-        _number(discount, four),
-        _number(total, CENT),
+        *values,
         company.extracted_at,
     )
