@@ -187,11 +187,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--max-windows", type=int, default=24, help="windows per series (every 6 months)")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--group", choices=(NATIONAL, TEXAS), help="only this group (quicker trials)")
     args = parser.parse_args()
     started = time.perf_counter()
     load_start = os.getloadavg()
 
-    windows = cut_windows(load_series(), args.max_windows)
+    windows = [w for w in cut_windows(load_series(), args.max_windows) if args.group in (None, w.group)]
     panels = nit_panels(windows)
     print(f"{len(windows)} windows in {len(panels)} NITs", flush=True)
 
@@ -203,7 +204,9 @@ def main() -> None:
         train_seconds += time.perf_counter() - t0
         assert result.windows.holdout == TRAIN - HIDDEN
         hidden = np.stack([w.values[TRAIN:] for w in members])
-        harmonic_hidden = harmonic_forecast(panel.demand, TRAIN, HIDDEN, MIN_TRAIN)
+        harmonic_hidden = harmonic_forecast(
+            panel.demand, TRAIN, HIDDEN, MIN_TRAIN, pairs=getattr(result, "harmonic_pairs", 1)
+        )
         snaive_hidden = panel.demand[:, TRAIN - 12 : TRAIN - 12 + HIDDEN]
         hidden_mase = {
             "chosen": _mase(hidden, result.forecast, panel.demand),
@@ -218,12 +221,14 @@ def main() -> None:
                     "series": w.series,
                     "window": w.index,
                     "first_month": w.first_month.isoformat(),
+                    "harmonic_pairs": getattr(result, "harmonic_pairs", 1),
                     "chosen_model_holdout": str(result.eval_chosen[i]),
                     "chosen_model_published": str(result.chosen[i]),
                     "holdout": {
                         m: float(result.scores[m]["mase"][i]) for m in ("chosen", SEASONAL_NAIVE, HARMONIC)
                     },
                     "hidden": {m: float(v[i]) for m, v in hidden_mase.items()},
+                    "holdout_every_model": {m: float(v["mase"][i]) for m, v in sorted(result.scores.items())},
                 }
             )
         print(
@@ -267,7 +272,9 @@ def main() -> None:
         "nits": len(panels),
         "max_windows_per_series": args.max_windows,
         "overall": block(rows),
-        "groups": {g: block([r for r in rows if r["group"] == g]) for g in (NATIONAL, TEXAS)},
+        "groups": {
+            g: block([r for r in rows if r["group"] == g]) for g in sorted({r["group"] for r in rows})
+        },
     }
     names = sorted({r["series"] for r in rows})
     per_series = {s: block([r for r in rows if r["series"] == s]) for s in names}
@@ -279,7 +286,7 @@ def main() -> None:
             for part in ("holdout", "hidden")
             for m in MODELS
         }
-        for g in (NATIONAL, TEXAS)
+        for g in sorted({r["group"] for r in rows})
     }
     figures["per_series"] = {s: v for s, v in per_series.items() if not s.startswith("ggplot2/")}
     figures["per_series_txhousing"] = {s: v for s, v in per_series.items() if s.startswith("ggplot2/")}
@@ -287,6 +294,11 @@ def main() -> None:
     for r in rows:
         chosen.setdefault(r["group"], {}).setdefault(r["chosen_model_holdout"], 0)
         chosen[r["group"]][r["chosen_model_holdout"]] += 1
+    every = sorted(rows[0]["holdout_every_model"])
+    figures["holdout_mase_every_model"] = {
+        g: {m: _summary([r["holdout_every_model"][m] for r in rows if r["group"] == g]) for m in every}
+        for g in sorted({r["group"] for r in rows})
+    }
     figures["chosen_for_holdout"] = {g: dict(sorted(c.items())) for g, c in sorted(chosen.items())}
     figures["seconds"] = {
         "our_trainings": round(train_seconds, 1),
@@ -297,7 +309,8 @@ def main() -> None:
     figures["load_average_at_end"] = os.getloadavg()
     print(json.dumps({k: v for k, v in figures.items() if k != "per_series_txhousing"}, indent=2))
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "forecasting_real.json").write_text(json.dumps({**figures, "rows": rows}, indent=1))
+    suffix = f"_{args.group}" if args.group else ""
+    (RESULTS / f"forecasting_real{suffix}.json").write_text(json.dumps({**figures, "rows": rows}, indent=1))
 
 
 if __name__ == "__main__":
