@@ -205,7 +205,16 @@ def main() -> None:
         assert result.windows.holdout == TRAIN - HIDDEN
         hidden = np.stack([w.values[TRAIN:] for w in members])
         harmonic_hidden = harmonic_forecast(
-            panel.demand, TRAIN, HIDDEN, MIN_TRAIN, pairs=getattr(result, "harmonic_pairs", 1)
+            panel.demand,
+            TRAIN,
+            HIDDEN,
+            MIN_TRAIN,
+            # the training's form (older code: one sine, no discount)
+            **{
+                k: getattr(result, f"harmonic_{k}")
+                for k in ("pairs", "discount")
+                if hasattr(result, f"harmonic_{k}")
+            },
         )
         snaive_hidden = panel.demand[:, TRAIN - 12 : TRAIN - 12 + HIDDEN]
         hidden_mase = {
@@ -222,6 +231,7 @@ def main() -> None:
                     "window": w.index,
                     "first_month": w.first_month.isoformat(),
                     "harmonic_pairs": getattr(result, "harmonic_pairs", 1),
+                    "harmonic_discount": getattr(result, "harmonic_discount", 1.0),
                     "chosen_model_holdout": str(result.eval_chosen[i]),
                     "chosen_model_published": str(result.chosen[i]),
                     "holdout": {

@@ -19,9 +19,12 @@ On 30 noisy months the shrinkage is what keeps a 6-month trend extrapolation fro
 than ``MIN_PRIOR_ARTICLES`` regular articles there is no prior and step 1's fit (a tiny ridge) is used.
 Articles with fewer than ``min_months`` observed months before the origin get NaN (no forecast).
 
-How many yearly harmonics (``pairs``: 1 = one smooth sine, 6 = a free monthly shape) is a choice per NIT,
-made on the cross-validation windows only (``choose_pairs``): one sine fits smooth seasons with few
-parameters, but real sales seasons are often sharp (a December peak, a January drop).
+How many yearly harmonics (``pairs``: 1 = one smooth sine, 6 = a free monthly shape) and how fast older
+months lose weight (``discount``: a month weighs ``discount`` × the next one; 1 = all months alike) are
+chosen per NIT on the cross-validation windows only (``choose_form``): one sine fits smooth seasons with
+few parameters, but real sales seasons are often sharp (a December peak, a January drop); a straight
+trend over three years fits a steady article, but real sales drift and turn, and then the recent months
+say more about the level.
 """
 
 from __future__ import annotations
@@ -32,10 +35,12 @@ from cartera_pipelines.defs.forecasting.evaluation import naive_scales
 
 SEASON = 12
 PAIRS = (1, 2, 3, 4, 6)
-"""Numbers of yearly harmonics ``choose_pairs`` tries (6 is every monthly frequency: its sine is zero at
+"""Numbers of yearly harmonics ``choose_form`` tries (6 is every monthly frequency: its sine is zero at
 whole months, so it adds only the cosine)."""
-PAIRS_SAMPLE = 1000
-"""At most this many regular articles (evenly spaced) judge the number of harmonics."""
+DISCOUNTS = (1.0, 0.97, 0.94, 0.9)
+"""Weights of a month relative to the next one ``choose_form`` tries (half-lives ∞, 23, 11, 7 months)."""
+FORM_SAMPLE = 1000
+"""At most this many regular articles (evenly spaced) judge the form (harmonics, discount)."""
 RIDGE = 1e-3
 MIN_PRIOR_ARTICLES = 10
 """Regular articles needed to estimate the prior; with fewer, no shrinkage beyond ``RIDGE``."""
@@ -70,7 +75,9 @@ def prior_moments(relative: np.ndarray, relative_se2: np.ndarray) -> np.ndarray:
     return np.stack([mean, np.maximum(spread, MIN_PRIOR_VARIANCE)])
 
 
-def _weighted_fit(demand: np.ndarray, origin: int, horizon: int, pairs: int = 1) -> tuple:
+def _weighted_fit(
+    demand: np.ndarray, origin: int, horizon: int, pairs: int = 1, discount: float = 1.0
+) -> tuple:
     """Step 1: (design before / after the origin, observed mask, y, weights, coefficients, Gram matrices,
     noise variance per article)."""
     past = demand[:, :origin]
@@ -80,8 +87,9 @@ def _weighted_fit(demand: np.ndarray, origin: int, horizon: int, pairs: int = 1)
     xp, xf = x[:origin], x[origin:]
     n, k = len(past), x.shape[1]
     ridge = np.broadcast_to(RIDGE * np.eye(k), (n, k, k))
-    beta, _ = _solve(observed.astype(float), y, xp, ridge)
-    weight = observed / np.clip(np.abs(beta @ xp.T), 1.0, None)
+    recency = observed * discount ** np.arange(origin - 1, -1, -1, dtype=float)
+    beta, _ = _solve(recency, y, xp, ridge)
+    weight = recency / np.clip(np.abs(beta @ xp.T), 1.0, None)
     # relative weights (mean 1 over the observed months), so ``RIDGE`` stays negligible at any volume
     with np.errstate(all="ignore"):
         weight = np.nan_to_num(
@@ -101,12 +109,12 @@ def _regular(demand: np.ndarray, origin: int, min_months: int) -> np.ndarray:
 
 
 def harmonic_prior(
-    demand: np.ndarray, origin: int, min_months: int = 12, pairs: int = 1
+    demand: np.ndarray, origin: int, min_months: int = 12, pairs: int = 1, discount: float = 1.0
 ) -> np.ndarray | None:
     """The prior of the non-level terms (trend, sines, cosines) relative to the level, learnt on the
     regular articles of ``demand`` before ``origin``: (2, terms) means and variances (``prior_moments``);
     None with fewer than ``MIN_PRIOR_ARTICLES``."""
-    _, _, _, _, _, beta, gram, noise = _weighted_fit(demand, origin, 0, pairs)
+    _, _, _, _, _, beta, gram, noise = _weighted_fit(demand, origin, 0, pairs, discount)
     level = beta[:, 0]
     regular = _regular(demand, origin, min_months) & (level > 0)
     if regular.sum() < MIN_PRIOR_ARTICLES:
@@ -124,14 +132,15 @@ def harmonic_forecast(
     shrink: bool = True,
     prior: np.ndarray | None = None,
     pairs: int = 1,
+    discount: float = 1.0,
 ) -> np.ndarray:
     """(articles, horizon) forecasts of the months from ``origin`` on, fitted on the columns before it.
     ``prior``: the term means and variances to shrink with (default: learnt from ``demand`` itself, see
     ``harmonic_prior``; the registered model passes its training's); ``shrink=False``: step 1 only;
-    ``pairs``: yearly harmonics (see ``choose_pairs``)."""
-    xp, xf, observed, y, weight, beta, _, noise = _weighted_fit(demand, origin, horizon, pairs)
+    ``pairs``, ``discount``: the form (see ``choose_form``)."""
+    xp, xf, observed, y, weight, beta, _, noise = _weighted_fit(demand, origin, horizon, pairs, discount)
     if shrink and prior is None:
-        prior = harmonic_prior(demand, origin, min_months, pairs)
+        prior = harmonic_prior(demand, origin, min_months, pairs, discount)
     if shrink and prior is not None:
         mean, variance = np.asarray(prior)
         n, k = beta.shape
@@ -154,29 +163,46 @@ def harmonic_forecast(
     return out
 
 
-def choose_pairs(demand: np.ndarray, origins: tuple[int, ...], horizon: int, min_months: int = 12) -> int:
-    """The number of yearly harmonics (of ``PAIRS``) with the lowest mean MASE over the windows from
-    ``origins`` (the cross-validation ones: never the holdout), on the regular articles (at most
-    ``PAIRS_SAMPLE``, evenly spaced) and the same articles for every candidate; on a tie, fewer. 1 when
-    no article can judge."""
-    rows = np.flatnonzero(_regular(demand, min(origins), min_months))
-    if len(rows) == 0:
-        return 1
-    rows = rows[np.linspace(0, len(rows) - 1, min(len(rows), PAIRS_SAMPLE)).astype(int)]
-    sample = demand[rows]
+def _cv_errors(
+    sample: np.ndarray, origins: tuple[int, ...], horizon: int, min_months: int, forms: list
+) -> np.ndarray:
+    """(forms, articles, origins) MASE of each form over the windows from ``origins``."""
+    scales = [naive_scales(sample[:, :origin])[0] for origin in origins]
     errors = []
-    for pairs in PAIRS:
+    for pairs, discount in forms:
         per_origin = []
-        for origin in origins:
-            scale, _ = naive_scales(sample[:, :origin])
-            forecast = harmonic_forecast(sample, origin, horizon, min_months, pairs=pairs)
+        for origin, scale in zip(origins, scales, strict=True):
+            forecast = harmonic_forecast(sample, origin, horizon, min_months, pairs=pairs, discount=discount)
             actual = sample[:, origin : origin + horizon]
             with np.errstate(all="ignore"):
                 per_origin.append(np.mean(np.abs(actual - forecast), axis=1) / scale)
         errors.append(np.stack(per_origin, axis=1))
-    scored = np.stack(errors)
-    judged = np.isfinite(scored).all(axis=(0, 2))
+    return np.stack(errors)
+
+
+def choose_form(
+    demand: np.ndarray, origins: tuple[int, ...], horizon: int, min_months: int = 12
+) -> tuple[int, float]:
+    """(pairs of ``PAIRS``, discount of ``DISCOUNTS``) judged on the windows from ``origins`` (the
+    cross-validation ones: never the holdout), on the regular articles (at most ``FORM_SAMPLE``, evenly
+    spaced), the same articles for every form; (1, 1.0) when no article can judge.
+
+    First the pairs with the lowest mean MASE, all months alike (on a tie, fewer); then the discount by
+    the one-standard-error rule: the least discount whose mean MASE is within one standard error (of its
+    paired difference) of the best discount's — discounting only where it wins by more than the noise."""
+    rows = np.flatnonzero(_regular(demand, min(origins), min_months))
+    if len(rows) == 0:
+        return PAIRS[0], DISCOUNTS[0]
+    sample = demand[rows[np.linspace(0, len(rows) - 1, min(len(rows), FORM_SAMPLE)).astype(int)]]
+    by_pairs = _cv_errors(sample, origins, horizon, min_months, [(p, DISCOUNTS[0]) for p in PAIRS])
+    judged = np.isfinite(by_pairs).all(axis=(0, 2))
     if not judged.any():
-        return 1
-    means = scored[:, judged].mean(axis=(1, 2))
-    return PAIRS[int(np.argmin(means))]
+        return PAIRS[0], DISCOUNTS[0]
+    pairs = PAIRS[int(np.argmin(by_pairs[:, judged].mean(axis=(1, 2))))]
+    by_discount = _cv_errors(sample[judged], origins, horizon, min_months, [(pairs, d) for d in DISCOUNTS])
+    by_discount = by_discount.reshape(len(DISCOUNTS), -1)
+    if not np.isfinite(by_discount).all():
+        return pairs, DISCOUNTS[0]
+    difference = by_discount - by_discount[int(np.argmin(by_discount.mean(axis=1)))]
+    standard_error = difference.std(axis=1) / np.sqrt(difference.shape[1])
+    return pairs, DISCOUNTS[int(np.flatnonzero(difference.mean(axis=1) <= standard_error + 1e-12)[0])]

@@ -43,6 +43,7 @@ class DemandForecaster:
         scalers: dict[str, tuple[float, float]],
         harmonic_prior: list[list[float]] | None = None,
         harmonic_pairs: int = 1,
+        harmonic_discount: float = 1.0,
     ) -> None:
         self.chosen = chosen
         self.segments = segments
@@ -55,6 +56,8 @@ class DemandForecaster:
         """The harmonic regression's prior learnt on the training's articles (None: learnt on the input)."""
         self.harmonic_pairs = harmonic_pairs
         """The harmonic regression's yearly harmonics chosen by the training (1 in models saved before)."""
+        self.harmonic_discount = harmonic_discount
+        """Its weight of a month relative to the next (1 in models saved before)."""
 
     def _xgboost(self, articles: list[str], calendar: list[dt.date], demand: np.ndarray) -> np.ndarray:
         from xgboost import XGBRegressor
@@ -88,6 +91,7 @@ class DemandForecaster:
             stat.MIN_TRAIN,
             prior=None if prior is None else np.array(prior),
             pairs=getattr(self, "harmonic_pairs", 1),
+            discount=getattr(self, "harmonic_discount", 1.0),
         )
         mean = stat.recent_mean(demand, demand.shape[1])
         predictions[stat.MEAN_12] = np.where(
@@ -156,6 +160,7 @@ def forecaster_of(result: Any) -> DemandForecaster:
         scalers=scalers,
         harmonic_prior=None if result.harmonic_prior is None else [list(r) for r in result.harmonic_prior],
         harmonic_pairs=result.harmonic_pairs,
+        harmonic_discount=result.harmonic_discount,
     )
 
 
