@@ -42,6 +42,8 @@ class DemandForecaster:
         xgboost_json: bytes | None,
         scalers: dict[str, tuple[float, float]],
         harmonic_prior: list[list[float]] | None = None,
+        harmonic_pairs: int = 1,
+        harmonic_discount: float = 1.0,
     ) -> None:
         self.chosen = chosen
         self.segments = segments
@@ -52,6 +54,10 @@ class DemandForecaster:
         """article -> (mean level, price reference) of the training window."""
         self.harmonic_prior = harmonic_prior
         """The harmonic regression's prior learnt on the training's articles (None: learnt on the input)."""
+        self.harmonic_pairs = harmonic_pairs
+        """The harmonic regression's yearly harmonics chosen by the training (1 in models saved before)."""
+        self.harmonic_discount = harmonic_discount
+        """Its weight of a month relative to the next (1 in models saved before)."""
 
     def _xgboost(self, articles: list[str], calendar: list[dt.date], demand: np.ndarray) -> np.ndarray:
         from xgboost import XGBRegressor
@@ -84,6 +90,8 @@ class DemandForecaster:
             self.horizon,
             stat.MIN_TRAIN,
             prior=None if prior is None else np.array(prior),
+            pairs=getattr(self, "harmonic_pairs", 1),
+            discount=getattr(self, "harmonic_discount", 1.0),
         )
         mean = stat.recent_mean(demand, demand.shape[1])
         predictions[stat.MEAN_12] = np.where(
@@ -151,6 +159,8 @@ def forecaster_of(result: Any) -> DemandForecaster:
         xgboost_json=booster,
         scalers=scalers,
         harmonic_prior=None if result.harmonic_prior is None else [list(r) for r in result.harmonic_prior],
+        harmonic_pairs=result.harmonic_pairs,
+        harmonic_discount=result.harmonic_discount,
     )
 
 

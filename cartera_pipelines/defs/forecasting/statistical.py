@@ -165,11 +165,20 @@ PARALLEL_MIN_ARTICLES = 400
 
 
 def _harmonic(
-    demand: np.ndarray, windows: Windows, backtests: dict[str, np.ndarray], forecasts: dict[str, np.ndarray]
+    demand: np.ndarray,
+    windows: Windows,
+    backtests: dict[str, np.ndarray],
+    forecasts: dict[str, np.ndarray],
+    form: tuple[int, float],
 ) -> None:
+    pairs, discount = form
     for k, origin in enumerate(windows.all):
-        backtests[HARMONIC][:, k] = harmonic_forecast(demand, origin, windows.horizon, MIN_TRAIN)
-    forecasts[HARMONIC] = harmonic_forecast(demand, demand.shape[1], windows.horizon, MIN_TRAIN)
+        backtests[HARMONIC][:, k] = harmonic_forecast(
+            demand, origin, windows.horizon, MIN_TRAIN, pairs=pairs, discount=discount
+        )
+    forecasts[HARMONIC] = harmonic_forecast(
+        demand, demand.shape[1], windows.horizon, MIN_TRAIN, pairs=pairs, discount=discount
+    )
 
 
 def _chunk(demand: np.ndarray, windows: Windows) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -177,14 +186,15 @@ def _chunk(demand: np.ndarray, windows: Windows) -> tuple[dict[str, np.ndarray],
 
 
 def run(
-    demand: np.ndarray, windows: Windows, n_jobs: int = 1
+    demand: np.ndarray, windows: Windows, n_jobs: int = 1, harmonic_form: tuple[int, float] = (1, 1.0)
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """(backtest, final forecasts) of every model: model -> (articles, origins, horizon) predictions at
-    every origin of ``windows.all``, and model -> (articles, horizon) forecasts after the last month."""
+    every origin of ``windows.all``, and model -> (articles, horizon) forecasts after the last month.
+    ``harmonic_form``: the harmonic regression's (yearly harmonics, discount) (``harmonic.choose_form``)."""
     n = demand.shape[0]
     if n_jobs <= 1 or n < PARALLEL_MIN_ARTICLES:
         backtests, forecasts = _chunk(demand, windows)
-        _harmonic(demand, windows, backtests, forecasts)
+        _harmonic(demand, windows, backtests, forecasts, harmonic_form)
         return backtests, forecasts
     bounds = np.linspace(0, n, n_jobs + 1).astype(int)
     # spawn, not fork: the parent may be a multi-threaded Dagster step
@@ -197,5 +207,5 @@ def run(
         )
     backtests = {m: np.concatenate([p[0][m] for p in parts]) for m in STAT_MODELS}
     forecasts = {m: np.concatenate([p[1][m] for p in parts]) for m in STAT_MODELS}
-    _harmonic(demand, windows, backtests, forecasts)
+    _harmonic(demand, windows, backtests, forecasts, harmonic_form)
     return backtests, forecasts

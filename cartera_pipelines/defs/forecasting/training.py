@@ -24,7 +24,7 @@ import numpy as np
 from cartera_pipelines.defs.forecasting import evaluation as ev
 from cartera_pipelines.defs.forecasting import statistical as stat
 from cartera_pipelines.defs.forecasting.conformal import Calibration, calibrate, noise_scale
-from cartera_pipelines.defs.forecasting.harmonic import harmonic_prior
+from cartera_pipelines.defs.forecasting.harmonic import choose_form, harmonic_prior
 from cartera_pipelines.defs.forecasting.panel import Panel
 from cartera_pipelines.defs.forecasting.segments import NEW, SMOOTH, SPARSE, segments
 from cartera_pipelines.defs.forecasting.selection import XGBOOST, choose, window_errors
@@ -87,6 +87,10 @@ class TrainingResult:
     harmonic_prior: tuple[tuple[float, ...], ...] | None = None
     """The harmonic regression's prior (means, variances) of the final fit; the registered model forecasts
     with it."""
+    harmonic_pairs: int = 1
+    """The harmonic regression's yearly harmonics, chosen on the cross-validation windows."""
+    harmonic_discount: float = 1.0
+    """The harmonic regression's weight of a month relative to the next, chosen with ``harmonic_pairs``."""
 
     @property
     def holdout_actual(self) -> np.ndarray:
@@ -143,8 +147,8 @@ def _scores(actual: np.ndarray, holdout: dict[str, np.ndarray], history: np.ndar
     return out
 
 
-def _prior_of(demand: np.ndarray, stop: int) -> tuple[tuple[float, ...], ...] | None:
-    prior = harmonic_prior(demand, stop, stat.MIN_TRAIN)
+def _prior_of(demand: np.ndarray, stop: int, form: tuple[int, float]) -> tuple[tuple[float, ...], ...] | None:
+    prior = harmonic_prior(demand, stop, stat.MIN_TRAIN, *form)
     return None if prior is None else tuple(tuple(float(v) for v in row) for row in prior)
 
 
@@ -169,7 +173,8 @@ def train(
     ho_index = origins.index(windows.holdout)
 
     t0 = time.perf_counter()
-    predictions, final = stat.run(demand, windows, settings.n_jobs)
+    form = choose_form(demand, windows.cv, H, stat.MIN_TRAIN)
+    predictions, final = stat.run(demand, windows, settings.n_jobs, form)
     timings["statistical_backtest_seconds"] = time.perf_counter() - t0
     say(
         f"statistical models, {len(origins)} origins: {panel.n_articles} articles in {timings['statistical_backtest_seconds']:.1f}s"
@@ -241,6 +246,7 @@ def train(
         "articles": panel.n_articles,
         "months": T,
         "cv_origins": len(windows.cv),
+        "harmonic_pairs": form[0],
         "scored": int(np.isfinite(scores["chosen"]["mae"]).sum()),
         **{f"segment_{s}": int((final_segments == s).sum()) for s in sorted(set(final_segments.tolist()))},
         **{f"chosen_{m}": int((chosen == m).sum()) for m in sorted(set(chosen.tolist()))},
@@ -266,7 +272,9 @@ def train(
         per_horizon=per_horizon,
         timings=timings,
         counts=counts,
-        harmonic_prior=_prior_of(demand, T),
+        harmonic_prior=_prior_of(demand, T, form),
+        harmonic_pairs=form[0],
+        harmonic_discount=form[1],
     )
 
 

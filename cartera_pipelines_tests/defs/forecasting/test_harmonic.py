@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 from cartera_pipelines.defs.forecasting.harmonic import (
     MIN_PRIOR_VARIANCE,
+    choose_form,
     harmonic_forecast,
     harmonic_prior,
     prior_moments,
@@ -99,3 +100,53 @@ def test_a_subset_forecast_with_the_panels_prior_is_the_panels_forecast():
     assert prior is not None and prior.shape == (2, 3)
     np.testing.assert_allclose(harmonic_forecast(demand[:2], 36, 6, prior=prior), full[:2], rtol=1e-9)
     assert harmonic_prior(demand[:2], 36) is None
+
+
+def sharp_season_panel(n: int, months: int, seed: int) -> np.ndarray:
+    """(n, months) noisy series whose season is one sharp December peak (what one sine cannot draw)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(months)
+    level = rng.uniform(50, 200, n)[:, None]
+    peak = np.where(t % 12 == 11, 2.5, 1.0)
+    return np.round(level * peak * rng.lognormal(0, 0.05, (n, months)))
+
+
+def test_the_number_of_harmonics_follows_the_season_seen_in_the_cross_validation_windows():
+    origins = (18, 21, 24)
+    assert choose_form(sharp_season_panel(40, 36, seed=6), origins, 6)[0] == 6
+    # on the model's own one-sine shape, extra harmonics are shrunk to ~nothing by the prior: whatever
+    # the choice, the forecasts stay as good as one sine's
+    smooth = clean_panel(40, 36, seed=7) * np.random.default_rng(8).lognormal(0, 0.1, (40, 36))
+    pairs, discount = choose_form(smooth, origins, 6)
+
+    def error(p: int) -> float:
+        return float(
+            np.mean(np.abs(harmonic_forecast(smooth, 30, 6, pairs=p, discount=discount) - smooth[:, 30:]))
+        )
+
+    assert error(pairs) < 1.03 * error(1)
+    # the months from the holdout on are never read
+    sharp = sharp_season_panel(40, 36, seed=6)
+    sharp[:, 30:] = np.nan
+    assert choose_form(sharp, origins, 6)[0] == 6
+
+
+def test_a_free_monthly_shape_forecasts_a_sharp_season_better_than_one_sine():
+    demand = sharp_season_panel(40, 36, seed=9)
+    actual = demand[:, 30:]
+
+    def error(pairs: int) -> float:
+        return float(np.mean(np.abs(harmonic_forecast(demand, 30, 6, pairs=pairs) - actual)))
+
+    assert error(6) < 0.5 * error(1)
+
+
+def test_recent_months_weigh_more_only_where_the_level_moved():
+    rng = np.random.default_rng(11)
+    t = np.arange(36)
+    season = 1 + 0.3 * np.sin(2 * np.pi * t / 12 + rng.uniform(0, 2 * np.pi, (40, 1)))
+    noise = rng.lognormal(0, 0.05, (40, 36))
+    moved = 100 * np.where(t < 15, 1.0, 1.6) * season * noise
+    steady = 100 * season * noise
+    assert choose_form(moved, (18, 21, 24), 6)[1] < 1
+    assert choose_form(steady, (18, 21, 24), 6)[1] == 1

@@ -247,3 +247,26 @@ def test_the_registered_model_forecasts_from_history_alone(mixed_result):
     assert (out["lower"] <= out["forecast"]).all() and (out["forecast"] <= out["upper"]).all()
     known = out[out["article_code"] == "A000"]["forecast"].to_numpy()
     np.testing.assert_allclose(known, mixed_result.forecast[0], rtol=0.05, atol=1.0)
+
+
+def test_the_registered_model_forecasts_with_the_harmonic_form_the_training_chose():
+    """A sharp December peak: the training picks a free monthly shape, and the pyfunc forecasts with it."""
+    import pandas as pd
+
+    from cartera_pipelines.defs.forecasting.pyfunc import forecaster_of
+
+    rng = np.random.default_rng(21)
+    t = np.arange(36)
+    level = rng.uniform(50, 200, (30, 1))
+    # January 2022 – June 2024: the 6 forecast months end with a December
+    demand = np.round(level * np.where(t % 12 == 11, 2.5, 1.0) * rng.lognormal(0, 0.05, (30, 36)))[:, :30]
+    result = train(panel_of(demand), FAST)
+    assert result.harmonic_pairs == 6
+    model = forecaster_of(result)
+    model.chosen = {code: "harmonic" for code in result.panel.articles}
+    rows = [
+        {"article_code": "A000", "month": month.isoformat(), "demand_qty": float(value)}
+        for month, value in zip(MONTHS[:30], demand[0], strict=True)
+    ]
+    out = model.predict(pd.DataFrame(rows))["forecast"].to_numpy()
+    assert out[-1] > 2 * out[0]  # December (the last horizon month) keeps its peak
