@@ -22,7 +22,7 @@ from cartera_pipelines.defs.contifico.parsing import (
     parse_page,
     typed_row,
 )
-from cartera_pipelines.defs.contifico.plan import deletion_skip_reason, plan_sync
+from cartera_pipelines.defs.contifico.plan import CONTIFICO_TZ, deletion_skip_reason, plan_sync
 from cartera_pipelines.resources.contifico import (
     PayloadError,
     decode_json,
@@ -94,10 +94,15 @@ def test_parse_date_rejects_what_is_not_a_date(text: object) -> None:
         ("2026-02-18T16:12:08Z", dt.datetime(2026, 2, 18, 11, 12, 8)),
         ("2026-02-18T11:12:08-05:00", dt.datetime(2026, 2, 18, 11, 12, 8)),
         ("2026-02-18T17:12:08.5+01:00", dt.datetime(2026, 2, 18, 11, 12, 8, 500000)),
+        # Ecuador's one summer time (1992-11-28 to 1993-02-05): Guayaquil was at -04:00 then
+        ("1993-01-01T00:00:00-05:00", dt.datetime(1993, 1, 1, 1, 0)),
     ],
 )
 def test_parse_datetime_accepts_every_spelling(text: str, expected: dt.datetime) -> None:
     assert parse_datetime(text) == expected
+
+
+FIVE_WEST = dt.timezone(dt.timedelta(hours=-5))
 
 
 @given(
@@ -123,7 +128,9 @@ def test_any_date_spelling_reads_back_the_same_moment(moment: dt.datetime, spell
     kept = moment.replace(microsecond=0) if "%f" not in spelling else moment
     if "%H" not in spelling:
         kept = kept.replace(hour=0, minute=0, second=0, microsecond=0)
-    assert parsed == kept  # -05:00 is Guayaquil's own offset: the local time is what was written
+    if spelling.endswith("-05:00"):  # the moment in Guayaquil's local time (-05:00 but in 1992-93)
+        kept = kept.replace(tzinfo=FIVE_WEST).astimezone(CONTIFICO_TZ).replace(tzinfo=None)
+    assert parsed == kept
     assert parse_date(text) == moment.date()
 
 
