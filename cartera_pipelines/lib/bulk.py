@@ -86,12 +86,10 @@ def text_field(value: str) -> str:
 def text_encoder(column: sa.Column[Any]) -> Callable[[Any], str]:
     """Value → one field of COPY's text format (``\\N`` for NULL), chosen once per column."""
     kind = column.type
-    if isinstance(kind, sa.Boolean):
-        return lambda v: NULL if v is None else ("t" if v else "f")
+    if isinstance(kind, (sa.Boolean, sa.Numeric, sa.Integer)):
+        return column_encoder(column)  # t/f and digits: the same text in both formats, nothing to escape
     if isinstance(kind, (sa.Date, sa.DateTime)):
         return lambda v: NULL if v is None else text_field(v if isinstance(v, str) else v.isoformat())
-    if isinstance(kind, (sa.Numeric, sa.Integer)):
-        return lambda v: NULL if v is None else (format(v, "f") if isinstance(v, Decimal) else str(v))
     return lambda v: (
         NULL
         if v is None
@@ -102,11 +100,14 @@ def text_encoder(column: sa.Column[Any]) -> Callable[[Any], str]:
 def copy_text(conn: sa.Connection, target: str, columns: Sequence[str], text: str) -> None:
     """``COPY target (columns) FROM STDIN`` of text already in COPY's text format (PostgreSQL; NULL is
     ``\\N``). For a batch that fits in memory (a page): no streaming machinery per 64 KB."""
+    _copy_expert(conn, f"COPY {target} ({', '.join(columns)}) FROM STDIN", io.BytesIO(text.encode()), 1 << 20)
+
+
+def _copy_expert(conn: sa.Connection, statement: str, source: Any, size: int) -> None:
+    """psycopg2's ``copy_expert`` on the caller's connection (and so its transaction)."""
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.copy_expert(
-            f"COPY {target} ({', '.join(columns)}) FROM STDIN", io.BytesIO(text.encode("utf-8")), size=1 << 20
-        )
+        cursor.copy_expert(statement, source, size=size)
     finally:
         cursor.close()
 
@@ -145,15 +146,8 @@ def copy_stream(
 
     ``target`` is a table name of ours, never input. Runs on the caller's connection and transaction.
     """
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.copy_expert(
-            f"COPY {target} ({', '.join(columns)}) FROM STDIN WITH ({copy_options(null)})",
-            _Stream(pieces),
-            size=_CHUNK,
-        )
-    finally:
-        cursor.close()
+    statement = f"COPY {target} ({', '.join(columns)}) FROM STDIN WITH ({copy_options(null)})"
+    _copy_expert(conn, statement, _Stream(pieces), _CHUNK)
 
 
 def copy_rows(

@@ -13,6 +13,7 @@ typed in SQL from the JSONB just stored).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -94,16 +95,13 @@ def _upsert_generic(
 
 _PAGE_COLUMNS = ("raw", "first_seen_at", "fetched_at", "deleted_at")
 """Filled per page, not from the typed row: the canonical JSON, the page's stamp (twice), NULL."""
-_COPY_PLANS: dict[str, tuple[list[str], list[Any]]] = {}
 
 
+@functools.cache
 def _copy_plan(table: sa.Table) -> tuple[list[str], list[Any]]:
     """The typed row's columns (in table order) and their COPY text encoders, once per table."""
-    plan = _COPY_PLANS.get(table.name)
-    if plan is None:
-        names = [c.name for c in table.columns if c.name not in _PAGE_COLUMNS]
-        plan = _COPY_PLANS[table.name] = (names, [text_encoder(table.c[name]) for name in names])
-    return plan
+    names = [c.name for c in table.columns if c.name not in _PAGE_COLUMNS]
+    return names, [text_encoder(table.c[name]) for name in names]
 
 
 def _json_field(text: str) -> str:

@@ -114,7 +114,14 @@ def harmonic_prior(
     """The prior of the non-level terms (trend, sines, cosines) relative to the level, learnt on the
     regular articles of ``demand`` before ``origin``: (2, terms) means and variances (``prior_moments``);
     None with fewer than ``MIN_PRIOR_ARTICLES``."""
-    _, _, _, _, _, beta, gram, noise = _weighted_fit(demand, origin, 0, pairs, discount)
+    *_, beta, gram, noise = _weighted_fit(demand, origin, 0, pairs, discount)
+    return _prior_of_fit(demand, origin, min_months, beta, gram, noise)
+
+
+def _prior_of_fit(
+    demand: np.ndarray, origin: int, min_months: int, beta: np.ndarray, gram: np.ndarray, noise: np.ndarray
+) -> np.ndarray | None:
+    """:func:`harmonic_prior` from step 1's fit (coefficients, Gram matrices, noise variances)."""
     level = beta[:, 0]
     regular = _regular(demand, origin, min_months) & (level > 0)
     if regular.sum() < MIN_PRIOR_ARTICLES:
@@ -138,9 +145,9 @@ def harmonic_forecast(
     ``prior``: the term means and variances to shrink with (default: learnt from ``demand`` itself, see
     ``harmonic_prior``; the registered model passes its training's); ``shrink=False``: step 1 only;
     ``pairs``, ``discount``: the form (see ``choose_form``)."""
-    xp, xf, observed, y, weight, beta, _, noise = _weighted_fit(demand, origin, horizon, pairs, discount)
-    if shrink and prior is None:
-        prior = harmonic_prior(demand, origin, min_months, pairs, discount)
+    xp, xf, observed, y, weight, beta, gram, noise = _weighted_fit(demand, origin, horizon, pairs, discount)
+    if shrink and prior is None:  # learnt from this very fit (the months before the origin are the same)
+        prior = _prior_of_fit(demand, origin, min_months, beta, gram, noise)
     if shrink and prior is not None:
         mean, variance = np.asarray(prior)
         n, k = beta.shape
@@ -152,8 +159,7 @@ def harmonic_forecast(
         strength = np.where(
             level[:, None] > 0, noise[:, None] / (variance[None, :] * safe[:, None] ** 2), 0.0
         )
-        gram = np.einsum("nt,ti,tj->nij", weight, xp, xp) + RIDGE * np.eye(k)
-        gram[:, terms, terms] += strength
+        gram[:, terms, terms] += strength  # step 1's weighted Gram matrices, now with the prior's ridge
         moment = np.einsum("nt,ti->ni", weight * y, xp)
         # towards the NIT's mean shape, scaled by the article's own level
         moment[:, 1:] += strength * mean[None, :] * safe[:, None]
