@@ -45,12 +45,12 @@ THIRD_PARTIES = [
 ]
 
 
-def _double(table: sa.Table) -> sa.Table:
-    """The same table with DOUBLE PRECISION where the source schema says NUMERIC."""
+def _retyped(table: sa.Table, kind: Any, which: Any) -> sa.Table:
+    """The same table with ``kind`` for the columns ``which(column)`` selects."""
     columns = [
         sa.Column(
             c.name,
-            sa.DOUBLE_PRECISION() if isinstance(c.type, sa.Numeric) else c.type,
+            kind if which(c) else c.type,
             primary_key=c.primary_key,
             nullable=c.nullable,
             autoincrement=False,
@@ -58,6 +58,16 @@ def _double(table: sa.Table) -> sa.Table:
         for c in table.columns
     ]
     return sa.Table(table.name, sa.MetaData(), *columns)
+
+
+def _double(table: sa.Table) -> sa.Table:
+    """The same table with DOUBLE PRECISION where the source schema says NUMERIC."""
+    return _retyped(table, sa.DOUBLE_PRECISION(), lambda c: isinstance(c.type, sa.Numeric))
+
+
+def _timestamps(table: sa.Table) -> sa.Table:
+    """KARDEX with TIMESTAMP dates, as some TNS versions hold them."""
+    return _retyped(table, sa.TIMESTAMP(), lambda c: isinstance(c.type, sa.Date))
 
 
 class Erp:
@@ -89,10 +99,25 @@ class Erp:
         path = sandbox_tns.database_path(self.target, server, name)
         return Path(path).name if self.target.driver == "sqlite" else path
 
-    def company_year(self, server: str, name: str, lines: list[Line], *, double: bool = False) -> str:
+    def company_year(
+        self, server: str, name: str, lines: list[Line], *, double: bool = False, at: dt.time | None = None
+    ) -> str:
+        """``double``: DEKARDEX numbers as DOUBLE PRECISION; ``at``: KARDEX dates as TIMESTAMPs at that
+        time of day."""
         writer = sandbox_tns.open_writer(self.target, server, name)
         self.paths.append(sandbox_tns.database_path(self.target, server, name))
-        company_tables = [_double(t) if double and t.name == "DEKARDEX" else t for t in tables.COMPANY_TABLES]
+        company_tables = [
+            _double(t)
+            if double and t.name == "DEKARDEX"
+            else _timestamps(t)
+            if at is not None and t.name == "KARDEX"
+            else t
+            for t in tables.COMPANY_TABLES
+        ]
+
+        def day(value: dt.date) -> dt.date | dt.datetime:
+            return value if at is None else dt.datetime.combine(value, at)
+
         try:
             writer.create(company_tables)
             writer.insert(tables.MATERIAL, [(1, "ART-0001", "Café molido 500 g")])
@@ -104,14 +129,15 @@ class Erp:
                     line.code,
                     "FE",
                     str(line.kardex_id),
-                    line.date,
+                    day(line.date),
                     line.third_party,
-                    line.date if line.posted else None,
-                    line.date if line.voided else None,
+                    day(line.date) if line.posted else None,
+                    day(line.date) if line.voided else None,
                 )
                 for line in lines
             }
-            writer.insert(tables.KARDEX, list(documents.values()))
+            kardex = next(t for t in company_tables if t.name == "KARDEX")
+            writer.insert(kardex, list(documents.values()))
             rows = [
                 (ln.dekardex_id, ln.kardex_id, ln.matid, 1, ln.quantity, ln.price, 0, ln.price, ln.total, 0)
                 for ln in lines

@@ -292,6 +292,35 @@ def test_server_formatted_lines_load_what_a_typed_read_gives(
     assert last["unit_price_tax"] is None and last["line_total"] == Decimal("0.00")
 
 
+@pytest.mark.parametrize("warehouse_url", ["sqlite", "postgresql"], indirect=True)
+def test_timestamp_dates_late_in_the_day_are_their_day_on_the_server_formatted_path(
+    erp_firebird: Erp, warehouse: SqlDatabase
+) -> None:
+    """TNS versions where KARDEX.FECHA is a TIMESTAMP: a document at 23:45 belongs to its day, in the
+    whole partition and at the edge of a date range (the server formats the date and filters by it)."""
+    erp = erp_firebird
+    uno, _ = erp.servers
+    jan, feb = dt.date(2025, 1, 31), dt.date(2025, 2, 28)
+    lines = [Line(1, 1, date=jan), Line(2, 2, date=feb), Line(3, 3, date=dt.date(2025, 3, 1))]
+    archivo = erp.company_year(uno, "HORA_2025", lines, at=dt.time(23, 45))
+    erp.write_servers_file()
+    source = erp.source()
+    server = source.server(uno)
+    ensure_schema(warehouse)
+
+    def extract(plan: ExtractPlan) -> int:
+        with (
+            source_chunks(source, server, archivo, plan, COMPANY, fetch_size=2) as chunks,
+            warehouse.begin() as conn,
+        ):
+            return extract_into(conn, chunks, COMPANY, plan).lines_read
+
+    assert extract(ExtractPlan()) == 3
+    dates = {r["dekardex_id"]: r["movement_date"] for r in _slice(warehouse, COMPANY.company_year)}
+    assert dates == {1: jan, 2: feb, 3: dt.date(2025, 3, 1)}
+    assert extract(ExtractPlan(date_from=dt.date(2025, 2, 1), date_to=feb)) == 1  # 23:45 on the last day
+
+
 @pytest.mark.parametrize("warehouse_url", ["postgresql"], indirect=True)
 def test_writer_failure_under_dagsters_signal_handlers_leaves_no_child_and_fails_fast(
     erp_firebird: Erp, warehouse: SqlDatabase
