@@ -6,9 +6,11 @@ measured step's own):
 1. bare read: fdb executes the extraction's own query (the server formats each line as one text
    column), in the extraction's own read-only snapshot transaction, and fetches every row (nothing
    else); and the same lines as 19 typed columns, which fdb decodes one by one (the query the
-   extraction ran before, still its reading of a DOUBLE PRECISION schema);
+   extraction ran before, still its reading of a DOUBLE PRECISION schema); for each, the client's CPU
+   and, when the Firebird server runs on this machine, the server's (``/proc``);
 2. end to end: the code the asset runs (``source_chunks`` + ``extract_into``: ordered streamed read in a
-   child process, convert + ``COPY`` in the other, one transaction) from connect to commit;
+   child process, convert + ``COPY`` in the other, one transaction) from connect to commit; and the
+   reader process alone into a null writer (what the end to end adds to the read is the writer's);
 3. bare COPY: PostgreSQL ``COPY FROM`` of the very rows the extraction loaded (exported beforehand
    to a CSV file, so only the load is timed), into a table with the same primary key;
 4. two partitions of the same server extracted at the same time (two processes, as two runs would be),
@@ -48,6 +50,18 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _firebird_server_cpu() -> float | None:
+    """CPU seconds the local Firebird server process has used (None when it does not run here)."""
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "comm").read_text().strip() == "firebird":
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except OSError:
+            continue
+    return None
+
+
 def bare_read(dsn: str, user: str, password: str, fetch_size: int, kind: str, out: mp.Queue) -> None:
     """``kind`` "lines": the extraction's own query (the server formats each line, one text column);
     "typed": the same lines as 19 typed columns, which fdb decodes one by one (the query before #16's
@@ -57,6 +71,7 @@ def bare_read(dsn: str, user: str, password: str, fetch_size: int, kind: str, ou
     from cartera_pipelines.defs.tns.sql import movement_lines_query, movements_query
     from cartera_pipelines.resources.tns import snapshot_read_only
 
+    server_before = _firebird_server_cpu()
     started = time.perf_counter()
     conn = fdb.connect(
         dsn=dsn, user=user, password=password, charset="WIN1252", isolation_level=snapshot_read_only()
@@ -69,14 +84,39 @@ def bare_read(dsn: str, user: str, password: str, fetch_size: int, kind: str, ou
     while rows := cursor.fetchmany(fetch_size):
         n += len(rows)
     conn.close()
+    seconds, server_after = time.perf_counter() - started, _firebird_server_cpu()
     out.put(
         {
             "rows": n,
-            "seconds": time.perf_counter() - started,
+            "seconds": seconds,
             "cpu_seconds": time.process_time(),
+            # the server's share of the read (fdb's fetch is synchronous: wall ≈ client + server)
+            "server_cpu_seconds": None if server_after is None else server_after - server_before,
             "peak_rss_mb": _rss_mb(),
         }
     )
+
+
+def reader_only(servers_file: str, path: str, fetch_size: int, out: mp.Queue) -> None:
+    """The extraction's reader process (``source_chunks``) into a null writer: the read as the end to end
+    does it, without the warehouse."""
+    import datetime as dt
+
+    import dagster  # noqa: F401  (the run worker's heap, which the reader child inherits)
+
+    from cartera_pipelines.defs.tns.extract import source_chunks
+    from cartera_pipelines.defs.tns.movements import CompanyContext, ExtractPlan
+    from cartera_pipelines.resources.tns import TnsSource
+
+    tns = TnsSource(servers_file=servers_file)
+    company = CompanyContext("900999000_2025", "900999000", 2025, "001", dt.datetime.now(dt.UTC))
+    started, n = time.perf_counter(), 0
+    with source_chunks(
+        tns, tns.server(SERVER), path, ExtractPlan(), company, fetch_size=fetch_size
+    ) as chunks:
+        for chunk in chunks:
+            n += chunk.lines
+    out.put({"rows": n, "seconds": time.perf_counter() - started})
 
 
 def end_to_end(
@@ -268,6 +308,9 @@ def main() -> None:
             print("2/4 end to end (extract_into: read ∥ convert + COPY, one transaction) …", flush=True)
             e2e = _child(end_to_end, str(servers_file), path, pg_url, args.fetch_size, "900999001")
             print(f"    {e2e['rows']:,} rows in {e2e['seconds']:.1f}s", flush=True)
+            print("    and the reader process alone, into a null writer …", flush=True)
+            reader = _child(reader_only, str(servers_file), path, args.fetch_size)
+            print(f"    {reader['rows']:,} lines in {reader['seconds']:.1f}s", flush=True)
             print("3/4 bare PostgreSQL COPY of the same rows …", flush=True)
             copy = _child(bare_copy, pg_url)
             print(f"    {copy['rows']:,} rows in {copy['seconds']:.1f}s", flush=True)
@@ -311,6 +354,9 @@ def main() -> None:
         # work on a shared machine. Python work shares one GIL, so this is what overlap cannot hide.
         "bare_read_client_cpu_s": round(read["cpu_seconds"], 1),
         "bare_typed_read_client_cpu_s": round(typed["cpu_seconds"], 1),
+        "bare_read_server_cpu_s": read["server_cpu_seconds"] and round(read["server_cpu_seconds"], 1),
+        "bare_typed_read_server_cpu_s": typed["server_cpu_seconds"] and round(typed["server_cpu_seconds"], 1),
+        "reader_alone_into_null_writer_seconds": round(reader["seconds"], 1),
         "end_to_end_client_cpu_s": round(e2e["cpu_seconds"], 1),
         "client_cpu_ratio_read_over_e2e": round(read["cpu_seconds"] / e2e["cpu_seconds"], 3),
         "load_average_1m_at_end": os.getloadavg()[0],
