@@ -6,6 +6,7 @@ These tests read the source, not the graph: they keep the shape a newcomer relie
 from __future__ import annotations
 
 import ast
+import gc
 from pathlib import Path
 
 import pytest
@@ -44,9 +45,57 @@ def test_partitioned_families_keep_partitions_in_their_room(folder: Path) -> Non
         )
 
 
-def _imports(path: Path) -> set[str]:
+def _parse_all(root: Path) -> dict[Path, ast.Module]:
+    """Every module under `root`, parsed with the garbage collector held off.
+
+    CPython 3.11 keeps the AST builder's recursion depth in one interpreter-wide slot
+    (python/cpython#106905, fixed in 3.12). A finalizer that runs during the build and
+    formats a traceback (3.11's traceback calls `ast.parse` for its carets) resets that slot,
+    and the outer parse fails with "SystemError: AST constructor recursion depth mismatch".
+    The suite met it once: an earlier test's unreferenced Dagster instance was collected
+    mid-parse and SQLAlchemy logged its connection's close error.
+    """
+    was_enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        return {path: ast.parse(path.read_text()) for path in sorted(root.rglob("*.py"))}
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+class _ParsesWhenCollected:
+    """Garbage shaped like the suite's: its finalizer formats a traceback, which parses."""
+
+    def __init__(self) -> None:
+        self.cycle = self  # only the cyclic collector frees it, at a moment nobody chooses
+
+    def __del__(self) -> None:
+        ast.parse("instance.dispose()[0]")
+
+
+def test_parsing_the_source_survives_finalizers_that_parse() -> None:
+    threshold, was_enabled = gc.get_threshold(), gc.isenabled()
+    try:
+        for attempt in range(20):
+            gc.disable()  # let garbage pile up, as between two tests
+            for _ in range(50):
+                _ParsesWhenCollected()
+            # the next collection lands inside the parse (it allocates tens of thousands of nodes),
+            # at another node each time: at some depths the counts happen to balance
+            gc.set_threshold(gc.get_count()[0] + 500 + 97 * attempt)
+            gc.enable()
+            assert _parse_all(PACKAGE / "defs" / "tns")
+    finally:
+        gc.set_threshold(*threshold)
+        if not was_enabled:
+            gc.disable()
+
+
+def _imports(module: ast.Module) -> set[str]:
     names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(module):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
@@ -58,9 +107,9 @@ def _imports(path: Path) -> set[str]:
 def test_resources_and_lib_import_no_family(room: str) -> None:
     offenders = {
         str(path.relative_to(PACKAGE)): sorted(
-            n for n in _imports(path) if n.startswith("cartera_pipelines.defs")
+            n for n in _imports(module) if n.startswith("cartera_pipelines.defs")
         )
-        for path in (PACKAGE / room).rglob("*.py")
+        for path, module in _parse_all(PACKAGE / room).items()
     }
     assert not {k: v for k, v in offenders.items() if v}
 
@@ -82,8 +131,8 @@ def _body_lines(function: ast.FunctionDef) -> int:
 def test_asset_bodies_are_thin() -> None:
     """Read → logic → write → report: an asset body past 40 lines is doing the logic's job."""
     too_long = {}
-    for path in (PACKAGE / "defs").rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
+    for path, module in _parse_all(PACKAGE / "defs").items():
+        for node in ast.walk(module):
             is_asset = isinstance(node, ast.FunctionDef) and any(
                 _decorator_name(d) in ASSET_DECORATORS for d in node.decorator_list
             )
