@@ -6,11 +6,20 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from cartera_pipelines_tests import engines
 
-os.environ.setdefault("DAGSTER_HOME", "")  # replaced per test by dagster_instance where needed
+os.environ.setdefault("DAGSTER_HOME", "")  # tests use the dagster_instance fixture or instance_for_test
+
+
+@pytest.fixture
+def dagster_instance() -> Iterator[dg.DagsterInstance]:
+    """An in-memory Dagster instance, disposed when the test ends. One left to the garbage collector
+    is disposed at a moment nobody chooses, and its closed SQLite connection logs an error there."""
+    with dg.DagsterInstance.ephemeral() as instance:
+        yield instance
 
 
 @pytest.fixture

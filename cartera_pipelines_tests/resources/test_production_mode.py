@@ -32,8 +32,8 @@ def test_each_resource_fails_setup_naming_its_unset_variables(tmp_path: Path) ->
         if not NEEDS[key]:
             continue
         assert resource.unset_variables == NEEDS[key], key
-        with pytest.raises(MissingSettingError) as exc:
-            resource.setup_for_execution(dg.build_init_resource_context())
+        with dg.build_init_resource_context() as context, pytest.raises(MissingSettingError) as exc:
+            resource.setup_for_execution(context)
         assert str(exc.value) == (
             f"{', '.join(NEEDS[key])} {'is' if len(NEEDS[key]) == 1 else 'are'} not set "
             "(CARTERA_ENV=production has no sandbox fallback)"
@@ -46,7 +46,8 @@ def test_a_set_variable_stays_an_env_var_and_passes_setup(tmp_path: Path) -> Non
     )
     warehouse = build_resources(settings)["warehouse_db"]
     assert warehouse.url == dg.EnvVar("CARTERA_WAREHOUSE_URL") and warehouse.unset_variables == []
-    warehouse.setup_for_execution(dg.build_init_resource_context())
+    with dg.build_init_resource_context() as context:
+        warehouse.setup_for_execution(context)
 
 
 def test_sandbox_mode_builds_every_resource_complete(cartera_env: Path) -> None:
@@ -93,7 +94,7 @@ def _outbox_state(url: str) -> list[tuple]:
 
 
 def test_the_outbox_fails_at_setup_naming_the_webhook_urls_and_sends_nothing(
-    production_with_outbox: str,
+    production_with_outbox: str, dagster_instance: dg.DagsterInstance
 ) -> None:
     from cartera_pipelines.definitions import defs
 
@@ -104,7 +105,7 @@ def test_the_outbox_fails_at_setup_naming_the_webhook_urls_and_sends_nothing(
         [*definitions.assets],
         selection=[dg.AssetKey(["operations", "outbox_deliveries"])],
         resources=definitions.resources,
-        instance=dg.DagsterInstance.ephemeral(),
+        instance=dagster_instance,
         raise_on_error=False,
     )
     assert not result.success

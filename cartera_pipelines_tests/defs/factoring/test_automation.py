@@ -35,14 +35,14 @@ def test_schedule_runs_for_the_chile_date_of_its_tick() -> None:
     assert dg.validate_run_config(job, request.run_config)
 
 
-def test_exposure_follows_the_batch_for_the_latest_chile_day() -> None:
+def test_exposure_follows_the_batch_for_the_latest_chile_day(dagster_instance: dg.DagsterInstance) -> None:
     """Calm on the first tick; after the batch, today's Chile partition once; nothing at midnight alone."""
     stores = {"operations_db": SqlDatabase(url="sqlite://"), "warehouse_db": SqlDatabase(url="sqlite://")}
     graph = dg.Definitions(
         assets=[facturas_source, clientes_source, operaciones_source, facturas_vencidas, factoring_exposure],
         resources=stores,
     )
-    instance = dg.DagsterInstance.ephemeral()
+    instance = dagster_instance
     # 00:35 in Santiago on 2026-03-10 is 03:35 UTC: the latest partition is Chile's date, not UTC's.
     tick = dt.datetime(2026, 3, 10, 3, 35, tzinfo=UTC)
     first = dg.evaluate_automation_conditions(defs=graph, instance=instance, evaluation_time=tick)

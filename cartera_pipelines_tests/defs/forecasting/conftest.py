@@ -71,7 +71,12 @@ def materialize(
     training: dict | None = None,
     **kwargs: Any,
 ) -> dg.ExecuteInProcessResult:
-    instance = kwargs.pop("instance", None) or dg.DagsterInstance.ephemeral()
+    instance = kwargs.pop("instance", None)
+    if instance is None:
+        with dg.DagsterInstance.ephemeral() as ephemeral:
+            return materialize(
+                url, home, nit, selection=selection, training=training, instance=ephemeral, **kwargs
+            )
     instance.add_dynamic_partitions("tns_nits", [nit])
     return dg.materialize(
         [*ASSETS, *CHECKS],

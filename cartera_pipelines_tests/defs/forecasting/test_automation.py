@@ -33,8 +33,8 @@ def _weekly_schedule(instance: dg.DagsterInstance) -> None:
     assert forecasting_weekly_schedule.cron_schedule == "0 3 * * 1"
 
 
-def test_sensor_requests_the_nits_whose_movements_changed():
-    instance = dg.DagsterInstance.ephemeral()
+def test_sensor_requests_the_nits_whose_movements_changed(dagster_instance: dg.DagsterInstance):
+    instance = dagster_instance
     instance.add_dynamic_partitions("tns_nits", ["900123456", "800999111"])
     instance.add_dynamic_partitions("tns_company_years", ["900123456_2023", "900123456_2024", "777_2024"])
     context = dg.build_sensor_context(instance=instance)
@@ -51,10 +51,12 @@ def test_sensor_requests_the_nits_whose_movements_changed():
     assert isinstance(again, dg.SkipReason)
 
 
-def test_first_tick_after_the_demo_requests_nothing_for_nits_trained_since_their_movements():
+def test_first_tick_after_the_demo_requests_nothing_for_nits_trained_since_their_movements(
+    dagster_instance: dg.DagsterInstance,
+):
     """The demo extracts movements and then trains every NIT: the sensor's first tick must not train
     them again (a calm UI after `make demo`), but a NIT whose movements came after its training is due."""
-    instance = dg.DagsterInstance.ephemeral()
+    instance = dagster_instance
     instance.add_dynamic_partitions("tns_nits", ["900123456", "800999111"])
     instance.add_dynamic_partitions("tns_company_years", ["900123456_2024", "800999111_2024"])
     for key in ("900123456_2024", "800999111_2024"):

@@ -28,8 +28,11 @@ NEW_LOAN = {
 
 
 def _tick(db: SqlDatabase, cursor: str | None, instance: dg.DagsterInstance | None = None) -> dg.SensorResult:
+    if instance is None:
+        with dg.DagsterInstance.ephemeral() as ephemeral:
+            return _tick(db, cursor, ephemeral)
     with dg.build_sensor_context(
-        cursor=cursor, resources={"operations_db": db}, instance=instance or dg.DagsterInstance.ephemeral()
+        cursor=cursor, resources={"operations_db": db}, instance=instance
     ) as context:
         return automation.approved_loans_sensor(context)
 
@@ -88,7 +91,9 @@ def _defs(url: str) -> dg.Definitions:
     )
 
 
-def test_daily_sweep_runs_the_amortization_job_as_of_the_bogota_day(tmp_path: Path) -> None:
+def test_daily_sweep_runs_the_amortization_job_as_of_the_bogota_day(
+    tmp_path: Path, dagster_instance: dg.DagsterInstance
+) -> None:
     url = build_loans_sandbox(f"sqlite:///{tmp_path / 'operations.db'}", tmp_path)
     defs = _defs(url)
     schedule_def = automation.loans_daily_sweep_schedule
@@ -99,7 +104,7 @@ def test_daily_sweep_runs_the_amortization_job_as_of_the_bogota_day(tmp_path: Pa
     assert request.run_key == "loans-sweep-2026-03-01"
     job = defs.resolve_job_def("loans_amortization_job")
     assert job.tags["singleton"] == "loans_amortization"
-    result = job.execute_in_process(run_config=request.run_config, instance=dg.DagsterInstance.ephemeral())
+    result = job.execute_in_process(run_config=request.run_config, instance=dagster_instance)
     assert result.success
     [materialization] = result.get_asset_materialization_events()
     assert materialization.materialization.metadata["as_of"].value == "2026-03-01"
