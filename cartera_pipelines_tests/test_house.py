@@ -48,12 +48,12 @@ def test_partitioned_families_keep_partitions_in_their_room(folder: Path) -> Non
 def _parse_all(root: Path) -> dict[Path, ast.Module]:
     """Every module under `root`, parsed with the garbage collector held off.
 
-    CPython 3.11 keeps the AST builder's recursion depth in one interpreter-wide slot
-    (python/cpython#106905, fixed in 3.12). A finalizer that runs during the build and
-    formats a traceback (3.11's traceback calls `ast.parse` for its carets) resets that slot,
-    and the outer parse fails with "SystemError: AST constructor recursion depth mismatch".
-    The suite met it once: an earlier test's unreferenced Dagster instance was collected
-    mid-parse and SQLAlchemy logged its connection's close error.
+    CPython 3.11 keeps the AST builder's recursion depth in the interpreter's shared AST state.
+    A finalizer that runs during the build and formats a traceback (3.11's traceback calls
+    `ast.parse` for its carets) resets it, and the outer parse fails with "SystemError: AST
+    constructor recursion depth mismatch" (met by others too: pytest-dev/pytest#10874,
+    dagster-io/dagster#19047). The suite met it once in CI: an earlier test's unreferenced Dagster
+    instance was collected mid-parse and SQLAlchemy logged its connection's close error.
     """
     was_enabled = gc.isenabled()
     gc.collect()
