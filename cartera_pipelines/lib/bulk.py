@@ -113,11 +113,17 @@ def _copy_expert(conn: sa.Connection, statement: str, source: Any, size: int) ->
 
 
 class _Stream(io.TextIOBase):
-    """The file psycopg2's ``copy_expert`` reads: pieces of text are pulled only as it asks for them."""
+    """The file psycopg2's ``copy_expert`` reads: pieces of text are pulled only as it asks for them.
+
+    ``error``: what producing a piece raised (a bad record, a source that failed). psycopg2 reports it
+    as its own ``QueryCanceled`` ("COPY from stdin failed: error in .read() call: …"), so
+    :func:`copy_stream` raises this one instead.
+    """
 
     def __init__(self, pieces: Iterable[str]) -> None:
         self._pieces = iter(pieces)
         self._pending = ""
+        self.error: BaseException | None = None
 
     def readable(self) -> bool:
         return True
@@ -127,7 +133,11 @@ class _Stream(io.TextIOBase):
         parts = [self._pending]
         length = len(self._pending)
         while length < limit:
-            piece = next(self._pieces, None)
+            try:
+                piece = next(self._pieces, None)
+            except BaseException as exc:
+                self.error = exc
+                raise
             if piece is None:
                 break
             parts.append(piece)
@@ -145,9 +155,16 @@ def copy_stream(
     """``COPY target (columns) FROM STDIN`` of COPY text produced lazily by ``pieces`` (PostgreSQL only).
 
     ``target`` is a table name of ours, never input. Runs on the caller's connection and transaction.
+    What producing a piece raises (a record that cannot be loaded) is raised as it is.
     """
     statement = f"COPY {target} ({', '.join(columns)}) FROM STDIN WITH ({copy_options(null)})"
-    _copy_expert(conn, statement, _Stream(pieces), _CHUNK)
+    stream = _Stream(pieces)
+    try:
+        _copy_expert(conn, statement, stream, _CHUNK)
+    except Exception:
+        if stream.error is not None:  # the producer's own error, not psycopg2's report of it
+            raise stream.error from None
+        raise
 
 
 def copy_rows(

@@ -165,6 +165,30 @@ def test_copy_stream_round_trips_hostile_text(postgres_url: str, null: str) -> N
     assert [tuple(r) for r in stored] == expected
 
 
+class _BadRecord(ValueError):
+    pass
+
+
+def test_a_record_that_fails_mid_copy_raises_its_own_error(postgres_url: str) -> None:
+    """psycopg2 reports an error raised while it reads the stream as its own QueryCanceled ("error in
+    .read() call", with COPY's "line 1" context); the caller gets the producer's error, its one line."""
+
+    def pieces():
+        yield "1\tuno\n" * 5000
+        raise _BadRecord("DEKARDEX line 7 (KARDEX 3) has no CANMAT")
+
+    engine = create_store_engine(postgres_url)
+    try:
+        with pytest.raises(_BadRecord, match=r"^DEKARDEX line 7 \(KARDEX 3\) has no CANMAT$"):
+            with engine.begin() as conn:
+                conn.execute(sa.text("CREATE TABLE copied (id integer, name text)"))
+                bulk.copy_stream(conn, "copied", ["id", "name"], pieces())
+        with engine.connect() as conn:  # the transaction rolled back: not even the table is there
+            assert not sa.inspect(conn).has_table("copied")
+    finally:
+        engine.dispose()
+
+
 def test_copy_stream_is_lazy() -> None:
     pulled: list[int] = []
 

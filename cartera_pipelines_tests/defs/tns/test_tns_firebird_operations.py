@@ -321,6 +321,66 @@ def test_timestamp_dates_late_in_the_day_are_their_day_on_the_server_formatted_p
     assert extract(ExtractPlan(date_from=dt.date(2025, 2, 1), date_to=feb)) == 1  # 23:45 on the last day
 
 
+@pytest.mark.parametrize(
+    ("statement", "named"),
+    [
+        (
+            "UPDATE DEKARDEX SET CANMAT = NULL WHERE DEKARDEXID = 4",
+            "DEKARDEX line 4 (KARDEX 4) has no CANMAT",
+        ),
+        ("UPDATE KARDEX SET FECHA = NULL WHERE KARDEXID = 4", "KARDEX 4 (line 4) has no FECHA"),
+    ],
+)
+@pytest.mark.parametrize("warehouse_url", ["sqlite", "postgresql"], indirect=True)
+def test_a_null_the_schema_allows_fails_the_partition_naming_the_line_as_a_typed_read_does(
+    erp_firebird: Erp, warehouse: SqlDatabase, statement: str, named: str
+) -> None:
+    """Real TNS schemas leave CANMAT and FECHA nullable (ours says NOT NULL). The server flags such a line
+    among loadable and unknown-code ones in the same fetch; the run fails naming it exactly as a typed read
+    does, and the slice loaded before stays as it was."""
+    from cartera_pipelines.defs.tns.extract import read_chunks
+    from cartera_pipelines.defs.tns.movements import MovementError, make_converter
+
+    erp = erp_firebird
+    uno, _ = erp.servers
+    lines = [Line(1, 1), Line(2, 2, code="NC"), Line(3, 3), Line(4, 4), Line(5, 5)]
+    archivo = erp.company_year(uno, "NULOS_2025", lines)
+    erp.write_servers_file()
+    source = erp.source()
+    server = source.server(uno)
+    ensure_schema(warehouse)
+
+    def extract() -> None:
+        with (
+            source_chunks(source, server, archivo, ExtractPlan(), COMPANY, fetch_size=5) as chunks,
+            warehouse.begin() as conn,
+        ):
+            extract_into(conn, chunks, COMPANY, ExtractPlan())
+
+    extract()
+    before = _slice(warehouse, COMPANY.company_year)
+    writer = erp.connect(uno, archivo)
+    try:
+        cursor = writer.cursor()
+        for table, column in (("DEKARDEX", "CANMAT"), ("KARDEX", "FECHA")):
+            cursor.execute(f"ALTER TABLE {table} ALTER COLUMN {column} DROP NOT NULL")
+        writer.commit()
+        cursor = writer.cursor()
+        cursor.execute(statement)
+        writer.commit()
+    finally:
+        writer.close()
+
+    with pytest.raises(MovementError) as failed:
+        extract()
+    convert = make_converter(COMPANY, Counter())
+    with source.connect(server, archivo) as fb, pytest.raises(MovementError) as typed:
+        for chunk in read_chunks(fb, "firebird", ExtractPlan(), 100):
+            list(map(convert, chunk))
+    assert str(failed.value) == str(typed.value) and named in str(failed.value)
+    assert _slice(warehouse, COMPANY.company_year) == before and len(before) == 4
+
+
 @pytest.mark.parametrize("warehouse_url", ["postgresql"], indirect=True)
 def test_writer_failure_under_dagsters_signal_handlers_leaves_no_child_and_fails_fast(
     erp_firebird: Erp, warehouse: SqlDatabase
