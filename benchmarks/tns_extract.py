@@ -90,7 +90,7 @@ def bare_read(dsn: str, user: str, password: str, fetch_size: int, kind: str, ou
             "rows": n,
             "seconds": seconds,
             "cpu_seconds": time.process_time(),
-            # the server's share of the read (fdb's fetch is synchronous: wall ≈ client + server)
+            # the server's share of the read (the Firebird server's CPU over the same interval)
             "server_cpu_seconds": None if server_after is None else server_after - server_before,
             "peak_rss_mb": _rss_mb(),
         }

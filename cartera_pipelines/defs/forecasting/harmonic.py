@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cartera_pipelines.defs.forecasting.evaluation import naive_scales
+from cartera_pipelines.defs.forecasting.evaluation import mae, naive_scales
 
 SEASON = 12
 PAIRS = (1, 2, 3, 4, 6)
@@ -179,9 +179,8 @@ def _cv_errors(
         per_origin = []
         for origin, scale in zip(origins, scales, strict=True):
             forecast = harmonic_forecast(sample, origin, horizon, min_months, pairs=pairs, discount=discount)
-            actual = sample[:, origin : origin + horizon]
             with np.errstate(all="ignore"):
-                per_origin.append(np.mean(np.abs(actual - forecast), axis=1) / scale)
+                per_origin.append(mae(sample[:, origin : origin + horizon], forecast) / scale)
         errors.append(np.stack(per_origin, axis=1))
     return np.stack(errors)
 

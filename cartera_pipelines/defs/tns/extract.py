@@ -50,6 +50,7 @@ from cartera_pipelines.defs.tns.movements import (
     refuse_empty,
     typed_record,
 )
+from cartera_pipelines.lib.bulk import csv_pieces
 from cartera_pipelines.lib.progress import Progress
 from cartera_pipelines.resources.tns import TnsServer, TnsSource
 
@@ -166,13 +167,8 @@ def _child(
     try:
         with TnsSource(servers_file="").connect(server, path) as conn:
             if _has_float_numbers(conn):
-                buffer = io.StringIO()
-                writer = csv.writer(buffer, lineterminator="\n")
                 for chunk in read_chunks(conn, server.driver, plan, fetch_size):
-                    buffer.seek(0)
-                    buffer.truncate()
-                    writer.writerows(chunk)
-                    out.put(buffer.getvalue())
+                    out.put("".join(csv_pieces(chunk, rows_per_piece=len(chunk))))
             else:
                 for lines in _line_chunks(conn, plan, fetch_size, affixes):
                     out.put(lines)
@@ -238,7 +234,7 @@ def read_in_child(
                 continue
             if item is None:
                 return
-            yield item if isinstance(item, LineChunk) else list(csv.reader(io.StringIO(item)))
+            yield item if isinstance(item, LineChunk) else list(csv.reader(io.StringIO(item), delimiter="\t"))
     finally:
         _reap(child)
         errors.close()
