@@ -72,7 +72,7 @@ ORDER BY D.DEKARDEXID
 
 # The Firebird fast path: the server formats each line. fdb decodes every column in Python (a NUMERIC
 # becomes a Decimal, a DATE a date, a VARCHAR a str, one by one), which made a typed read of 19 columns the
-# extraction's bottleneck; one text column per line is read about three times faster.
+# extraction's bottleneck; one text column per line is read about twice as fast (benchmarks/tns_extract.py).
 
 NUMBER_COLUMNS = ("CANMAT", "PRECIOBASE", "PRECIOIVA", "PRECIONETO", "DESCUENTO", "PARCVTA")
 """DEKARDEX's numbers. Where any is FLOAT or DOUBLE PRECISION, lines are read typed (:func:`movements_query`):

@@ -228,8 +228,8 @@ HOSTILE = {
 def test_server_formatted_lines_load_what_a_typed_read_gives(
     erp_firebird: Erp, warehouse: SqlDatabase
 ) -> None:
-    """The server formats each line (one text column: fdb decodes column by column in Python, three times
-    slower); whatever the text holds (quotes, tabs, line breaks, backslashes, \\N, WIN1252 letters,
+    """The server formats each line (one text column: fdb decodes column by column in Python, about twice
+    as slow); whatever the text holds (quotes, tabs, line breaks, backslashes, \\N, WIN1252 letters,
     padding, nothing), the slice equals the typed reading's, on COPY (PostgreSQL) and typed inserts
     (SQLite); unknown codes are counted the same."""
     from cartera_pipelines.defs.tns.extract import read_chunks
